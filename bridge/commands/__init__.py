@@ -1,0 +1,1 @@
+"""CLI subcommands, one module per noun (rules, templates, replay, leads)."""

@@ -1,0 +1,99 @@
+"""What every subcommand shares: the loaded config, the database, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from bridge.config import Config
+from engine.errors import RuleError, RuleSetError
+from engine.evaluate import RuleSet
+from engine.operators import CompileEnv
+from engine.rules import Rule, default_env, parse_rules
+from store.db import open_db
+from store.rules import load_rules
+
+
+def utc_now() -> datetime:
+    """The shell's clock (the engine never reads one)."""
+    return datetime.now(UTC)
+
+
+def out(text: str = "") -> None:
+    """Write a line of command output to stdout (results; logs go to stderr)."""
+    sys.stdout.write(text + "\n")
+
+
+def err(text: str) -> None:
+    """Write a line for the user to stderr (problems, hints)."""
+    sys.stderr.write(text + "\n")
+
+
+def out_json(value: Any) -> None:
+    """Write JSON to stdout."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@dataclass
+class Context:
+    """Config plus a lazily opened database, shared by a command's steps."""
+
+    config: Config
+    db_path: Path
+    _db: Database | None = field(default=None, repr=False)
+
+    @property
+    def db(self) -> Database:
+        """The wabridge database, opened (and migrated) on first use."""
+        if self._db is None:
+            self._db = open_db(self.db_path)
+        return self._db
+
+    def env(self) -> CompileEnv:
+        """A rule validation environment for this workspace."""
+        endpoints = self.config.endpoint_names()
+        return default_env(self.config.workspace.statuses, endpoints)
+
+    def ruleset(self) -> tuple[RuleSet, list[str]]:
+        """The stored rules, compiled; plus descriptions of stored rules that no longer parse."""
+        loaded = load_rules(self.db, self.env())
+        ruleset = RuleSet(loaded.rules, self.config.workspace.statuses, self.config.endpoint_names())
+        return ruleset, [e.describe() for e in loaded.broken]
+
+    def close(self) -> None:
+        """Close the database if it was opened."""
+        if self._db is not None:
+            self._db.conn.close()
+            self._db = None
+
+
+def read_rules_file(path: Path, env: CompileEnv) -> list[Rule]:
+    """Read a TOML or JSON rules file (by suffix; other names: TOML, then JSON).
+
+    Raises RuleSetError listing every problem, or OSError if the file cannot be read.
+    """
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    if suffix == ".json" or (suffix != ".toml" and text.lstrip().startswith("{")):
+        return parse_rules(_json_document(text, path), env)
+    try:
+        document: Any = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        if suffix != ".toml" and text.lstrip().startswith("["):
+            return parse_rules(_json_document(text, path), env)
+        raise RuleSetError([RuleError(path.name, f"not valid TOML: {exc}")]) from None
+    return parse_rules(document, env)
+
+
+def _json_document(text: str, path: Path) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RuleSetError([RuleError(f"{path.name}:{exc.lineno}", f"not valid JSON: {exc.msg}")]) from None

@@ -1,0 +1,55 @@
+"""`wabridge leads export`: every lead as JSON Lines or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+
+from bridge.commands.common import Context, err
+from bridge.errors import EXIT_FAILED, EXIT_OK
+from store.leads import LEAD_COLUMNS, LeadQuery, iter_leads
+
+
+def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
+    """Write leads to stdout (or --output) in the lead export format."""
+    filters = {k: v for k, v in (("status", args.status), ("source", args.source),
+                                 ("utm_campaign", args.campaign), ("tag", args.tag)) if v}
+    handle = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    count = 0
+    try:
+        if args.format == "csv":
+            writer = csv.DictWriter(handle, fieldnames=list(LEAD_COLUMNS))
+            writer.writeheader()
+            for lead in iter_leads(ctx.db, LeadQuery(filters)):
+                row = lead.to_dict()
+                row["tags"] = ",".join(row["tags"])
+                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+                count += 1
+        else:
+            for lead in iter_leads(ctx.db, LeadQuery(filters)):
+                handle.write(json.dumps(lead.to_dict(), ensure_ascii=False) + "\n")
+                count += 1
+    except BrokenPipeError:
+        return EXIT_FAILED
+    finally:
+        if args.output:
+            handle.close()
+    if args.output:
+        err(f"wrote {count} lead(s) to {args.output}")
+    return EXIT_OK
+
+
+def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Register `leads`."""
+    leads = sub.add_parser("leads", help="export leads")
+    lsub = leads.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = lsub.add_parser("export", parents=[common], help="every lead as JSON Lines (default) or CSV")
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument("--status", help="only leads in this status")
+    p.add_argument("--source", help="only leads from this source")
+    p.add_argument("--campaign", help="only leads with this utm_campaign")
+    p.add_argument("--tag", help="only leads with this tag")
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_export)

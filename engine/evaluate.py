@@ -1,0 +1,404 @@
+"""Evaluation: one event, one lead snapshot, the rules and the time in; a new lead,
+outbox requests and rule-run records out. Pure: no I/O, no clock (DESIGN.md "Rules").
+
+Semantics (also in the README):
+- A pass evaluates every enabled rule of one trigger against the same lead snapshot,
+  in priority order (ties: rule id). A fired rule with `stop_processing` keeps every
+  lower-priority rule of that pass from firing. The fired rules' actions then apply in
+  priority order, each seeing the lead as the previous action left it.
+- A lead's first message runs a `lead.created` pass, then the `message.received` pass.
+- After a pass, if the status differs from before it, a `lead.status_changed` pass runs
+  with `status.from`/`status.to`; its own changes chain the same way, each rule at most
+  once per chain and at most MAX_CHAIN links.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from engine.actions import ActionRun, OutboxRequest
+from engine.anchors import TEXT_FIELD, Feature, FeatureIndex, find_anchor
+from engine.conditions import ConditionTrace, compile_condition, explain_condition
+from engine.context import EvalContext
+from engine.model import DEFAULT_STATUSES, Lead, LeadDraft, Message
+from engine.operators import CompileEnv
+from engine.regexes import RegexBank
+from engine.rules import MESSAGE_TRIGGER, Rule
+from engine.text import normalise
+
+MAX_CHAIN = 8
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRunRecord:
+    """One rule that fired (or failed) on one event: what the store keeps as a rule run."""
+
+    rule_id: int
+    rule_name: str
+    trigger: str
+    fired: bool
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Everything one event changes, to be committed in one transaction."""
+
+    lead: Lead
+    created: bool
+    requests: tuple[OutboxRequest, ...]
+    runs: tuple[RuleRunRecord, ...]
+    status_changes: tuple[tuple[str, str], ...]
+
+    @property
+    def fired(self) -> int:
+        """How many rules fired."""
+        return sum(1 for r in self.runs if r.fired)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleExplanation:
+    """The dry run's answer for one rule on one pass."""
+
+    rule_id: int
+    rule_name: str
+    trigger: str
+    fired: bool
+    reason: str
+    conditions: ConditionTrace | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready form."""
+        return {
+            "rule_id": self.rule_id,
+            "rule": self.rule_name,
+            "trigger": self.trigger,
+            "fired": self.fired,
+            "reason": self.reason,
+            "conditions": self.conditions.to_dict() if self.conditions else None,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule plus its single-closure condition check and its anchor (see engine.anchors)."""
+
+    rule: Rule
+    check: Callable[[EvalContext], bool]
+    anchor: frozenset[Feature] | None
+    position: int  # evaluation order: (priority, id)
+
+
+class RuleSet:
+    """Enabled rules compiled once and indexed by trigger, sender type and lead status."""
+
+    def __init__(
+        self,
+        rules: Iterable[Rule],
+        statuses: Sequence[str] = DEFAULT_STATUSES,
+        endpoints: frozenset[str] | None = None,
+    ) -> None:
+        self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: (r.priority, r.id)))
+        self.statuses = tuple(statuses)
+        self.bank = RegexBank()
+        self.env = CompileEnv(self.bank, self.statuses, endpoints)
+        by_folded = {normalise(st): st for st in self.statuses}
+        checks = [(r, compile_condition(r.conditions, self.env)) for r in self.rules if r.enabled]
+        self.bank.freeze()
+        regex_index = self.bank.indices(TEXT_FIELD)
+        compiled = [
+            CompiledRule(r, check, find_anchor(r.conditions, regex_index, by_folded), position)
+            for position, (r, check) in enumerate(checks)
+        ]
+        self._by_key: dict[tuple[str, str | None], tuple[CompiledRule, ...]] = {}
+        self._free: dict[tuple[str, str | None], int] = {}
+        masks: dict[Feature, int] = {}
+        self._compiled = compiled
+        for trigger in ("message.received", "lead.created", "lead.status_changed"):
+            of_trigger = [c for c in compiled if c.rule.trigger == trigger]
+            senders: tuple[str | None, ...] = ("customer", "team") if trigger == MESSAGE_TRIGGER else (None,)
+            for sender in senders:
+                key = (trigger, sender)
+                rules = tuple(c for c in of_trigger if sender is None or c.rule.sender in (sender, "all"))
+                self._by_key[key] = rules
+                self._free[key] = sum(1 << c.position for c in rules if c.anchor is None)
+        for c in compiled:
+            for feature in c.anchor or ():
+                masks[feature] = masks.get(feature, 0) | (1 << c.position)
+        # Rules of other triggers/senders share features: keep each key's own rules only.
+        self._key_mask = {key: sum(1 << c.position for c in rules) for key, rules in self._by_key.items()}
+        self.features = FeatureIndex(masks)
+
+    def has_rules(self, trigger: str, sender: str | None) -> bool:
+        """Whether any enabled rule listens to this trigger (and sender type)."""
+        return bool(self._key_mask.get((trigger, sender if trigger == MESSAGE_TRIGGER else None)))
+
+    def candidates(self, trigger: str, sender: str | None, ctx: EvalContext) -> list[CompiledRule]:
+        """Rules that could fire on this event (their anchor is present), in evaluation order."""
+        key = (trigger, sender if trigger == MESSAGE_TRIGGER else None)
+        allowed = self._key_mask.get(key, 0)
+        if not allowed:
+            return []
+        mask = (self.features.reachable(ctx) & allowed) | self._free[key]
+        compiled = self._compiled
+        found: list[CompiledRule] = []
+        while mask:
+            low = mask & -mask
+            found.append(compiled[low.bit_length() - 1])
+            mask ^= low
+        return found
+
+    def all_of(self, trigger: str, sender: str | None) -> tuple[CompiledRule, ...]:
+        """Every enabled rule of a trigger and sender type, unfiltered (for explanations)."""
+        return self._by_key.get((trigger, sender if trigger == MESSAGE_TRIGGER else None), ())
+
+
+def new_lead(message: Message, now: datetime, statuses: Sequence[str]) -> Lead:
+    """The lead a first message creates, in the workspace's first status."""
+    return Lead(
+        phone=message.lead_phone,
+        jid=message.lead_jid,
+        status=statuses[0],
+        name=None if message.from_me else message.sender_name,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _count_message(lead: LeadDraft, message: Message) -> bool:
+    """Bookkeeping every message does before rules: chat count, name, ad referral.
+
+    Returns whether this is the lead's first customer message (First Contact).
+    """
+    if message.from_me:
+        return False
+    first = lead.chat_count == 0
+    lead.set("chat_count", lead.chat_count + 1)
+    if not lead.name and message.sender_name:
+        lead.set("name", message.sender_name)
+    referral = message.referral
+    if referral is not None and not lead.ctwa_clid and not lead.ad_source_id:
+        # Click-to-WhatsApp: the first ad click attributes the lead.
+        lead.set("source", lead.source or "ads")
+        lead.set("ctwa_clid", referral.ctwa_clid)
+        lead.set("ad_source_id", referral.source_id)
+        lead.set("ad_source_url", referral.source_url)
+    return first
+
+
+class _Run:
+    """One event's processing: the draft lead, what was queued, what fired."""
+
+    __slots__ = ("ruleset", "message", "now", "tz", "first_contact", "draft", "requests", "runs",
+                 "status_changes", "explanations", "action_run")
+
+    def __init__(self, ruleset: RuleSet, message: Message | None, now: datetime, tz: tzinfo,
+                 draft: LeadDraft, explanations: list[RuleExplanation] | None) -> None:
+        self.ruleset = ruleset
+        self.message = message
+        self.now = now
+        self.tz = tz
+        self.first_contact = False
+        self.draft = draft
+        self.requests: list[OutboxRequest] = []
+        self.runs: list[RuleRunRecord] = []
+        self.status_changes: list[tuple[str, str]] = []
+        self.explanations = explanations
+        self.action_run = ActionRun(message, 0, "", now)
+
+    def one_pass(self, trigger: str, status_from: str | None = None, status_to: str | None = None,
+                 skip: set[int] | None = None) -> list[int]:
+        """Evaluate a trigger's rules on the draft as it stands, then apply the fired ones."""
+        sender = self.message.sender_type if self.message is not None else None
+        explaining = self.explanations is not None
+        if not explaining and not self.ruleset.has_rules(trigger, sender):
+            return []
+        # Every rule reads the same snapshot: the draft does not change until the apply phase.
+        ctx = EvalContext(message=self.message, lead=self.draft, now=self.now, tz=self.tz,
+                          first_contact=self.first_contact, status_from=status_from,
+                          status_to=status_to, bank=self.ruleset.bank)
+        rules = (self.ruleset.all_of(trigger, sender) if explaining
+                 else self.ruleset.candidates(trigger, sender, ctx))
+        fired: list[Rule] = []
+        stopped_by: Rule | None = None
+        for compiled in rules:
+            rule = compiled.rule
+            if skip is not None and rule.id in skip:
+                self._explain(rule, trigger, False, "already fired in this status chain")
+                continue
+            if stopped_by is not None:
+                if not explaining:
+                    break
+                self._explain(rule, trigger, False,
+                              f'not evaluated: "{stopped_by.name}" fired with stop_processing',
+                              explain_condition(rule.conditions, ctx, self.ruleset.env, "conditions"))
+                continue
+            try:
+                passed = compiled.check(ctx)
+            except Exception as exc:  # guarantee 4: a broken rule is false, recorded, the rest go on
+                self.runs.append(RuleRunRecord(rule.id, rule.name, trigger, False,
+                                               error=f"condition failed: {type(exc).__name__}: {exc}"))
+                self._explain(rule, trigger, False, f"error: {exc}")
+                continue
+            if explaining:
+                trace = explain_condition(rule.conditions, ctx, self.ruleset.env, "conditions")
+                self._explain(rule, trigger, passed, "conditions passed" if passed else
+                              "a condition failed", trace)
+            if passed:
+                fired.append(rule)
+                if rule.stop_processing:
+                    stopped_by = rule
+        applied: list[int] = []
+        for rule in fired:
+            if self.apply(rule, trigger):
+                applied.append(rule.id)
+        return applied
+
+    def apply(self, rule: Rule, trigger: str) -> bool:
+        """Apply a fired rule's actions in order; on an error undo them all and record it."""
+        run = self.action_run
+        run.rule_id = rule.id
+        run.rule_name = rule.name
+        draft = self.draft
+        mark = draft.mark()
+        notes: list[str] = []
+        requests: list[OutboxRequest] = []
+        for index, action in enumerate(rule.actions):
+            try:
+                result = action.apply(draft, run)
+            except Exception as exc:  # guarantee 4: the rule's changes are dropped, recorded
+                draft.rollback(mark)
+                error = f"actions[{index}] {action.type} failed: {type(exc).__name__}: {exc}"
+                self.runs.append(RuleRunRecord(rule.id, rule.name, trigger, False, error, tuple(notes)))
+                self._note(rule, [*notes, error])
+                return False
+            if result.requests:
+                requests.extend(result.requests)
+            notes.append(f"{action.type}: {result.note}" if result.note else action.type)
+        self.requests.extend(requests)
+        self.runs.append(RuleRunRecord(rule.id, rule.name, trigger, True, None, tuple(notes)))
+        self._note(rule, notes)
+        return True
+
+    def pass_with_chain(self, trigger: str) -> None:
+        """A pass, then the status-change passes it causes."""
+        before = self.draft.status
+        self.one_pass(trigger)
+        self.chain(before, set())
+
+    def chain(self, before: str, seen: set[int]) -> None:
+        """Fire `lead.status_changed` passes while the status keeps changing (bounded)."""
+        links = 0
+        while self.draft.status != before and links < MAX_CHAIN:
+            status_from, status_to = before, self.draft.status
+            self.status_changes.append((status_from, status_to))
+            before = status_to
+            seen.update(self.one_pass("lead.status_changed", status_from, status_to, seen))
+            links += 1
+
+    def _explain(self, rule: Rule, trigger: str, fired: bool, reason: str,
+                 trace: ConditionTrace | None = None) -> None:
+        if self.explanations is not None:
+            self.explanations.append(RuleExplanation(rule.id, rule.name, trigger, fired, reason, trace))
+
+    def _note(self, rule: Rule, notes: list[str]) -> None:
+        if self.explanations is None:
+            return
+        for index in range(len(self.explanations) - 1, -1, -1):
+            item = self.explanations[index]
+            if item.rule_id == rule.id and item.fired:
+                self.explanations[index] = RuleExplanation(
+                    item.rule_id, item.rule_name, item.trigger, True, item.reason,
+                    item.conditions, tuple(notes))
+                return
+
+    def outcome(self, base: Lead | None, created: bool) -> Outcome:
+        """Freeze the draft (stamping updated_at if anything changed) into the Outcome."""
+        if self.draft.changed:
+            self.draft.set("updated_at", self.now)
+            lead = self.draft.freeze()
+        else:
+            assert base is not None
+            lead = base
+        return Outcome(lead, created, tuple(self.requests), tuple(self.runs), tuple(self.status_changes))
+
+
+def process_message(
+    ruleset: RuleSet,
+    lead: Lead | None,
+    message: Message,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    explanations: list[RuleExplanation] | None = None,
+) -> Outcome:
+    """Run every pass one message causes on its lead (created if `lead` is None)."""
+    created = lead is None
+    base = new_lead(message, now, ruleset.statuses) if lead is None else lead
+    draft = LeadDraft(base)
+    run = _Run(ruleset, message, now, tz, draft, explanations)
+    run.first_contact = _count_message(draft, message)
+    if created:
+        run.pass_with_chain("lead.created")
+    run.pass_with_chain("message.received")
+    outcome = run.outcome(base, created)
+    if created and outcome.lead is base:
+        outcome = Outcome(base, True, outcome.requests, outcome.runs, outcome.status_changes)
+    return outcome
+
+
+def process_lead_event(
+    ruleset: RuleSet,
+    lead: Lead,
+    trigger: str,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    status_from: str | None = None,
+    explanations: list[RuleExplanation] | None = None,
+) -> Outcome:
+    """Run the passes of an event that has no message (a lead created or changed by hand)."""
+    run = _Run(ruleset, None, now, tz, LeadDraft(lead), explanations)
+    if trigger == "lead.status_changed":
+        if status_from is None or status_from == lead.status:
+            raise ValueError("lead.status_changed needs the previous status (status_from)")
+        # The change itself happened outside the rules: run its pass, then chain.
+        run.status_changes.append((status_from, lead.status))
+        fired = run.one_pass(trigger, status_from, lead.status)
+        run.chain(lead.status, set(fired))
+    else:
+        run.pass_with_chain(trigger)
+    return run.outcome(lead, False)
+
+
+def explain_message(
+    ruleset: RuleSet, lead: Lead | None, message: Message, *, now: datetime, tz: tzinfo
+) -> tuple[Outcome, list[RuleExplanation]]:
+    """Dry run: the outcome plus, for every rule, whether it fired and why (not)."""
+    explanations: list[RuleExplanation] = []
+    outcome = process_message(ruleset, lead, message, now=now, tz=tz, explanations=explanations)
+    reached = {e.rule_id for e in explanations}
+    sender = message.sender_type
+    for rule in ruleset.rules:
+        if rule.id in reached and rule.enabled:
+            continue
+        if not rule.enabled:
+            reason = "disabled"
+        elif rule.trigger == MESSAGE_TRIGGER and rule.sender not in (sender, "all"):
+            reason = f"sender is {rule.sender}, this message is from the {sender}"
+        elif rule.trigger == "lead.created":
+            reason = "the lead already exists (lead.created runs on its first message)"
+        elif rule.trigger == "lead.status_changed":
+            reason = "no status change happened"
+        else:
+            reason = "not reached"
+        explanations.append(RuleExplanation(rule.id, rule.name, rule.trigger, False, reason))
+    order = {rule.id: index for index, rule in enumerate(ruleset.rules)}
+    explanations.sort(key=lambda e: order.get(e.rule_id, 0))
+    return outcome, explanations

@@ -1,0 +1,369 @@
+"""Domain values shared by every layer: the normalised message and the lead.
+
+Plain frozen dataclasses, no I/O. `store` persists them and `bridge` produces them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, tzinfo
+from operator import attrgetter
+from typing import Any, NewType
+
+Jid = NewType("Jid", str)
+SessionId = NewType("SessionId", str)
+RuleId = NewType("RuleId", int)
+
+MESSAGE_TYPES: tuple[str, ...] = (
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "contact",
+    "other",
+)
+SENDER_TYPES: tuple[str, ...] = ("customer", "team")
+DEFAULT_STATUSES: tuple[str, ...] = ("new", "responded", "hot", "purchase", "won", "lost")
+
+
+class MessageFormatError(ValueError):
+    """A normalised message that is missing a field or has a value of the wrong kind."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"{field_name}: {problem}")
+        self.field = field_name
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """Click-to-WhatsApp ad referral carried by a customer's first message."""
+
+    source_id: str | None = None
+    source_type: str | None = None
+    source_url: str | None = None
+    ctwa_clid: str | None = None
+    conversion_source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form (DESIGN's `referral` object)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """DESIGN.md's normalised message: one WhatsApp (or partner) message, either direction."""
+
+    id: str
+    session: str
+    chat: str
+    sender: str
+    timestamp: datetime
+    from_me: bool = False
+    is_group: bool = False
+    sender_name: str | None = None
+    type: str = "text"
+    text: str = ""
+    has_media: bool = False
+    is_reply: bool = False
+    partner_source: str = "whatsapp_web"
+    channel_id: str | None = None
+    room_tags: tuple[str, ...] = ()
+    referral: Referral | None = None
+    sender_lid: str | None = None
+    reply_to: str | None = None
+
+    @property
+    def sender_type(self) -> str:
+        """`team` for messages the admin phone sent, `customer` otherwise."""
+        return "team" if self.from_me else "customer"
+
+    @property
+    def lead_jid(self) -> str:
+        """The customer side of the chat: the sender, or the chat for Team/CS messages."""
+        if self.is_group:
+            return self.sender if not self.from_me else self.chat
+        return self.chat if self.from_me else self.sender
+
+    @property
+    def lead_phone(self) -> str:
+        """Digits of the lead's JID (`6281…@s.whatsapp.net` → `6281…`)."""
+        return jid_to_phone(self.lead_jid)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form (one line of `wabridge replay`)."""
+        return {
+            "id": self.id,
+            "session": self.session,
+            "chat": self.chat,
+            "sender": self.sender,
+            "from_me": self.from_me,
+            "is_group": self.is_group,
+            "sender_name": self.sender_name,
+            "timestamp": self.timestamp.isoformat(),
+            "type": self.type,
+            "text": self.text,
+            "has_media": self.has_media,
+            "is_reply": self.is_reply,
+            "partner_source": self.partner_source,
+            "channel_id": self.channel_id,
+            "room_tags": list(self.room_tags),
+            "referral": self.referral.to_dict() if self.referral else None,
+            "sender_lid": self.sender_lid,
+            "reply_to": self.reply_to,
+        }
+
+
+def jid_to_phone(jid: str) -> str:
+    """Return the user part of a JID without device suffix; digits stay digits."""
+    user = jid.split("@", 1)[0]
+    return user.split(":", 1)[0].split(".", 1)[0]
+
+
+def phone_to_jid(phone: str) -> str:
+    """Return the user JID of a phone number (digits)."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return f"{digits}@s.whatsapp.net"
+
+
+_BOOL_FIELDS = ("from_me", "is_group", "has_media", "is_reply")
+_OPT_STR_FIELDS = ("sender_name", "channel_id", "sender_lid", "reply_to")
+_KNOWN_FIELDS = frozenset(f.name for f in fields(Message))
+
+
+def _require_str(raw: Mapping[str, Any], name: str) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise MessageFormatError(name, "is required and must be a non-empty string")
+    return value.strip()
+
+
+def parse_timestamp(value: object, field_name: str = "timestamp") -> datetime:
+    """Parse an ISO 8601 timestamp with offset (or epoch ms/s as a number)."""
+    if isinstance(value, bool):
+        raise MessageFormatError(field_name, "must be an ISO 8601 string with offset")
+    if isinstance(value, int | float):
+
+        seconds = value / 1000 if value > 10**11 else value
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    if not isinstance(value, str):
+        raise MessageFormatError(field_name, "must be an ISO 8601 string with offset")
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise MessageFormatError(
+            field_name, f"{value!r} is not ISO 8601 (e.g. 2026-11-23T10:15:00+07:00)"
+        ) from None
+    if parsed.tzinfo is None:
+        raise MessageFormatError(field_name, f"{value!r} has no UTC offset (add +07:00 or Z)")
+    return parsed
+
+
+def _parse_referral(value: object) -> Referral | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise MessageFormatError("referral", "must be an object or null")
+    known = {f.name for f in fields(Referral)}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise MessageFormatError(f"referral.{unknown[0]}", "is not a known referral field")
+    kwargs: dict[str, str | None] = {}
+    for name in known:
+        item = value.get(name)
+        if item is not None and not isinstance(item, str):
+            raise MessageFormatError(f"referral.{name}", "must be a string or null")
+        kwargs[name] = item or None
+    referral = Referral(**kwargs)
+    return referral if any(kwargs.values()) else None
+
+
+def parse_message(raw: Mapping[str, Any]) -> Message:
+    """Validate one normalised message (a JSON object) and return it typed.
+
+    Raises `MessageFormatError` naming the field and the problem.
+    """
+    if not isinstance(raw, Mapping):
+        raise MessageFormatError("(message)", "must be a JSON object")
+    unknown = sorted(set(raw) - _KNOWN_FIELDS)
+    if unknown:
+        raise MessageFormatError(unknown[0], "is not a field of the message format")
+    values: dict[str, Any] = {
+        "id": _require_str(raw, "id"),
+        "session": _require_str(raw, "session"),
+        "chat": _require_str(raw, "chat"),
+        "sender": _require_str(raw, "sender"),
+        "timestamp": parse_timestamp(raw.get("timestamp")),
+    }
+    for name in _BOOL_FIELDS:
+        if name in raw and raw[name] is not None:
+            if not isinstance(raw[name], bool):
+                raise MessageFormatError(name, f"must be true or false, not {raw[name]!r}")
+            values[name] = raw[name]
+    for name in _OPT_STR_FIELDS:
+        if raw.get(name) is not None:
+            if not isinstance(raw[name], str):
+                raise MessageFormatError(name, "must be a string or null")
+            values[name] = raw[name]
+    msg_type = raw.get("type", "text") or "text"
+    if msg_type not in MESSAGE_TYPES:
+        raise MessageFormatError("type", f"{msg_type!r} is not one of {', '.join(MESSAGE_TYPES)}")
+    values["type"] = msg_type
+    text = raw.get("text", "")
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise MessageFormatError("text", "must be a string")
+    values["text"] = text
+    partner = raw.get("partner_source") or "whatsapp_web"
+    if not isinstance(partner, str):
+        raise MessageFormatError("partner_source", "must be a string")
+    values["partner_source"] = partner
+    tags = raw.get("room_tags") or ()
+    if isinstance(tags, str):
+        tags = [t for t in (part.strip() for part in tags.split(",")) if t]
+    if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+        raise MessageFormatError("room_tags", "must be a list of strings")
+    values["room_tags"] = tuple(tags)
+    values["referral"] = _parse_referral(raw.get("referral"))
+    return Message(**values)
+
+
+LEAD_TEXT_FIELDS: tuple[str, ...] = (
+    "name",
+    "priority",
+    "source",
+    "notes",
+    "city",
+    "region",
+    "country",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "ctwa_clid",
+    "ad_source_id",
+    "ad_source_url",
+)
+LEAD_NUMBER_FIELDS: tuple[str, ...] = ("score", "value_actual", "value_potential")
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """A lead: the customer side of a chat, with its CRM fields."""
+
+    phone: str
+    jid: str
+    status: str
+    name: str | None = None
+    priority: str | None = None
+    score: float = 0
+    source: str | None = None
+    notes: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
+    ctwa_clid: str | None = None
+    ad_source_id: str | None = None
+    ad_source_url: str | None = None
+    value_actual: float | None = None
+    value_potential: float | None = None
+    tags: frozenset[str] = field(default_factory=frozenset)
+    chat_count: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def with_changes(self, **changes: Any) -> Lead:
+        """Return a copy with some fields replaced (hot path: dataclasses.replace is slow)."""
+        new = object.__new__(Lead)
+        for name in _LEAD_FIELDS:
+            object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
+        return new
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the lead export format (DESIGN.md): unset is None, tags sorted."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "tags":
+                value = sorted(value)
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, float) and value.is_integer():
+                value = int(value)
+            out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """The workspace settings evaluation needs: its name, timezone and status list."""
+
+    name: str
+    tz: tzinfo
+    statuses: tuple[str, ...] = DEFAULT_STATUSES
+
+
+_LEAD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Lead))
+_lead_values = attrgetter(*_LEAD_FIELDS)
+
+
+class LeadDraft:
+    """A lead being changed by one event's actions: mutable, journaled, frozen once at the end.
+
+    Copying the frozen Lead for every action would dominate evaluation time; the journal
+    lets a failing rule's changes be rolled back (guarantee 4).
+    """
+
+    __slots__ = ("_values", "_journal")
+
+    def __init__(self, lead: Lead) -> None:
+        self._values: dict[str, Any] = dict(zip(_LEAD_FIELDS, _lead_values(lead), strict=True))
+        self._journal: list[tuple[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def set(self, name: str, value: Any) -> bool:
+        """Change a field; return whether it changed."""
+        old = self._values[name]
+        if old == value and type(old) is type(value):
+            return False
+        self._journal.append((name, old))
+        self._values[name] = value
+        return True
+
+    def mark(self) -> int:
+        """A point to roll back to."""
+        return len(self._journal)
+
+    def rollback(self, mark: int) -> None:
+        """Undo every change made since `mark`."""
+        while len(self._journal) > mark:
+            name, old = self._journal.pop()
+            self._values[name] = old
+
+    @property
+    def changed(self) -> bool:
+        """Whether any field changed (a set back to the original value still counts)."""
+        return bool(self._journal)
+
+    def freeze(self) -> Lead:
+        """The resulting Lead."""
+        return Lead(**self._values)

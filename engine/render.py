@@ -1,0 +1,68 @@
+"""Reply templates: `{name}`-style placeholders over the lead and the message.
+
+Deliberately small: names only, no attribute access or format specs, and an unknown
+placeholder is refused when the rule is saved rather than at send time.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+from typing import Any
+
+from engine.errors import RuleError
+from engine.model import Lead, LeadDraft, Message
+
+# `lead` is a Lead or a LeadDraft: both read fields as attributes.
+Source = Callable[[Any, Message | None], Any]
+
+PLACEHOLDERS: dict[str, Source] = {}
+
+
+def _placeholder(name: str, source: Source) -> None:
+    if name in PLACEHOLDERS:
+        raise RuntimeError(f"placeholder {name!r} registered twice")
+    PLACEHOLDERS[name] = source
+
+
+for _attr in ("name", "phone", "status", "priority", "score", "source", "city", "region",
+              "country", "value_actual", "value_potential", "utm_source", "utm_medium",
+              "utm_campaign", "utm_term", "utm_content", "chat_count"):
+    _placeholder(_attr, lambda lead, msg, a=_attr: getattr(lead, a))
+_placeholder("text", lambda lead, msg: msg.text if msg else None)
+_placeholder("sender_name", lambda lead, msg: msg.sender_name if msg else lead.name)
+_placeholder("number", lambda lead, msg: msg.session if msg else None)
+_placeholder("customer", lambda lead, msg: lead.name or (msg.sender_name if msg else None)
+             or lead.phone)
+
+
+def template_names(template: str, path: str) -> tuple[str, ...]:
+    """Return the placeholders of a template, refusing unknown or malformed ones."""
+    names: list[str] = []
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise RuleError(path, f"is not a valid template ({exc}); write {{{{ and }}}} for braces")
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if spec or conversion or name not in PLACEHOLDERS:
+            raise RuleError(
+                path, f"unknown placeholder {{{name}}}; known: {', '.join(sorted(PLACEHOLDERS))}"
+            )
+        names.append(name)
+    return tuple(names)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def render(template: str, lead: Lead | LeadDraft, message: Message | None) -> str:
+    """Fill a validated template; unset values become empty text."""
+    values = {name: _text(PLACEHOLDERS[name](lead, message)) for name in template_names(template, "text")}
+    return template.format_map(values)

@@ -1,0 +1,70 @@
+"""Text helpers shared by operators and actions: normalisation, keyword lists, RE2."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import re2  # type: ignore[import-untyped]
+
+from engine.errors import RuleError
+
+
+def normalise(text: str) -> str:
+    """Fold case and collapse whitespace, the form every non-regex comparison uses."""
+    return " ".join(text.split()).casefold()
+
+
+def keyword_list(value: object, path: str) -> tuple[str, ...]:
+    """Turn a list or a comma-separated string into normalised, non-empty keywords."""
+    items: Sequence[object]
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        raise RuleError(path, "must be a text, a comma-separated list, or a list of texts")
+    words: list[str] = []
+    for index, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise RuleError(f"{path}[{index}]", "must be a text or a number")
+        word = normalise(str(item))
+        if word and word not in words:
+            words.append(word)
+    if not words:
+        raise RuleError(path, "needs at least one non-empty keyword")
+    return tuple(words)
+
+
+def re2_options() -> re2.Options:
+    """Options for user regexes: case-insensitive, quiet (errors come back as exceptions)."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    return options
+
+
+def compile_user_regex(pattern: object, path: str) -> re2._Regexp:
+    """Compile a user pattern with RE2 (linear time) or raise `RuleError` with RE2's reason."""
+    if not isinstance(pattern, str) or not pattern:
+        raise RuleError(path, "must be a non-empty regular expression")
+    if len(pattern) > 2000:
+        raise RuleError(path, "is longer than 2000 characters")
+    try:
+        return re2.compile(pattern, re2_options())
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else str(exc)
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise RuleError(
+            path,
+            f"{pattern!r} is not a valid RE2 regular expression ({reason}); "
+            "lookaround and backreferences are not supported because they can take "
+            "exponential time",
+        ) from None
+
+
+@lru_cache(maxsize=1024)
+def cached_regex(pattern: str) -> re2._Regexp:
+    """Compile a pattern that was validated when its rule was saved (cached per process)."""
+    return compile_user_regex(pattern, "pattern")

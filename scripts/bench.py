@@ -1,0 +1,329 @@
+"""wabridge benchmark: rule evaluation and end-to-end replay against naive baselines.
+
+Run:  python scripts/bench.py            (100,000 messages, 10,000 senders, 100 rules)
+      python scripts/bench.py --quick    (10,000 messages: a smoke run)
+
+Everything runs in one invocation so the ratios compare like with like on a shared,
+noisy machine. End-to-end phases run in child processes so each reports its own peak
+RSS. Durability: synchronous=FULL; a message counts once its transaction committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from workload import STATUSES, make_messages, make_rules, write_jsonl  # noqa: E402
+
+from engine.conditions import AnyOf, Condition, Leaf, Not  # noqa: E402
+from engine.context import EvalContext  # noqa: E402
+from engine.evaluate import CompiledRule, RuleSet, process_message  # noqa: E402
+from engine.fields import FIELDS, FieldKind  # noqa: E402
+from engine.model import Message, Workspace, parse_message  # noqa: E402
+from engine.operators import OPERATORS, CompileEnv  # noqa: E402
+from engine.regexes import RegexBank  # noqa: E402
+from engine.rules import Rule, default_env, parse_rules  # noqa: E402
+from engine.text import cached_regex, normalise  # noqa: E402
+
+TZ = ZoneInfo("Asia/Jakarta")
+
+
+def naive_check(cond: Condition, env: CompileEnv) -> Callable[[EvalContext], bool]:
+    """A plain interpreter: text normalised per condition, every regex searched alone."""
+    if isinstance(cond, Leaf):
+        spec, op = FIELDS[cond.field], OPERATORS[cond.op]
+        if cond.op == "matches":
+            regex = cached_regex(str(cond.value))
+
+            def regex_leaf(ctx: EvalContext) -> bool:
+                value = spec.get(ctx)
+                return value is not None and regex.search(str(value)) is not None
+
+            return regex_leaf
+        predicate = op.build(cond.value, spec, env, "value")
+
+        def leaf(ctx: EvalContext) -> bool:
+            value = spec.get(ctx)
+            if value is None:
+                return op.true_when_missing
+            if spec.kind is FieldKind.TEXT:
+                value = normalise(str(value))
+            elif spec.kind is FieldKind.TAGS:
+                value = tuple(normalise(t) for t in value)  # type: ignore[union-attr]
+            return predicate(value, ctx)
+
+        return leaf
+    if isinstance(cond, Not):
+        inner = naive_check(cond.child, env)
+        return lambda ctx: not inner(ctx)
+    kids = [naive_check(c, env) for c in cond.children]
+    if isinstance(cond, AnyOf):
+        return lambda ctx: any(k(ctx) for k in kids)
+    return lambda ctx: all(k(ctx) for k in kids)
+
+
+class NaiveRuleSet(RuleSet):
+    """Same rules and semantics, but every rule of the trigger is checked in a plain loop."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        super().__init__(rules, STATUSES)
+        env = CompileEnv(RegexBank(), tuple(STATUSES))
+        self._naive = {
+            key: [CompiledRule(c.rule, naive_check(c.rule.conditions, env), None, c.position)
+                  for c in compiled]
+            for key, compiled in self._by_key.items()
+        }
+
+    def candidates(self, trigger: str, sender: str | None, ctx: EvalContext) -> list[CompiledRule]:
+        key = (trigger, sender if trigger == "message.received" else None)
+        return self._naive.get(key, [])
+
+
+def load_workload(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    rng = random.Random(args.seed)
+    rules = make_rules(rng, args.rules)
+    messages = make_messages(rng, args.messages, args.senders)
+    return rules, messages
+
+
+def compiled_rules(raw: list[dict[str, Any]]) -> list[Rule]:
+    return [r.with_id(i + 1) for i, r in enumerate(parse_rules(raw, default_env(STATUSES)))]
+
+
+def bench_evaluation(rules: list[Rule], messages: list[Message]) -> dict[str, Any]:
+    """Rule evaluation alone: which rules fire on each message, against its lead snapshot."""
+    now = datetime.now(UTC)
+    fast, naive = RuleSet(rules, STATUSES), NaiveRuleSet(rules)
+    snapshots: dict[str, Any] = {}
+    pairs = []
+    for message in messages:  # realistic lead states: replay once, keep each message's snapshot
+        lead = snapshots.get(message.lead_phone)
+        pairs.append((message, lead))
+        snapshots[message.lead_phone] = process_message(fast, lead, message, now=now, tz=TZ).lead
+    results: dict[str, Any] = {}
+    fired_counts: dict[str, list[int]] = {}
+    for label, ruleset in (("naive", naive), ("indexed", fast)):
+        fired: list[int] = []
+        started = time.perf_counter()
+        for message, lead in pairs:
+            if lead is None:
+                fired.append(-1)
+                continue
+            ctx = EvalContext(message=message, lead=lead, now=now, tz=TZ, bank=ruleset.bank)
+            count = 0
+            for compiled in ruleset.candidates("message.received", message.sender_type, ctx):
+                if compiled.check(ctx):
+                    count += 1
+                    if compiled.rule.stop_processing:
+                        break
+            fired.append(count)
+        elapsed = time.perf_counter() - started
+        results[label] = {"messages_per_s": round(len(pairs) / elapsed), "seconds": round(elapsed, 3)}
+        fired_counts[label] = fired
+    results["same_decisions"] = fired_counts["naive"] == fired_counts["indexed"]
+    results["speedup"] = round(results["indexed"]["messages_per_s"] / results["naive"]["messages_per_s"], 2)
+    # Engine with actions and bookkeeping (no database): the whole pure part.
+    leads: dict[str, Any] = {}
+    started = time.perf_counter()
+    total_fired = 0
+    for message in messages:
+        outcome = process_message(fast, leads.get(message.lead_phone), message, now=now, tz=TZ)
+        leads[message.lead_phone] = outcome.lead
+        total_fired += outcome.fired
+    elapsed = time.perf_counter() - started
+    results["engine_with_actions"] = {"messages_per_s": round(len(messages) / elapsed),
+                                      "rules_fired_per_message": round(total_fired / len(messages), 2)}
+    return results
+
+
+# ------------------------------------------------------------------ end to end (child process)
+
+
+def e2e_child(mode: str, workdir: Path, limit: int) -> dict[str, Any]:
+    """Replay the workload through inbox → engine → store with synchronous=FULL."""
+    from store.db import open_db
+    from store.inbox import ingest, ingest_many
+    from store.processor import Processor
+    from store.rules import load_rules, save_rules
+
+    raw_rules = json.loads((workdir / "rules.json").read_text())
+    db = open_db(workdir / f"{mode}.db", synchronous="FULL")
+    env = default_env(STATUSES)
+    save_rules(db, parse_rules(raw_rules, env), datetime.now(UTC))
+    rules = list(load_rules(db, env).rules)
+    ruleset: RuleSet = NaiveRuleSet(rules) if mode == "naive" else RuleSet(rules, STATUSES)
+    # "check" is the indexed path on the naive run's prefix, in a database of its own.
+    workspace = Workspace("bench", TZ, tuple(STATUSES))
+    messages = []
+    with open(workdir / "messages.jsonl", encoding="utf-8") as handle:
+        for number, line in enumerate(handle):
+            if number >= limit:
+                break
+            messages.append(parse_message(json.loads(line)))
+    now = lambda: datetime.now(UTC)  # noqa: E731
+    latencies: list[float] = []
+    started = time.perf_counter()
+    if mode == "naive":
+        # One durable transaction per message for the inbox, one for its processing.
+        processor = Processor(db, ruleset, workspace, now, batch_size=1)
+        for message in messages:
+            t0 = time.perf_counter()
+            ingest(db, message, now())
+            processor.run()
+            latencies.append(time.perf_counter() - t0)
+    else:
+        processor = Processor(db, ruleset, workspace, now, batch_size=256)
+        chunk = 256
+        for offset in range(0, len(messages), chunk):
+            t0 = time.perf_counter()
+            ingest_many(db, messages[offset:offset + chunk], now())
+            processor.run()
+            done = time.perf_counter() - t0
+            latencies.extend([done] * len(messages[offset:offset + chunk]))
+    elapsed = time.perf_counter() - started
+    leads = {row[0]: row[1:] for row in db.conn.execute(
+        "SELECT phone, status, value_actual, score, tags, chat_count, priority FROM leads")}
+    pending = db.conn.execute("SELECT COUNT(*) FROM inbox WHERE state != 'done'").fetchone()[0]
+    latencies.sort()
+    return {
+        "mode": mode,
+        "messages": len(messages),
+        "messages_per_s": round(len(messages) / elapsed),
+        "latency_ms_p50": round(statistics.median(latencies) * 1000, 2),
+        "latency_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "not_done": pending,
+        "leads_digest": hashlib.sha256(json.dumps(sorted(leads.items())).encode()).hexdigest(),
+    }
+
+
+def trickle_child(workdir: Path, count: int) -> dict[str, Any]:
+    """Daemon-like latency: messages one at a time, each committed, then processed."""
+    from store.db import open_db
+    from store.inbox import ingest
+    from store.processor import Processor
+    from store.rules import load_rules, save_rules
+
+    db = open_db(workdir / "trickle.db", synchronous="FULL")
+    env = default_env(STATUSES)
+    save_rules(db, parse_rules(json.loads((workdir / "rules.json").read_text()), env), datetime.now(UTC))
+    ruleset = RuleSet(load_rules(db, env).rules, STATUSES)
+    processor = Processor(db, ruleset, Workspace("bench", TZ, tuple(STATUSES)), lambda: datetime.now(UTC))
+    latencies = []
+    with open(workdir / "messages.jsonl", encoding="utf-8") as handle:
+        for number, line in enumerate(handle):
+            if number >= count:
+                break
+            message = parse_message(json.loads(line))
+            t0 = time.perf_counter()
+            ingest(db, message, datetime.now(UTC))
+            processor.run()
+            latencies.append(time.perf_counter() - t0)
+    latencies.sort()
+    return {"messages": len(latencies), "latency_ms_p50": round(statistics.median(latencies) * 1000, 2),
+            "latency_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2)}
+
+
+def run_child(*args: str) -> dict[str, Any]:
+    output = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--senders", type=int, default=10_000)
+    parser.add_argument("--rules", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--naive-messages", type=int, default=20_000,
+                        help="messages for the naive end-to-end baseline (it is slow)")
+    parser.add_argument("--quick", action="store_true", help="10,000 messages, 1,000 senders")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--child", nargs=3, metavar=("MODE", "DIR", "LIMIT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, workdir, limit = args.child
+        if mode == "trickle":
+            print(json.dumps(trickle_child(Path(workdir), int(limit))))
+        else:
+            print(json.dumps(e2e_child(mode, Path(workdir), int(limit))))
+        return 0
+    if args.quick:
+        args.messages, args.senders, args.naive_messages = 10_000, 1_000, 3_000
+    raw_rules, raw_messages = load_workload(args)
+    rules = compiled_rules(raw_rules)
+    messages = [parse_message(m) for m in raw_messages]
+    report: dict[str, Any] = {
+        "workload": {"messages": len(messages), "senders": args.senders, "rules": len(rules),
+                     "regex_rules": sum(1 for r in raw_rules if "matches" in json.dumps(r["conditions"])),
+                     "seed": args.seed},
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    }
+    report["evaluation"] = bench_evaluation(rules, messages)
+    with tempfile.TemporaryDirectory(prefix="wabridge-bench-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "rules.json").write_text(json.dumps(raw_rules))
+        write_jsonl(str(workdir / "messages.jsonl"), raw_messages)
+        naive_count = min(args.naive_messages, len(messages))
+        indexed = run_child("--child", "indexed", tmp, str(len(messages)))
+        naive = run_child("--child", "naive", tmp, str(naive_count))
+        # Same prefix through the indexed path, to check both decide the same.
+        check = run_child("--child", "check", tmp, str(naive_count))
+        trickle = run_child("--child", "trickle", tmp, "2000")
+    report["end_to_end"] = {
+        "indexed": indexed,
+        "naive": naive,
+        "same_leads_as_naive": check["leads_digest"] == naive["leads_digest"],
+        "speedup": round(indexed["messages_per_s"] / naive["messages_per_s"], 2),
+        "one_at_a_time": trickle,
+    }
+    ev, e2e = report["evaluation"], report["end_to_end"]
+    report["targets"] = {
+        "e2e >= 10,000 msg/s": indexed["messages_per_s"] >= 10_000,
+        "e2e >= 3x naive": e2e["speedup"] >= 3,
+        "evaluation >= 100,000 msg/s": ev["indexed"]["messages_per_s"] >= 100_000,
+        "peak RSS < 300 MB": indexed["peak_rss_mb"] < 300,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        w = report["workload"]
+        print(f"workload: {w['messages']:,} messages, {w['senders']:,} senders, {w['rules']} rules "
+              f"({w['regex_rules']} regex), seed {w['seed']}")
+        print(f"rule evaluation: {ev['indexed']['messages_per_s']:,} msg/s indexed vs "
+              f"{ev['naive']['messages_per_s']:,} msg/s naive loop ({ev['speedup']}x); "
+              f"same decisions: {ev['same_decisions']}")
+        print(f"engine incl. actions (no db): {ev['engine_with_actions']['messages_per_s']:,} msg/s, "
+              f"{ev['engine_with_actions']['rules_fired_per_message']} rules fired/message")
+        print(f"end to end (synchronous=FULL): {indexed['messages_per_s']:,} msg/s "
+              f"(p50 {indexed['latency_ms_p50']} ms, p99 {indexed['latency_ms_p99']} ms per message, "
+              f"batches of 256), peak RSS {indexed['peak_rss_mb']} MB")
+        print(f"naive end to end ({naive['messages']:,} messages, one transaction each): "
+              f"{naive['messages_per_s']:,} msg/s -> {e2e['speedup']}x; same leads: {e2e['same_leads_as_naive']}")
+        print(f"one message at a time: p50 {trickle['latency_ms_p50']} ms, p99 {trickle['latency_ms_p99']} ms "
+              f"(commit to inbox + process + commit)")
+        for target, met in report["targets"].items():
+            print(f"  [{'met' if met else 'MISSED'}] {target}")
+    return 0 if all(report["targets"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The inbox: every received message, committed before anything else happens (guarantee 1)
+and keyed by (session, chat, message id) so a re-delivered message is recognised (guarantee 2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from sqlite_utils import Database
+
+from engine.model import Message
+
+_INSERT = (
+    "INSERT INTO inbox (session, chat, message_id, lead_phone, timestamp, received_at, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session, chat, message_id) DO NOTHING"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """The inbox row a message landed in, or `duplicate` when it was already there."""
+
+    inbox_id: int | None
+    duplicate: bool
+
+
+def _row(message: Message, received_at: str) -> tuple[str, ...]:
+    return (
+        message.session,
+        message.chat,
+        message.id,
+        message.lead_phone,
+        message.timestamp.isoformat(),
+        received_at,
+        orjson.dumps(message.to_dict()).decode(),
+    )
+
+
+def ingest(db: Database, message: Message, received_at: datetime) -> Ingested:
+    """Commit one message to the inbox (its own transaction, durable when this returns)."""
+    with db.atomic():
+        cursor = db.conn.execute(_INSERT, _row(message, received_at.isoformat()))
+    if cursor.rowcount == 0:
+        return Ingested(None, True)
+    return Ingested(cursor.lastrowid, False)
+
+
+def ingest_many(db: Database, messages: Sequence[Message], received_at: datetime) -> list[Ingested]:
+    """Commit a batch of messages in one transaction (group commit); duplicates are skipped."""
+    stamp = received_at.isoformat()
+    results: list[Ingested] = []
+    with db.atomic():
+        for message in messages:
+            cursor = db.conn.execute(_INSERT, _row(message, stamp))
+            if cursor.rowcount == 0:
+                results.append(Ingested(None, True))
+            else:
+                results.append(Ingested(cursor.lastrowid, False))
+    return results
+
+
+def record_unreadable(db: Database, session: str, reference: str, raw: str, error: str,
+                      received_at: datetime) -> None:
+    """Keep a message that could not be parsed, marked as an error, so nothing vanishes."""
+    with db.atomic():
+        db.conn.execute(
+            "INSERT INTO inbox (session, chat, message_id, lead_phone, timestamp, received_at, payload, "
+            "state, error, processed_at) VALUES (?, '', ?, '', ?, ?, ?, 'error', ?, ?) "
+            "ON CONFLICT (session, chat, message_id) DO NOTHING",
+            (session, reference, received_at.isoformat(), received_at.isoformat(), raw[:65536],
+             error, received_at.isoformat()),
+        )
+
+
+def pending_count(db: Database) -> int:
+    """Messages committed but not yet processed (the backlog)."""
+    row = db.conn.execute("SELECT COUNT(*) FROM inbox WHERE state = 'pending'").fetchone()
+    return int(row[0])
+
+
+def count_by_state(db: Database) -> dict[str, int]:
+    """Inbox rows per state (pending, done, error)."""
+    return {s: n for s, n in db.conn.execute("SELECT state, COUNT(*) FROM inbox GROUP BY state")}
+
+
+def messages_of_lead(db: Database, phone: str, limit: int = 200) -> list[dict[str, object]]:
+    """The lead's messages, newest first, with their processing state."""
+    rows = db.conn.execute(
+        "SELECT id, payload, state, error, fired FROM inbox WHERE lead_phone = ? "
+        "ORDER BY id DESC LIMIT ?",
+        (phone, limit),
+    )
+    out: list[dict[str, object]] = []
+    for inbox_id, payload, state, error, fired in rows:
+        item: dict[str, object] = json.loads(payload)
+        item.update(inbox_id=inbox_id, state=state, error=error, fired=fired)
+        out.append(item)
+    return out
+
+
+def iter_ids(rows: Iterable[tuple[int, ...]]) -> list[int]:
+    """First column of each row."""
+    return [int(r[0]) for r in rows]

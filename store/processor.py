@@ -1,0 +1,341 @@
+"""Processing the inbox: for each pending message, in arrival order, evaluate the rules and
+commit the lead, the rule runs, the outbox entries and the "processed" mark together.
+
+Guarantee 2 (effects exactly once) rests on that single transaction; guarantee 3 (order)
+on taking rows by inbox id; guarantee 4 on the per-message savepoint: a message that
+fails is rolled back alone, marked `error` with the reason, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlite_utils import Database
+
+from engine.evaluate import Outcome, RuleSet, process_message
+from engine.model import Lead, Message, MessageFormatError, Workspace, parse_message
+from store.leads import LEAD_SELECT, LEAD_UPSERT, get_lead, lead_from_row, lead_to_row, upsert_lead
+from store.outbox import enqueue
+from store.runs import RUN_INSERT, run_rows
+
+Clock = Callable[[], datetime]
+# Fields whose changes are kept as the lead's history (chat_count/updated_at change every time).
+_TRACKED = tuple(f.name for f in fields(Lead) if f.name not in ("chat_count", "updated_at", "created_at"))
+
+
+@dataclass(slots=True)
+class ProcessStats:
+    """What a processing run did."""
+
+    processed: int = 0
+    fired: int = 0
+    status_changes: int = 0
+    queued: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def lead_diff(before: Lead | None, after: Lead) -> dict[str, list[Any]]:
+    """Tracked fields that changed, as {field: [old, new]} (JSON-ready)."""
+    if before is None:
+        return {"created": [None, after.status]}
+    diff: dict[str, list[Any]] = {}
+    for name in _TRACKED:
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            if name == "tags":
+                old, new = sorted(old), sorted(new)
+            diff[name] = [old, new]
+    return diff
+
+
+@dataclass(slots=True)
+class _WriteSet:
+    """One batch's effects, evaluated in memory, to be committed in one transaction."""
+
+    rows: list[tuple[int, str]]
+    now: datetime
+    stats: ProcessStats
+    leads: list[Lead] = field(default_factory=list)
+    changes: list[tuple[str, str, int, str]] = field(default_factory=list)
+    runs: list[tuple[Any, ...]] = field(default_factory=list)
+    queued: list[tuple[int, Outcome, Message]] = field(default_factory=list)
+    done: list[tuple[str, int, int]] = field(default_factory=list)
+    failed: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+class Processor:
+    """Drains the inbox with a fixed rule set; the shell swaps the rule set on reload.
+
+    Batches are evaluated in memory and committed by a writer thread, one transaction per
+    batch and in order, while the next batch is evaluated: SQLite releases the GIL while it
+    writes and syncs, so the two overlap on a second core. A batch is evaluated against the
+    leads as the batches before it left them (kept in memory until they have committed).
+    The caller must not use the same connection while `run` is working.
+    """
+
+    def __init__(self, db: Database, ruleset: RuleSet, workspace: Workspace, clock: Clock,
+                 *, batch_size: int = 256, pipeline: bool = True) -> None:
+        self.db = db
+        self.ruleset = ruleset
+        self.workspace = workspace
+        self.clock = clock
+        self.batch_size = batch_size
+        self.pipeline = pipeline and not getattr(db, "memory", False)
+
+    def run(self, *, max_messages: int | None = None) -> ProcessStats:
+        """Process pending messages until none are left (or `max_messages`)."""
+        stats = ProcessStats()
+        reader = self._reader()
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox-writer") if reader else None
+        leads: dict[str, Lead | None] = {}
+        in_flight: Future[None] | None = None
+        in_flight_set: _WriteSet | None = None
+        last_id = 0
+        try:
+            while max_messages is None or stats.processed + len(stats.errors) < max_messages:
+                limit = self.batch_size
+                if max_messages is not None:
+                    limit = min(limit, max_messages - stats.processed - len(stats.errors))
+                rows = (reader or self.db.conn).execute(
+                    "SELECT id, payload FROM inbox WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
+                    (last_id, limit),
+                ).fetchall()
+                if not rows:
+                    break
+                last_id = rows[-1][0]
+                batch = self._evaluate(rows, self.clock(), leads, reader or self.db.conn)
+                if in_flight is not None and in_flight_set is not None:
+                    if not self._settle(in_flight, in_flight_set, stats):
+                        # The previous batch did not commit: this one was evaluated on top of
+                        # it, so drop both evaluations and start over from the database.
+                        leads.clear()
+                        in_flight = None
+                        last_id = in_flight_set.rows[0][0] - 1
+                        continue
+                if len(leads) > _LEAD_CACHE_LIMIT:
+                    # Bounded memory. Everything but this batch has committed (or is being
+                    # redone from the database), so the rest can be read back when needed.
+                    keep = {lead.phone for lead in batch.leads}
+                    for phone in [p for p in leads if p not in keep]:
+                        del leads[phone]
+                if writer is None:
+                    if not self._commit_or_redo(batch, stats):
+                        leads.clear()
+                    continue
+                in_flight, in_flight_set = writer.submit(self._write, batch), batch
+            if in_flight is not None and in_flight_set is not None and \
+                    not self._settle(in_flight, in_flight_set, stats):
+                leads.clear()
+        finally:
+            if writer is not None:
+                writer.shutdown(wait=True)
+            if reader is not None:
+                reader.close()
+        return stats
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """A second connection for reads while the writer thread holds the main one."""
+        if not self.pipeline:
+            return None
+        row = self.db.conn.execute("PRAGMA database_list").fetchone()
+        path = row[2] if row else ""
+        if not path:
+            return None
+        reader = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        reader.execute("PRAGMA query_only=ON")
+        return reader
+
+    def _settle(self, future: Future[None], batch: _WriteSet, stats: ProcessStats) -> bool:
+        """Wait for a batch's commit; on failure redo it carefully. True if it committed."""
+        try:
+            future.result()
+        except Exception:
+            self._redo(batch, stats)
+            return False
+        _add(stats, batch.stats)
+        return True
+
+    def _commit_or_redo(self, batch: _WriteSet, stats: ProcessStats) -> bool:
+        try:
+            self._write(batch)
+        except Exception:
+            self._redo(batch, stats)
+            return False
+        _add(stats, batch.stats)
+        return True
+
+    def _redo(self, batch: _WriteSet, stats: ProcessStats) -> None:
+        # A write failed (not a rule: those cannot touch the database). Redo the batch
+        # message by message so the one at fault is marked and the others land.
+        _add(stats, self._careful_batch(batch.rows, batch.now))
+
+    def _write(self, batch: _WriteSet) -> None:
+        """Commit one batch: leads, history, rule runs, outbox, processed marks (one fsync)."""
+        conn = self.db.conn
+        with self.db.atomic():
+            if batch.leads:
+                conn.executemany(LEAD_UPSERT, [lead_to_row(lead) for lead in batch.leads])
+            if batch.changes:
+                conn.executemany(
+                    "INSERT INTO lead_changes (at, lead_phone, inbox_id, changes) VALUES (?, ?, ?, ?)",
+                    batch.changes)
+            if batch.runs:
+                conn.executemany(RUN_INSERT, batch.runs)
+            for inbox_id, outcome, message in batch.queued:
+                enqueue(self.db, outcome.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
+                        workspace=self.workspace.name, now=batch.now)
+            if batch.done:
+                conn.executemany(
+                    "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ? "
+                    "AND state = 'pending'", batch.done)
+            if batch.failed:
+                conn.executemany(
+                    "UPDATE inbox SET state = 'error', error = ?, processed_at = ? WHERE id = ?",
+                    batch.failed)
+
+    def _evaluate(self, rows: list[tuple[int, str]], now: datetime, leads: dict[str, Lead | None],
+                  reader: sqlite3.Connection) -> _WriteSet:
+        """Evaluate a batch in memory against `leads` (updated in place; missing ones fetched)."""
+        batch = _WriteSet(rows, now, ProcessStats())
+        stats = batch.stats
+        stamp = now.isoformat()
+        parsed: list[tuple[int, Message | Exception]] = []
+        for inbox_id, payload in rows:
+            try:
+                parsed.append((inbox_id, stored_message(payload)))
+            except Exception as exc:  # guarantee 4: a malformed row is marked, the rest go on
+                parsed.append((inbox_id, exc))
+        missing = {m.lead_phone for _, m in parsed if isinstance(m, Message) and m.lead_phone not in leads}
+        leads.update(_fetch_leads(reader, missing))
+        touched: dict[str, Lead] = {}
+        for inbox_id, message in parsed:
+            if isinstance(message, Exception):
+                reason = _describe(message)
+                batch.failed.append((reason, stamp, inbox_id))
+                stats.errors.append((inbox_id, reason))
+                continue
+            phone = message.lead_phone
+            lead = leads[phone]
+            try:
+                outcome = process_message(self.ruleset, lead, message, now=now, tz=self.workspace.tz)
+            except Exception as exc:  # an engine bug must not stop the inbox
+                reason = _describe(exc)
+                batch.failed.append((reason, stamp, inbox_id))
+                stats.errors.append((inbox_id, reason))
+                continue
+            if outcome.lead is not lead:
+                diff = lead_diff(lead, outcome.lead)
+                if diff:
+                    batch.changes.append((stamp, phone, inbox_id, orjson.dumps(diff, default=str).decode()))
+                leads[phone] = touched[phone] = outcome.lead
+            if outcome.runs:
+                batch.runs.extend(run_rows(outcome.runs, at=stamp, inbox_id=inbox_id, lead_phone=phone))
+            if outcome.requests:
+                batch.queued.append((inbox_id, outcome, message))
+            batch.done.append((stamp, outcome.fired, inbox_id))
+            stats.processed += 1
+            stats.fired += outcome.fired
+            stats.status_changes += len(outcome.status_changes)
+            stats.queued += len(outcome.requests)
+        batch.leads = list(touched.values())
+        return batch
+
+    def _careful_batch(self, rows: list[tuple[int, str]], now: datetime) -> ProcessStats:
+        """The slow path: one savepoint per message, so a failing write is isolated."""
+        stats = ProcessStats()
+        stamp = now.isoformat()
+        leads: dict[str, Lead | None] = {}
+        conn = self.db.conn
+        with self.db.atomic():
+            for inbox_id, payload in rows:
+                if conn.execute("SELECT state FROM inbox WHERE id = ?", (inbox_id,)).fetchone() != ("pending",):
+                    continue
+                conn.execute("SAVEPOINT message")
+                try:
+                    outcome = self._one(inbox_id, payload, now, stamp, leads)
+                except Exception as exc:  # guarantee 4: recorded, the rest go on
+                    conn.execute("ROLLBACK TO SAVEPOINT message")
+                    conn.execute("RELEASE SAVEPOINT message")
+                    reason = _describe(exc)
+                    conn.execute(
+                        "UPDATE inbox SET state = 'error', error = ?, processed_at = ? WHERE id = ?",
+                        (reason, stamp, inbox_id),
+                    )
+                    stats.errors.append((inbox_id, reason))
+                    continue
+                conn.execute("RELEASE SAVEPOINT message")
+                leads[outcome.lead.phone] = outcome.lead
+                stats.processed += 1
+                stats.fired += outcome.fired
+                stats.status_changes += len(outcome.status_changes)
+                stats.queued += len(outcome.requests)
+        return stats
+
+    def _one(self, inbox_id: int, payload: str, now: datetime, stamp: str,
+             leads: dict[str, Lead | None]) -> Outcome:
+        message = stored_message(payload)
+        phone = message.lead_phone
+        lead = leads[phone] if phone in leads else get_lead(self.db, phone)
+        outcome = process_message(self.ruleset, lead, message, now=now, tz=self.workspace.tz)
+        conn = self.db.conn
+        if outcome.lead is not lead:
+            upsert_lead(self.db, outcome.lead)
+            diff = lead_diff(lead, outcome.lead)
+            if diff:
+                conn.execute(
+                    "INSERT INTO lead_changes (at, lead_phone, inbox_id, changes) VALUES (?, ?, ?, ?)",
+                    (stamp, phone, inbox_id, orjson.dumps(diff, default=str).decode()),
+                )
+        if outcome.runs:
+            conn.executemany(RUN_INSERT, run_rows(outcome.runs, at=stamp, inbox_id=inbox_id, lead_phone=phone))
+        if outcome.requests:
+            enqueue(self.db, outcome.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
+                    workspace=self.workspace.name, now=now)
+        conn.execute(
+            "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ?",
+            (stamp, outcome.fired, inbox_id),
+        )
+        return outcome
+
+
+_LEAD_CACHE_LIMIT = 50_000
+
+
+def _add(total: ProcessStats, part: ProcessStats) -> None:
+    total.processed += part.processed
+    total.fired += part.fired
+    total.status_changes += part.status_changes
+    total.queued += part.queued
+    total.errors.extend(part.errors)
+
+
+def _fetch_leads(conn: sqlite3.Connection, phones: set[str]) -> dict[str, Lead | None]:
+    found: dict[str, Lead | None] = dict.fromkeys(phones)
+    ordered = list(phones)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start:start + 500]
+        sql = f"{LEAD_SELECT} WHERE phone IN ({', '.join('?' for _ in chunk)})"
+        for row in conn.execute(sql, chunk):
+            lead = lead_from_row(row)
+            found[lead.phone] = lead
+    return found
+
+
+def stored_message(payload: str) -> Message:
+    """Parse an inbox row's payload (validated again: the row may predate a format change)."""
+    return parse_message(orjson.loads(payload))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, MessageFormatError):
+        return f"malformed message: {exc}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"malformed message: not JSON ({exc.msg})"
+    return f"{type(exc).__name__}: {exc}"[:1000]

@@ -1,0 +1,109 @@
+"""Rules in SQLite: stored in their rule-file form, parsed by `engine` when loaded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from engine.errors import RuleError
+from engine.operators import CompileEnv
+from engine.rules import Rule, parse_rule
+from store.errors import NotFoundError
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRules:
+    """The rules that parsed, and the stored ones that no longer do (e.g. a removed status)."""
+
+    rules: tuple[Rule, ...]
+    broken: tuple[RuleError, ...]
+
+
+def load_rules(db: Database, env: CompileEnv) -> LoadedRules:
+    """Parse every stored rule; a broken one is reported and skipped, never fatal."""
+    rules: list[Rule] = []
+    broken: list[RuleError] = []
+    rows = db.conn.execute("SELECT id, name, spec FROM rules ORDER BY priority, id").fetchall()
+    for rule_id, name, spec in rows:
+        try:
+            rule = parse_rule(json.loads(spec), f"rules#{rule_id}", env)
+        except RuleError as exc:
+            broken.append(RuleError(exc.path, exc.message, name))
+            continue
+        rules.append(rule.with_id(rule_id))
+    return LoadedRules(tuple(rules), tuple(broken))
+
+
+def _spec(rule: Rule) -> str:
+    return json.dumps(rule.to_dict(), ensure_ascii=False, sort_keys=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    """What saving a set of rules did."""
+
+    created: tuple[str, ...]
+    updated: tuple[str, ...]
+    deleted: tuple[str, ...]
+
+
+def save_rules(db: Database, rules: Sequence[Rule], now: datetime, *, replace: bool = False) -> SaveResult:
+    """Insert or update rules by name (case-insensitive); `replace` deletes the others.
+
+    One transaction: either the whole file lands or none of it.
+    """
+    created: list[str] = []
+    updated: list[str] = []
+    deleted: list[str] = []
+    stamp = now.isoformat()
+    with db.atomic():
+        existing = {
+            name.casefold(): (rule_id, name)
+            for rule_id, name in db.conn.execute("SELECT id, name FROM rules")
+        }
+        keep: set[int] = set()
+        for rule in rules:
+            found = existing.get(rule.name.casefold())
+            if found:
+                rule_id = found[0]
+                db.conn.execute(
+                    "UPDATE rules SET name=?, enabled=?, priority=?, trigger=?, spec=?, updated_at=? "
+                    "WHERE id=?",
+                    (rule.name, int(rule.enabled), rule.priority, rule.trigger, _spec(rule), stamp, rule_id),
+                )
+                updated.append(rule.name)
+            else:
+                cursor = db.conn.execute(
+                    "INSERT INTO rules (name, enabled, priority, trigger, spec, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (rule.name, int(rule.enabled), rule.priority, rule.trigger, _spec(rule), stamp, stamp),
+                )
+                rule_id = int(cursor.lastrowid or 0)
+                created.append(rule.name)
+            keep.add(rule_id)
+        if replace:
+            for rule_id, name in existing.values():
+                if rule_id not in keep:
+                    db.conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
+                    deleted.append(name)
+    return SaveResult(tuple(created), tuple(updated), tuple(deleted))
+
+
+def get_rule(db: Database, rule_id: int, env: CompileEnv) -> Rule:
+    """Return one stored rule; raise NotFoundError if there is none with this id."""
+    row = db.conn.execute("SELECT spec FROM rules WHERE id = ?", (rule_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no rule with id {rule_id}")
+    return parse_rule(json.loads(row[0]), f"rules#{rule_id}", env).with_id(rule_id)
+
+
+def delete_rule(db: Database, rule_id: int) -> None:
+    """Delete a rule; raise NotFoundError if there is none with this id."""
+    with db.atomic():
+        cursor = db.conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
+    if cursor.rowcount == 0:
+        raise NotFoundError(f"no rule with id {rule_id}")

@@ -1,0 +1,67 @@
+"""Rule runs: which rule fired (or failed) on which message; kept for a retention period."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlite_utils import Database
+
+from engine.evaluate import RuleRunRecord
+
+RUN_INSERT = (
+    "INSERT INTO rule_runs (at, rule_id, rule_name, trigger, inbox_id, lead_phone, fired, error, notes) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def record_runs(db: Database, runs: Sequence[RuleRunRecord], *, at: datetime,
+                inbox_id: int | None, lead_phone: str | None) -> None:
+    """Write the rule runs of one event (inside the event's transaction)."""
+    db.conn.executemany(RUN_INSERT, run_rows(runs, at=at.isoformat(), inbox_id=inbox_id,
+                                             lead_phone=lead_phone))
+
+
+def run_rows(runs: Sequence[RuleRunRecord], *, at: str, inbox_id: int | None,
+             lead_phone: str | None) -> list[tuple[Any, ...]]:
+    """Rows for RUN_INSERT."""
+    return [
+        (at, r.rule_id, r.rule_name, r.trigger, inbox_id, lead_phone, int(r.fired), r.error,
+         orjson.dumps(r.notes).decode())
+        for r in runs
+    ]
+
+
+def prune_runs(db: Database, now: datetime, keep_days: int) -> int:
+    """Delete rule runs older than `keep_days`; return how many went."""
+    cutoff = (now - timedelta(days=keep_days)).isoformat()
+    with db.atomic():
+        cursor = db.conn.execute("DELETE FROM rule_runs WHERE at < ?", (cutoff,))
+    return cursor.rowcount
+
+
+def recent_runs(db: Database, *, limit: int = 100, lead_phone: str | None = None,
+                errors_only: bool = False) -> list[dict[str, Any]]:
+    """Newest rule runs first, optionally for one lead or only the failed ones."""
+    clauses, params = [], []
+    if lead_phone:
+        clauses.append("lead_phone = ?")
+        params.append(lead_phone)
+    if errors_only:
+        clauses.append("error IS NOT NULL")
+    sql = "SELECT id, at, rule_id, rule_name, trigger, inbox_id, lead_phone, fired, error, notes FROM rule_runs"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    sql += " ORDER BY id DESC LIMIT ?"
+    params.append(str(limit))
+    keys = ("id", "at", "rule_id", "rule_name", "trigger", "inbox_id", "lead_phone", "fired", "error", "notes")
+    out = []
+    for row in db.conn.execute(sql, params):
+        item = dict(zip(keys, row, strict=True))
+        item["fired"] = bool(item["fired"])
+        item["notes"] = json.loads(str(item["notes"]))
+        out.append(item)
+    return out

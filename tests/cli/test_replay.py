@@ -1,0 +1,125 @@
+"""`wabridge replay`: the bundled example, bad lines, re-runs, and kill -9 mid-stream."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT, message, write_jsonl
+
+EXAMPLE = ROOT / "examples" / "conversation.jsonl"
+
+
+def test_example_conversation_moves_the_lead_through_the_seed_recipes(wabridge) -> None:  # type: ignore[no-untyped-def]
+    assert wabridge("templates", "install", "mark-active-lead", "identify-hot-lead", "auto-closing").code == 0
+    result = wabridge("replay", str(EXAMPLE), "--json")
+    assert result.code == 0, result.err
+    summary = result.json()
+    assert summary["duplicates_skipped"] == 1 and summary["bad_lines"] == []
+    assert summary["status_changes"] == 3
+    leads = {row["phone"]: row for row in map(json.loads, wabridge("leads", "export").out.splitlines())}
+    sari = leads["6281234567890"]
+    assert sari["status"] == "purchase" and sari["value_actual"] == 1500000
+    assert sari["source"] == "ads" and sari["ctwa_clid"].startswith("ARAk")
+    assert leads["6289876543210"]["status"] == "new"
+
+
+def test_bad_lines_are_reported_with_their_number_and_the_rest_is_kept(wabridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "mixed.jsonl"
+    lines = [json.dumps(message(id="a")), "{not json", json.dumps(message(id="b", timestamp="yesterday")),
+             "", json.dumps(message(id="c", text="lagi"))]
+    path.write_text("\n".join(lines) + "\n")
+    result = wabridge("replay", str(path))
+    assert result.code == 1
+    assert f"{path}:2: skipped: not JSON" in result.err
+    assert f"{path}:3: skipped: timestamp:" in result.err
+    assert "messages: 2 new" in result.out
+    again = wabridge("replay", str(path), "--json")
+    assert again.json()["duplicates_skipped"] == 2
+
+
+def test_missing_file_is_a_clear_error(wabridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = wabridge("replay", str(tmp_path / "nope.jsonl"))
+    assert result.code == 1 and "no such file" in result.err
+
+
+def _workload(path: Path, count: int) -> Path:
+    rng = random.Random(7)
+    rows = []
+    for index in range(count):
+        phone = f"62812{rng.randrange(300):05d}"
+        text = rng.choice(["halo kak", "ready?", "saya mau order", "berapa ongkirnya", "ok"])
+        from_me = rng.random() < 0.2
+        if from_me and rng.random() < 0.3:
+            text = "Payment received Rp 1.500.000"
+        rows.append(message(id=f"K{index:06d}", chat=f"{phone}@s.whatsapp.net",
+                            sender="6281100000001@s.whatsapp.net" if from_me else f"{phone}@s.whatsapp.net",
+                            from_me=from_me, text=text, timestamp="2026-11-20T10:00:00+07:00"))
+    return write_jsonl(path, rows)
+
+
+def _replay(data: Path, source: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bridge.cli", "--data-dir", str(data), "replay", str(source), "--json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def _snapshot(db_path: Path) -> dict[str, object]:
+    conn = sqlite3.connect(db_path)
+    leads = conn.execute(
+        "SELECT phone, status, value_actual, chat_count, tags FROM leads ORDER BY phone").fetchall()
+    return {
+        "leads": leads,
+        "inbox": conn.execute("SELECT state, COUNT(*) FROM inbox GROUP BY state").fetchall(),
+        "fired": conn.execute("SELECT rule_name, COUNT(*) FROM rule_runs GROUP BY rule_name ORDER BY 1").fetchall(),
+        "history": conn.execute("SELECT COUNT(*) FROM lead_changes").fetchone()[0],
+    }
+
+
+def test_kill_9_mid_replay_loses_nothing_and_applies_nothing_twice(tmp_path: Path) -> None:
+    """Guarantees 1 and 2 under SIGKILL, against an uninterrupted run of the same file."""
+    source = _workload(tmp_path / "big.jsonl", 30_000)
+    control, victim = tmp_path / "control", tmp_path / "victim"
+    for data in (control, victim):
+        subprocess.run([sys.executable, "-m", "bridge.cli", "--data-dir", str(data), "templates", "install",
+                        "mark-active-lead", "identify-hot-lead", "auto-closing"], cwd=ROOT, check=True,
+                       capture_output=True)
+    done = _replay(control, source)
+    assert done.wait(timeout=300) == 0, done.stderr.read() if done.stderr else ""
+
+    proc = _replay(victim, source)
+    db_path = victim / "wabridge.db"
+    deadline = time.monotonic() + 120
+    processed = 0
+    while time.monotonic() < deadline:  # wait until it is mid-stream, then kill it hard
+        if db_path.exists():
+            try:
+                conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)
+                processed = conn.execute("SELECT COUNT(*) FROM inbox WHERE state='done'").fetchone()[0]
+                conn.close()
+            except sqlite3.OperationalError:
+                processed = 0
+        if processed >= 3000:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "replay finished before it could be killed; make the file bigger"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    interrupted = _snapshot(db_path)
+    assert dict(interrupted["inbox"]).get("done", 0) < 30_000  # type: ignore[arg-type]
+
+    rerun = _replay(victim, source)
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err.decode()
+    summary = json.loads(out)
+    assert summary["messages"] + summary["duplicates_skipped"] == 30_000
+    assert _snapshot(db_path) == _snapshot(control / "wabridge.db")

@@ -1,0 +1,87 @@
+"""The rule set's pre-filter (anchors: keywords, regex hits, status, flags) never changes
+what fires: the normal run agrees with the dry run, which evaluates every rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.evaluate import explain_message, process_message
+from tests.engine.engine_factories import NOW, TZ, leaf, make_lead, make_message, make_ruleset, rule
+
+WORDS = ["order", "Buy", "payment received", "rp", "k-12", "ok", "halo kak", "c++", "é"]
+STATUSES = ["new", "responded", "hot", "purchase"]
+
+_LEAVES = st.one_of(
+    st.builds(lambda op, w: leaf("message.text", op, w),
+              st.sampled_from(["contains", "not_contains", "starts_with", "ends_with", "equal",
+                               "not_equal"]),
+              st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(", ".join)),
+    st.builds(lambda p: leaf("message.text", "matches", p),
+              st.sampled_from([r"^ok", r"order\b", r"rp\s*\d+", r"k-\d+", r"^$", r"b.y"])),
+    st.builds(lambda op, s: leaf("lead.status", op, s),
+              st.sampled_from(["equal", "not_equal", "in_list", "not_in_list"]),
+              st.sampled_from(STATUSES)),
+    st.builds(lambda f, v: leaf(f, "equal", v),
+              st.sampled_from(["message.has_media", "message.is_group", "message.is_reply",
+                               "message.first_contact"]),
+              st.sampled_from([True, False, "yes", "0"])),
+    st.builds(lambda n: leaf("chat.count", "gte", n), st.integers(0, 4)),
+)
+_CONDITIONS: st.SearchStrategy[Any] = st.recursive(
+    _LEAVES,
+    lambda c: st.one_of(
+        st.builds(lambda x: {"any": x}, st.lists(c, min_size=1, max_size=3)),
+        st.builds(lambda x: {"all": x}, st.lists(c, min_size=1, max_size=3)),
+        st.builds(lambda x: {"not": x}, c),
+    ),
+    max_leaves=5,
+)
+_STATUS_LEAVES = st.builds(lambda f, op, s: leaf(f, op, s),
+                           st.sampled_from(["status.from", "status.to", "lead.status"]),
+                           st.sampled_from(["equal", "in_list", "not_equal"]),
+                           st.sampled_from(STATUSES))
+
+
+@st.composite
+def rule_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
+    out = []
+    for index in range(draw(st.integers(1, 6))):
+        if draw(st.booleans()):
+            conditions = draw(st.lists(_CONDITIONS, max_size=3))
+            extra: dict[str, Any] = {"sender": draw(st.sampled_from(["customer", "team", "all"]))}
+        else:
+            conditions = draw(st.lists(_STATUS_LEAVES, max_size=2))
+            extra = {"trigger": "lead.status_changed"}
+        out.append(rule(f"r{index}", conditions=conditions,
+                        priority=draw(st.integers(0, 3)),
+                        stop_processing=draw(st.booleans()),
+                        actions=[{"type": "set_status", "status": draw(st.sampled_from(STATUSES))},
+                                 {"type": "add_tag", "tag": f"t{index}"}], **extra))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rules=rule_lists(),
+    text=st.lists(st.sampled_from([*WORDS, "x", "  ", "ORDER!", "Rp 5", "bay"]),
+                  max_size=4).map(" ".join),
+    status=st.sampled_from(STATUSES),
+    count=st.integers(0, 3),
+    flags=st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()),
+    new=st.booleans(),
+)
+def test_prefilter_agrees_with_full_evaluation(rules: list[dict[str, Any]], text: str,
+                                               status: str, count: int,
+                                               flags: tuple[bool, bool, bool, bool],
+                                               new: bool) -> None:
+    ruleset = make_ruleset(rules, STATUSES)
+    from_me, has_media, is_group, is_reply = flags
+    message = make_message(text=text, from_me=from_me, has_media=has_media, is_group=is_group,
+                           is_reply=is_reply)
+    lead = None if new else make_lead(status=status, chat_count=count)
+    fast = process_message(ruleset, lead, message, now=NOW, tz=TZ)
+    slow, _ = explain_message(ruleset, lead, message, now=NOW, tz=TZ)
+    assert fast == slow
