@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from engine.context import EvalContext
 from engine.errors import RuleError
@@ -65,7 +65,7 @@ class Not:
         return {"not": self.child.to_dict()}
 
 
-Condition = Union[Leaf, AllOf, AnyOf, Not]
+Condition = Leaf | AllOf | AnyOf | Not
 Check = Callable[[EvalContext], bool]
 
 # Cheap tests first: an AND stops at the first false child, and a status or number

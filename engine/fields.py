@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from engine.context import EvalContext
 from engine.model import MESSAGE_TYPES, SENDER_TYPES, jid_to_phone
 
 
-class FieldKind(str, Enum):
+class FieldKind(StrEnum):
     """How a field's value is compared, which decides the operators it accepts."""
 
     TEXT = "text"

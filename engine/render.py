@@ -42,7 +42,7 @@ def template_names(template: str, path: str) -> tuple[str, ...]:
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise RuleError(path, f"is not a valid template ({exc}); write {{{{ and }}}} for braces")
+        raise RuleError(path, f"is not a valid template ({exc}); write {{{{ and }}}} for braces") from None
     for _, name, spec, conversion in parts:
         if name is None:
             continue

@@ -72,7 +72,8 @@ def make_rules(rng: random.Random, count: int = 100) -> list[dict[str, Any]]:
         actions: list[dict[str, Any]]
         sender = "customer"
         if kind == 0:  # regex (10%)
-            conditions = [{"field": "message.text", "op": "matches", "value": REGEXES[index // 10 % len(REGEXES)]},
+            pattern = REGEXES[index // 10 % len(REGEXES)]
+            conditions = [{"field": "message.text", "op": "matches", "value": pattern},
                           {"field": "lead.status", "op": "equal", "value": status}]
             actions = [{"type": "add_tag", "tag": f"re{index}"}]
         elif kind in (1, 2):  # keyword lists + status (Identify Hot Lead)
@@ -86,12 +87,14 @@ def make_rules(rng: random.Random, count: int = 100) -> list[dict[str, Any]]:
             actions = [{"type": "set_status", "status": nxt}]
         elif kind == 4:  # time window + keywords
             start = rng.randint(0, 23)
-            conditions = [{"field": "time.local", "op": "between", "value": f"{start:02d}:00-{(start + 8) % 24:02d}:00"},
+            window = f"{start:02d}:00-{(start + 8) % 24:02d}:00"
+            conditions = [{"field": "time.local", "op": "between", "value": window},
                           {"field": "message.text", "op": "contains", "value": ", ".join(rng.sample(KEYWORDS_ID, 3))}]
             actions = [{"type": "adjust_score", "by": rng.randint(1, 10)}]
         elif kind == 5:  # team confirms payment: capture value (Auto-Closing)
             sender = "team" if index % 20 else "all"
-            conditions = [{"any": [{"field": "message.text", "op": "contains", "value": "payment received, sudah transfer"},
+            paid = "payment received, sudah transfer"
+            conditions = [{"any": [{"field": "message.text", "op": "contains", "value": paid},
                                    {"field": "message.text", "op": "starts_with", "value": "lunas"}]}]
             actions = [{"type": "update_value", "target": "lead.value_actual", "preset": "rupiah_flexible"},
                        {"type": "set_status", "status": "purchase"}]
@@ -107,7 +110,8 @@ def make_rules(rng: random.Random, count: int = 100) -> list[dict[str, Any]]:
             actions = [{"type": "add_tag", "tag": "media"}]
         elif kind == 8:  # first contact with a topic, not spam
             conditions = [{"field": "message.first_contact", "op": "equal", "value": True},
-                          {"field": "message.text", "op": "contains", "value": ", ".join(rng.sample(KEYWORDS_ID + KEYWORDS_EN, 2))},
+                          {"field": "message.text", "op": "contains",
+                           "value": ", ".join(rng.sample(KEYWORDS_ID + KEYWORDS_EN, 2))},
                           {"not": {"field": "message.text", "op": "contains", "value": "spam, promo"}}]
             actions = [{"type": "adjust_score", "by": 5}, {"type": "add_tag", "tag": "inbound"}]
         else:  # lead status changed → tag

@@ -52,14 +52,16 @@ def ingest(db: Database, message: Message, received_at: datetime) -> Ingested:
 def ingest_many(db: Database, messages: Sequence[Message], received_at: datetime) -> list[Ingested]:
     """Commit a batch of messages in one transaction (group commit); duplicates are skipped."""
     stamp = received_at.isoformat()
-    results: list[Ingested] = []
     with db.atomic():
-        for message in messages:
-            cursor = db.conn.execute(_INSERT, _row(message, stamp))
-            if cursor.rowcount == 0:
-                results.append(Ingested(None, True))
-            else:
-                results.append(Ingested(cursor.lastrowid, False))
+        before = db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM inbox").fetchone()[0]
+        db.conn.executemany(_INSERT, [_row(m, stamp) for m in messages])
+        # Rows of this transaction are the ones above `before` (rowids grow): map them back.
+        new = {(session, chat, mid): inbox_id for inbox_id, session, chat, mid in db.conn.execute(
+            "SELECT id, session, chat, message_id FROM inbox WHERE id > ?", (before,))}
+    results: list[Ingested] = []
+    for message in messages:
+        inbox_id = new.pop((message.session, message.chat, message.id), None)
+        results.append(Ingested(inbox_id, inbox_id is None))
     return results
 
 

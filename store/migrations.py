@@ -61,7 +61,6 @@ def m001_initial(db: Database) -> None:
             updated_at TEXT NOT NULL
         );
         CREATE INDEX leads_status ON leads (status);
-        CREATE INDEX leads_updated ON leads (updated_at);
 
         CREATE TABLE rules (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -86,7 +85,6 @@ def m001_initial(db: Database) -> None:
             error TEXT,
             notes TEXT NOT NULL DEFAULT '[]'
         );
-        CREATE INDEX rule_runs_at ON rule_runs (at);
         CREATE INDEX rule_runs_rule ON rule_runs (rule_id, id);
         CREATE INDEX rule_runs_lead ON rule_runs (lead_phone, id);
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -73,108 +72,45 @@ class _WriteSet:
 class Processor:
     """Drains the inbox with a fixed rule set; the shell swaps the rule set on reload.
 
-    Batches are evaluated in memory and committed by a writer thread, one transaction per
-    batch and in order, while the next batch is evaluated: SQLite releases the GIL while it
-    writes and syncs, so the two overlap on a second core. A batch is evaluated against the
-    leads as the batches before it left them (kept in memory until they have committed).
-    The caller must not use the same connection while `run` is working.
+    Each batch is evaluated in memory (the engine has no side effects) and written with a
+    few executemany calls in one transaction: one commit, one fsync per batch. A batch
+    whose writes fail is redone message by message, so only the faulty one is marked.
     """
 
     def __init__(self, db: Database, ruleset: RuleSet, workspace: Workspace, clock: Clock,
-                 *, batch_size: int = 256, pipeline: bool = True) -> None:
+                 *, batch_size: int = 1000) -> None:
         self.db = db
         self.ruleset = ruleset
         self.workspace = workspace
         self.clock = clock
         self.batch_size = batch_size
-        self.pipeline = pipeline and not getattr(db, "memory", False)
 
     def run(self, *, max_messages: int | None = None) -> ProcessStats:
         """Process pending messages until none are left (or `max_messages`)."""
         stats = ProcessStats()
-        reader = self._reader()
-        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox-writer") if reader else None
-        leads: dict[str, Lead | None] = {}
-        in_flight: Future[None] | None = None
-        in_flight_set: _WriteSet | None = None
         last_id = 0
-        try:
-            while max_messages is None or stats.processed + len(stats.errors) < max_messages:
-                limit = self.batch_size
-                if max_messages is not None:
-                    limit = min(limit, max_messages - stats.processed - len(stats.errors))
-                rows = (reader or self.db.conn).execute(
-                    "SELECT id, payload FROM inbox WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
-                    (last_id, limit),
-                ).fetchall()
-                if not rows:
-                    break
-                last_id = rows[-1][0]
-                batch = self._evaluate(rows, self.clock(), leads, reader or self.db.conn)
-                if in_flight is not None and in_flight_set is not None:
-                    if not self._settle(in_flight, in_flight_set, stats):
-                        # The previous batch did not commit: this one was evaluated on top of
-                        # it, so drop both evaluations and start over from the database.
-                        leads.clear()
-                        in_flight = None
-                        last_id = in_flight_set.rows[0][0] - 1
-                        continue
-                if len(leads) > _LEAD_CACHE_LIMIT:
-                    # Bounded memory. Everything but this batch has committed (or is being
-                    # redone from the database), so the rest can be read back when needed.
-                    keep = {lead.phone for lead in batch.leads}
-                    for phone in [p for p in leads if p not in keep]:
-                        del leads[phone]
-                if writer is None:
-                    if not self._commit_or_redo(batch, stats):
-                        leads.clear()
-                    continue
-                in_flight, in_flight_set = writer.submit(self._write, batch), batch
-            if in_flight is not None and in_flight_set is not None and \
-                    not self._settle(in_flight, in_flight_set, stats):
-                leads.clear()
-        finally:
-            if writer is not None:
-                writer.shutdown(wait=True)
-            if reader is not None:
-                reader.close()
+        while max_messages is None or stats.processed + len(stats.errors) < max_messages:
+            limit = self.batch_size
+            if max_messages is not None:
+                limit = min(limit, max_messages - stats.processed - len(stats.errors))
+            rows = self.db.conn.execute(
+                "SELECT id, payload FROM inbox WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
+                (last_id, limit),
+            ).fetchall()
+            if not rows:
+                break
+            last_id = rows[-1][0]
+            leads: dict[str, Lead | None] = {}
+            batch = self._evaluate(rows, self.clock(), leads)
+            try:
+                self._write(batch)
+            except Exception:
+                # A write failed (not a rule: those cannot touch the database). Redo the
+                # batch message by message so the one at fault is marked, the others land.
+                _add(stats, self._careful_batch(batch.rows, batch.now))
+                continue
+            _add(stats, batch.stats)
         return stats
-
-    def _reader(self) -> sqlite3.Connection | None:
-        """A second connection for reads while the writer thread holds the main one."""
-        if not self.pipeline:
-            return None
-        row = self.db.conn.execute("PRAGMA database_list").fetchone()
-        path = row[2] if row else ""
-        if not path:
-            return None
-        reader = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        reader.execute("PRAGMA query_only=ON")
-        return reader
-
-    def _settle(self, future: Future[None], batch: _WriteSet, stats: ProcessStats) -> bool:
-        """Wait for a batch's commit; on failure redo it carefully. True if it committed."""
-        try:
-            future.result()
-        except Exception:
-            self._redo(batch, stats)
-            return False
-        _add(stats, batch.stats)
-        return True
-
-    def _commit_or_redo(self, batch: _WriteSet, stats: ProcessStats) -> bool:
-        try:
-            self._write(batch)
-        except Exception:
-            self._redo(batch, stats)
-            return False
-        _add(stats, batch.stats)
-        return True
-
-    def _redo(self, batch: _WriteSet, stats: ProcessStats) -> None:
-        # A write failed (not a rule: those cannot touch the database). Redo the batch
-        # message by message so the one at fault is marked and the others land.
-        _add(stats, self._careful_batch(batch.rows, batch.now))
 
     def _write(self, batch: _WriteSet) -> None:
         """Commit one batch: leads, history, rule runs, outbox, processed marks (one fsync)."""
@@ -200,8 +136,7 @@ class Processor:
                     "UPDATE inbox SET state = 'error', error = ?, processed_at = ? WHERE id = ?",
                     batch.failed)
 
-    def _evaluate(self, rows: list[tuple[int, str]], now: datetime, leads: dict[str, Lead | None],
-                  reader: sqlite3.Connection) -> _WriteSet:
+    def _evaluate(self, rows: list[tuple[int, str]], now: datetime, leads: dict[str, Lead | None]) -> _WriteSet:
         """Evaluate a batch in memory against `leads` (updated in place; missing ones fetched)."""
         batch = _WriteSet(rows, now, ProcessStats())
         stats = batch.stats
@@ -213,7 +148,7 @@ class Processor:
             except Exception as exc:  # guarantee 4: a malformed row is marked, the rest go on
                 parsed.append((inbox_id, exc))
         missing = {m.lead_phone for _, m in parsed if isinstance(m, Message) and m.lead_phone not in leads}
-        leads.update(_fetch_leads(reader, missing))
+        leads.update(_fetch_leads(self.db.conn, missing))
         touched: dict[str, Lead] = {}
         for inbox_id, message in parsed:
             if isinstance(message, Exception):
@@ -303,9 +238,6 @@ class Processor:
             (stamp, outcome.fired, inbox_id),
         )
         return outcome
-
-
-_LEAD_CACHE_LIMIT = 50_000
 
 
 def _add(total: ProcessStats, part: ProcessStats) -> None:

@@ -39,7 +39,11 @@ def prune_runs(db: Database, now: datetime, keep_days: int) -> int:
     """Delete rule runs older than `keep_days`; return how many went."""
     cutoff = (now - timedelta(days=keep_days)).isoformat()
     with db.atomic():
-        cursor = db.conn.execute("DELETE FROM rule_runs WHERE at < ?", (cutoff,))
+        # Runs are appended in time order, so "older than" is "below the first recent id"
+        # (no index on `at` to maintain on every insert).
+        cursor = db.conn.execute(
+            "DELETE FROM rule_runs WHERE id < COALESCE((SELECT MIN(id) FROM rule_runs WHERE at >= ?), "
+            "(SELECT MAX(id) + 1 FROM rule_runs))", (cutoff,))
     return cursor.rowcount
 
 

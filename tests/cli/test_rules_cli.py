@@ -45,7 +45,7 @@ def test_design_md_example_validates_imports_and_round_trips(wabridge, tmp_path:
     path = tmp_path / "rules.toml"
     path.write_text(DESIGN_TOML)
     assert wabridge("rules", "validate", str(path)).out.strip().endswith("2 rule(s) valid")
-    assert wabridge("rules", "list").out.strip() == "no rules yet: `wabridge templates list`, then `wabridge templates install SLUG`"
+    assert wabridge("rules", "list").out.startswith("no rules yet: `wabridge templates list`")
     assert "2 created, 0 updated" in wabridge("rules", "import", str(path)).out
     exported = wabridge("rules", "export").out
     document = tomllib.loads(exported)

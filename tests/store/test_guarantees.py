@@ -83,8 +83,8 @@ def test_same_id_in_another_chat_is_a_different_message(tmp_path: Path, clock: C
     assert not ingest(db, parse_message(other_chat), clock()).duplicate
 
 
-@pytest.mark.parametrize("pipeline", [True, False])
-def test_effects_and_processed_mark_commit_together(tmp_path: Path, clock: Clock, pipeline: bool) -> None:
+@pytest.mark.parametrize("batch_size", [1, 256])
+def test_effects_and_processed_mark_commit_together(tmp_path: Path, clock: Clock, batch_size: int) -> None:
     """Guarantee 2: if the effects' transaction fails, the message stays pending and is redone once."""
     db = open_db(tmp_path / "w.db")
     ruleset = seed_rules(db, clock, [{
@@ -96,7 +96,7 @@ def test_effects_and_processed_mark_commit_together(tmp_path: Path, clock: Clock
     db.conn.executescript(
         "CREATE TRIGGER outbox_boom BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk says no'); END;"
     )
-    stats = processor(db, ruleset, clock, pipeline=pipeline).run()
+    stats = processor(db, ruleset, clock, batch_size=batch_size).run()
     # The lead change, the rule run and the outbox entry were one transaction with the
     # processed mark: none of them landed, and the message says why it failed.
     rows = db.conn.execute("SELECT state, error FROM inbox").fetchall()
@@ -110,22 +110,22 @@ def test_effects_and_processed_mark_commit_together(tmp_path: Path, clock: Clock
     db.conn.execute("DROP TRIGGER outbox_boom")
     db.conn.execute("UPDATE inbox SET state = 'pending', error = NULL")
     db.conn.commit()
-    processor(db, ruleset, clock, pipeline=pipeline).run()
-    processor(db, ruleset, clock, pipeline=pipeline).run()
+    processor(db, ruleset, clock, batch_size=batch_size).run()
+    processor(db, ruleset, clock, batch_size=batch_size).run()
     assert db.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 1
     assert db.conn.execute("SELECT state FROM inbox").fetchall() == [("done",)]
 
 
-@pytest.mark.parametrize("pipeline", [True, False])
-def test_messages_of_a_lead_are_processed_in_arrival_order(tmp_path: Path, clock: Clock, pipeline: bool) -> None:
-    """Guarantee 3: across batch boundaries too (batch size 2, pipelined writer)."""
+@pytest.mark.parametrize("batch_size", [1, 2, 256])
+def test_messages_of_a_lead_are_processed_in_arrival_order(tmp_path: Path, clock: Clock, batch_size: int) -> None:
+    """Guarantee 3: within a batch and across batch boundaries."""
     db = open_db(tmp_path / "w.db")
     ruleset = seed_rules(db, clock)
     texts = ["halo", "ada?", "berapa?", "saya mau order", "oke"]
     rows = [message(id=f"M{i}", text=t) for i, t in enumerate(texts)]
     rows.append(message(id="CS", from_me=True, text="Payment received Rp 1.500.000"))
     ingest_many(db, [parse_message(r) for r in rows], clock())
-    processor(db, ruleset, clock, batch_size=2, pipeline=pipeline).run()
+    processor(db, ruleset, clock, batch_size=batch_size).run()
     history = [json.loads(c)["status"] for (c,) in db.conn.execute(
         "SELECT changes FROM lead_changes WHERE changes LIKE '%status%' ORDER BY id")]
     assert history == [["new", "responded"], ["responded", "hot"], ["hot", "purchase"]]

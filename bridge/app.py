@@ -1,0 +1,408 @@
+"""The daemon's composition root: store thread, processor, session supervisor, HTTP, signals.
+
+Lifecycle (mautrix Program, arq worker): `start()` opens and migrates the store,
+processes what a previous run left pending (guarantee 1), starts one worker per admin
+number and the HTTP server, then tells systemd it is ready; `stop()` undoes it in
+reverse order within a bounded time. Every database call runs on one dedicated thread,
+so SQLite sees a single writer and the event loop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import structlog
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlite_utils import Database
+
+from bridge import protocol as p
+from bridge import systemd
+from bridge.config import Config, NumberConfig, normalise_phone
+from bridge.metrics import render_metrics
+from bridge.sessions import NotAvailableError, SessionState, SessionView, UnknownNumberError
+from bridge.supervisor import Session, WorkerSpec
+from bridge.tokens import ensure_token
+from engine.evaluate import RuleSet
+from engine.model import MessageFormatError, parse_message
+from engine.rules import default_env
+from store.db import open_db
+from store.inbox import ingest, pending_count, record_unreadable
+from store.leads import LeadQuery, iter_leads, unknown_filters
+from store.processor import Processor, ProcessStats
+from store.rules import load_rules
+from store.runs import prune_runs
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+STOP_TIMEOUT = 10.0
+DEMO_NUMBER = NumberConfig(phone="6281100000001", label="Demo CS (simulated)")
+
+
+def utc_now() -> datetime:
+    """The shell's clock."""
+    return datetime.now(UTC)
+
+
+class Daemon:
+    """`wabridge run`: everything a running bridge is, behind the SessionControl surface."""
+
+    def __init__(self, config: Config, *, simulate: bool = False, listen: tuple[str, int] | None = None,
+                 qr_round_seconds: float = 165.0, worker_env: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        self.simulate = simulate
+        self.listen = listen or (config.http.host, config.http.port)
+        numbers = config.numbers or ((DEMO_NUMBER,) if simulate else ())
+        self.numbers = {n.phone: n for n in numbers}
+        self.workspace = config.workspace.to_workspace()
+        self.store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self.db: Database | None = None
+        self.processor: Processor | None = None
+        self.broken_rules: list[str] = []
+        spec = WorkerSpec(kind="sim" if simulate else "neonize", sessions_dir=config.store.data_dir / "sessions",
+                          log_level=config.logging.level, qr_round_seconds=qr_round_seconds, env=worker_env)
+        self.workers = {phone: Session(n, spec, self._ingest, self._session_changed)
+                         for phone, n in self.numbers.items()}
+        self.work = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.totals = ProcessStats()
+        self.store_ok = False
+        self.backlog = 0
+        self.runner: web.AppRunner | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self.token = ""
+        self.started_at = utc_now()
+
+    # ------------------------------------------------------------------ store thread
+
+    async def db_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(db, …)` on the store thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.store_thread, partial(fn, self.db, *args, **kwargs))
+
+    def _open_store(self) -> None:
+        self.db = open_db(self.config.store.db_path)
+        self.store_ok = True
+
+    def _load_processor(self) -> None:
+        assert self.db is not None
+        env = default_env(self.workspace.statuses, self.config.endpoint_names())
+        loaded = load_rules(self.db, env)
+        self.broken_rules = [e.describe() for e in loaded.broken]
+        for problem in self.broken_rules:
+            log.warning("rule_skipped_invalid", problem=problem)
+        ruleset = RuleSet(loaded.rules, self.workspace.statuses, self.config.endpoint_names())
+        if self.processor is None:
+            self.processor = Processor(self.db, ruleset, self.workspace, utc_now)
+        else:
+            self.processor.ruleset = ruleset
+        log.info("rules_loaded", rules=len(loaded.rules), enabled=sum(r.enabled for r in loaded.rules),
+                 invalid=len(loaded.broken))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Open the store, catch up, start workers and HTTP, report readiness."""
+        loop = asyncio.get_running_loop()
+        self.token = ensure_token(self.config.http.token, self.config.store.data_dir)
+        await loop.run_in_executor(self.store_thread, self._open_store)
+        await loop.run_in_executor(self.store_thread, self._load_processor)
+        self._spawn(self._processing_loop())
+        self.work.set()  # whatever a previous run left pending goes first
+        from bridge.http import create_app
+
+        app = create_app(self, token=self.token, workspace_name=self.workspace.name)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.listen[0], self.listen[1])
+        await site.start()
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler.add_job(self._prune, "interval", hours=6, next_run_time=utc_now())
+        self.scheduler.start()
+        for session in self.workers.values():
+            await session.start()
+        interval = systemd.watchdog_interval()
+        if interval:
+            self._spawn(self._watchdog(interval))
+        systemd.notify("READY=1\nSTATUS=wabridge running")
+        log.info("daemon_started", listen=f"{self.listen[0]}:{self.listen[1]}", simulate=self.simulate,
+                 numbers=len(self.workers))
+
+    async def stop(self) -> None:
+        """Stop accepting, stop workers, flush processing, close the store (bounded)."""
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        systemd.notify("STOPPING=1")
+        log.info("daemon_stopping")
+        if self.runner is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.runner.cleanup(), 5)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        await asyncio.gather(*(s.stop() for s in self.workers.values()), return_exceptions=True)
+        self.work.set()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for session in self.workers.values():
+            for task in list(session.tasks):
+                task.cancel()
+            await asyncio.gather(*session.tasks, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(Exception):
+            await loop.run_in_executor(self.store_thread, self._drain)
+        await loop.run_in_executor(self.store_thread, self._close_store)
+        self.store_thread.shutdown(wait=True)
+        log.info("daemon_stopped")
+
+    def _drain(self) -> None:
+        if self.processor is not None:
+            self._account(self.processor.run())
+
+    def _close_store(self) -> None:
+        if self.db is not None:
+            self.db.conn.close()
+            self.db = None
+
+    async def run_until_signalled(self) -> None:
+        """Start, then run until SIGTERM/SIGINT; SIGHUP reloads rules."""
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, done.set)
+        loop.add_signal_handler(signal.SIGINT, done.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload_rules()))
+        try:
+            await self.start()
+            await done.wait()
+        finally:
+            await asyncio.wait_for(self.stop(), STOP_TIMEOUT + 10)
+
+    async def reload_rules(self) -> int:
+        """Reload rules from the database without touching sessions; returns how many."""
+        await asyncio.get_running_loop().run_in_executor(self.store_thread, self._load_processor)
+        assert self.processor is not None
+        return len(self.processor.ruleset.rules)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background_task_failed", error=repr(task.exception()))
+
+    async def _watchdog(self, interval: float) -> None:
+        while not self.stopping.is_set():
+            # Pinged from the event loop: a wedged loop stops the pings and systemd restarts us.
+            systemd.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    async def _prune(self) -> None:
+        removed = await self.db_call(prune_runs, utc_now(), self.config.store.rule_run_retention_days)
+        if removed:
+            log.info("rule_runs_pruned", removed=removed)
+
+    # ------------------------------------------------------------------ messages
+
+    async def _ingest(self, number: str, raw: Mapping[str, Any]) -> None:
+        """Commit one worker message to the inbox (the worker waits for this before acking)."""
+        try:
+            message = parse_message(raw)
+        except MessageFormatError as exc:
+            log.warning("message_unreadable", number=number, field=exc.field, problem=exc.problem)
+            import orjson
+
+            reference = str(raw.get("id") or uuid.uuid4().hex)
+            await self.db_call(record_unreadable, number, reference, orjson.dumps(dict(raw)).decode(),
+                               f"malformed message: {exc}", utc_now())
+            return
+        if message.session != number:
+            message = parse_message({**message.to_dict(), "session": number})
+        result = await self.db_call(ingest, message, utc_now())
+        if result.duplicate:
+            log.info("message_duplicate", number=number, message_id=message.id)
+        self.work.set()
+
+    async def _processing_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.work.wait()
+            self.work.clear()
+            if self.db is None:
+                return
+            try:
+                stats = await loop.run_in_executor(self.store_thread, self._process)
+            except Exception:
+                log.exception("processing_failed")
+                await asyncio.sleep(1)
+                self.work.set()
+                continue
+            for inbox_id, error in stats.errors:
+                log.warning("message_not_processed", inbox_id=inbox_id, error=error)
+            if stats.processed:
+                log.info("messages_processed", processed=stats.processed, fired=stats.fired,
+                         status_changes=stats.status_changes, queued=stats.queued)
+
+    def _process(self) -> ProcessStats:
+        assert self.processor is not None and self.db is not None
+        stats = self.processor.run()
+        self._account(stats)
+        self.backlog = pending_count(self.db)
+        return stats
+
+    def _account(self, stats: ProcessStats) -> None:
+        self.totals.processed += stats.processed
+        self.totals.fired += stats.fired
+        self.totals.status_changes += stats.status_changes
+        self.totals.queued += stats.queued
+        self.totals.errors.extend(stats.errors[-100:])
+        del self.totals.errors[:-100]
+
+    def _session_changed(self, session: Session) -> None:
+        systemd_status = ", ".join(f"{s.config.phone}={s.view.state.value}" for s in self.workers.values())
+        if self.runner is not None and not self.stopping.is_set():
+            systemd.notify(f"STATUS={systemd_status}")
+
+    # ------------------------------------------------------------------ SessionControl
+
+    def _session(self, number: str) -> Session:
+        session = self.workers.get(normalise_phone(number))
+        if session is None:
+            raise UnknownNumberError(number)
+        return session
+
+    def sessions(self) -> list[SessionView]:
+        """Every configured number, in config order."""
+        return [s.view for s in self.workers.values()]
+
+    def session(self, number: str) -> SessionView:
+        """One number's snapshot."""
+        return self._session(number).view
+
+    async def wait_for_change(self, number: str, after_version: int, timeout: float) -> SessionView:
+        """Return when the session changed past `after_version`, or at timeout."""
+        session = self._session(number)
+        with contextlib.suppress(TimeoutError):
+            return await session.wait_for(lambda v: v.version > after_version, timeout)
+        return session.view
+
+    async def logout(self, number: str) -> None:
+        """Unlink the device (the worker logs out and exits 4: LOGGED_OUT)."""
+        session = self._session(number)
+        if session.proc is None or session.proc.returncode is not None:
+            raise NotAvailableError("the number is not running; restart it first")
+        await session.send_command(p.Logout())
+        with contextlib.suppress(TimeoutError):
+            await session.wait_for(lambda v: v.state in (SessionState.LOGGED_OUT, SessionState.STOPPED), 15)
+
+    async def restart(self, number: str) -> None:
+        """Restart the worker: a fresh QR round for an unpaired number, reconnect otherwise."""
+        await self._session(number).restart()
+
+    async def request_pair_code(self, number: str) -> str:
+        """Phone-code pairing: returns the 8-character code to type on the phone."""
+        session = self._session(number)
+        if session.view.state is SessionState.CONNECTED:
+            raise NotAvailableError("this number is already connected")
+        if session.proc is None or session.proc.returncode is not None:
+            await session.restart()
+            await session.wait_for(lambda v: v.state in (SessionState.SCAN_QR, SessionState.FAILED), 30)
+        answer = await session.request(lambda rid: p.PairPhone(request_id=rid))
+        assert isinstance(answer, p.PairCode)
+        session.set_view(pair_code=answer.code)
+        return answer.code
+
+    def _require_sim(self) -> None:
+        if not self.simulate:
+            raise NotAvailableError("the simulator is only present with `wabridge run --simulate`")
+
+    async def sim_scan(self, number: str, as_phone: str | None) -> None:
+        """Pair a simulated number (as another phone to exercise the wrong-number guard)."""
+        self._require_sim()
+        session = self._session(number)
+        if session.proc is None or session.proc.returncode is not None:
+            await session.restart()
+        await session.send_command(p.SimScan(as_=normalise_phone(as_phone) if as_phone else None))
+
+    async def sim_inject(self, number: str, message: Mapping[str, Any]) -> dict[str, Any]:
+        """Deliver one message through the simulated worker (defaults filled, validated)."""
+        self._require_sim()
+        session = self._session(number)
+        if session.view.state is not SessionState.CONNECTED:
+            raise NotAvailableError(f"{number} is {session.view.state.value}, not CONNECTED: pair it first")
+        complete = complete_sim_message(session.config.phone, message)
+        parse_message(complete)  # MessageFormatError → 400 naming the field
+        await session.send_command(p.SimMessage(message=complete))
+        try:
+            # 201 means committed to the inbox, not merely handed to the worker.
+            await session.wait_for(lambda v: complete["id"] in session.committed, 10)
+        except TimeoutError:
+            raise NotAvailableError("the simulated phone did not deliver the message (worker restarting?)") from None
+        return {"id": complete["id"], "session": complete["session"]}
+
+    async def sim_crash(self, number: str) -> None:
+        """Make the simulated worker exit like a Go abort."""
+        self._require_sim()
+        await self._session(number).send_command(p.SimCrash())
+
+    async def list_leads(self, filters: Mapping[str, str], limit: int, offset: int) -> list[dict[str, Any]]:
+        """Leads in the export format, filtered."""
+        unknown = unknown_filters(filters)
+        if unknown:
+            raise ValueError(f"{unknown[0]}: not a lead filter")
+
+        def query(db: Database) -> list[dict[str, Any]]:
+            return [lead.to_dict() for lead in iter_leads(db, LeadQuery(dict(filters), limit, offset))]
+
+        return await asyncio.get_running_loop().run_in_executor(self.store_thread, query, self.db)
+
+    def readiness(self) -> dict[str, Any]:
+        """Ready when the store is open and every number has a live worker or needs a person."""
+        checks: dict[str, dict[str, Any]] = {
+            "store": {"ok": self.store_ok and self.db is not None, "detail": str(self.config.store.db_path)},
+        }
+        for phone, session in self.workers.items():
+            alive = session.proc is not None and session.proc.returncode is None
+            waiting_for_person = session.view.state in (SessionState.LOGGED_OUT, SessionState.FAILED)
+            checks[f"worker:{phone}"] = {"ok": alive or waiting_for_person,
+                                         "detail": session.view.state.value}
+        return {"ready": all(c["ok"] for c in checks.values()), "checks": checks}
+
+    def metrics(self) -> str:
+        """Prometheus text exposition."""
+        return render_metrics(self)
+
+
+def complete_sim_message(number: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill a partial simulated message with DESIGN's defaults (id, now, the number, …)."""
+    message = dict(raw)
+    message.setdefault("id", "SIM" + uuid.uuid4().hex[:20].upper())
+    message.setdefault("timestamp", utc_now().isoformat())
+    message["session"] = number
+    message.setdefault("from_me", False)
+    message.setdefault("type", "text")
+    own = f"{number}@s.whatsapp.net"
+    if message.get("from_me"):
+        message.setdefault("sender", own)
+    for key in ("chat", "sender"):
+        value = message.get(key)
+        if isinstance(value, str) and value and "@" not in value:
+            message[key] = f"{normalise_phone(value)}@s.whatsapp.net"
+    if "chat" not in message and "sender" in message and not message.get("from_me"):
+        message["chat"] = message["sender"]
+    if "sender" not in message and "chat" in message:
+        message["sender"] = message["chat"]
+    return message

@@ -1,0 +1,71 @@
+"""The HTTP server: pairing pages, JSON API, simulator control and probes (aiohttp).
+
+`create_app` only builds the application; the daemon runs it (AppRunner/TCPSite on the
+configured listen address, 127.0.0.1 by default) and cleans it up on SIGTERM, which
+ends open event streams through the app's on_shutdown hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from importlib.resources import files
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from bridge.http import api, auth, pairing
+from bridge.http.auth import AUTH, CLOSING, CONTROL, TEMPLATES, WORKSPACE, Auth
+from bridge.http.errors import errors_middleware
+from bridge.sessions import SessionControl
+
+__all__ = ["create_app"]
+
+MAX_BODY_BYTES = 256 * 1024  # one message or a login form; nothing bigger is expected
+
+# Pages load only our own CSS/JS and images, and may not be framed (clickjacking the
+# "restart pairing" button would be a nuisance; framing the QR would be worse).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if headers.get("Content-Type", "").startswith("text/html"):
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    if request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-cache"  # revalidate so an upgrade's page JS is used
+
+
+async def _end_streams(app: web.Application) -> None:
+    # Event streams would otherwise keep the server's graceful shutdown waiting.
+    app[CLOSING].set()
+
+
+def create_app(control: SessionControl, *, token: str, workspace_name: str) -> web.Application:
+    """Build the aiohttp application around the daemon's session control."""
+    app = web.Application(middlewares=[errors_middleware, auth.auth_middleware],
+                          client_max_size=MAX_BODY_BYTES)
+    app[CONTROL] = control
+    app[AUTH] = Auth(token)
+    app[WORKSPACE] = workspace_name
+    app[CLOSING] = asyncio.Event()
+    app[TEMPLATES] = jinja2.Environment(
+        loader=jinja2.PackageLoader("bridge", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    auth.add_routes(app)
+    pairing.add_routes(app)
+    api.add_routes(app, simulate=bool(getattr(control, "simulate", False)))
+    app.router.add_static("/static/", Path(str(files("bridge") / "static")), name="static")
+    app.on_response_prepare.append(_security_headers)
+    app.on_shutdown.append(_end_streams)
+    return app

@@ -1,0 +1,184 @@
+"""Session states as the daemon reports them, and the control surface the HTTP layer uses.
+
+States follow WAHA/mautrix (peers.md): one explicit enum, a reason for the bad ones, and
+the last transitions with timestamps, so an owner can tell "scan the QR" from "banned".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class SessionState(StrEnum):
+    """Where one admin number's WhatsApp session is."""
+
+    STOPPED = "STOPPED"  # not running (daemon stopping, or stopped by the owner)
+    STARTING = "STARTING"  # worker process starting / connecting
+    SCAN_QR = "SCAN_QR"  # waiting for the phone to scan the QR code
+    PAIRING_CODE = "PAIRING_CODE"  # waiting for the phone to enter the 8-character code
+    CONNECTED = "CONNECTED"  # paired and online: messages flow
+    DISCONNECTED = "DISCONNECTED"  # transient: network down, reconnecting with backoff
+    LOGGED_OUT = "LOGGED_OUT"  # the phone unlinked this device: pair again
+    FAILED = "FAILED"  # gave up (wrong number, banned, keeps crashing): see reason
+
+
+# Words for people, used by the pairing page and the dashboard.
+STATE_WORDS: Mapping[SessionState, str] = {
+    SessionState.STOPPED: "Stopped",
+    SessionState.STARTING: "Starting…",
+    SessionState.SCAN_QR: "Waiting for you to scan the QR code",
+    SessionState.PAIRING_CODE: "Waiting for you to enter the code on the phone",
+    SessionState.CONNECTED: "Connected",
+    SessionState.DISCONNECTED: "Reconnecting (connection lost)",
+    SessionState.LOGGED_OUT: "Logged out: the phone removed this device. Pair again.",
+    SessionState.FAILED: "Stopped after repeated problems",
+}
+
+REASON_WORDS: Mapping[str, str] = {
+    "logged_out": "The phone removed this linked device.",
+    "temporary_ban": "WhatsApp temporarily banned this number.",
+    "client_outdated": "WhatsApp says this client is outdated: update wabridge.",
+    "stream_replaced": "This number was opened by another WhatsApp Web session.",
+    "qr_exhausted": "Nobody scanned the QR code in time.",
+    "wrong_number": "A different phone scanned the code; it was logged out.",
+    "crashed": "The WhatsApp worker crashed and is restarted.",
+    "network": "No network connection to WhatsApp.",
+    "connect_failure": "WhatsApp refused the connection.",
+    "keepalive_timeout": "The connection stopped answering.",
+    "stream_error": "WhatsApp closed the connection with an error.",
+    "too_many_failures": "It kept failing, so it was stopped. Restart it when the cause is fixed.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class QrCode:
+    """One QR code of a pairing round (never logged: it links a device)."""
+
+    seq: int
+    code: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One state change, kept for the status endpoint."""
+
+    at: datetime
+    state: SessionState
+    reason: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A consistent snapshot of one admin number's session."""
+
+    number: str
+    label: str
+    rotator: str
+    state: SessionState
+    reason: str | None = None
+    detail: str | None = None
+    linked_jid: str | None = None
+    push_name: str | None = None
+    last_message_at: datetime | None = None
+    qr: QrCode | None = None
+    pair_code: str | None = None
+    transitions: tuple[Transition, ...] = ()
+    restarts: int = 0
+    messages_received: int = 0
+    worker_pid: int | None = None
+    version: int = 0  # increases on every change; lets pages wait for the next one
+    attempted_phone: str | None = None  # the phone that tried to pair, for wrong_number
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `/api/sessions` object (never includes the QR payload)."""
+        return {
+            "number": self.number,
+            "label": self.label,
+            "rotator": self.rotator,
+            "state": self.state.value,
+            "state_words": STATE_WORDS[self.state],
+            "reason": self.reason,
+            "reason_words": REASON_WORDS.get(self.reason or "", None),
+            "detail": self.detail,
+            "linked_jid": self.linked_jid,
+            "push_name": self.push_name,
+            "last_message_at": self.last_message_at.isoformat() if self.last_message_at else None,
+            "qr_available": self.qr is not None,
+            "restarts": self.restarts,
+            "worker_pid": self.worker_pid,
+            "messages_received": self.messages_received,
+            "transitions": [
+                {"at": t.at.isoformat(), "state": t.state.value, "reason": t.reason, "detail": t.detail}
+                for t in self.transitions
+            ],
+        }
+
+
+class UnknownNumberError(LookupError):
+    """A number that is not in config.toml."""
+
+
+class NotAvailableError(RuntimeError):
+    """The request does not fit the session's state (e.g. no QR while CONNECTED)."""
+
+
+class SessionControl(Protocol):
+    """What the HTTP layer may ask of the daemon. Raise UnknownNumberError / NotAvailableError."""
+
+    simulate: bool
+
+    def sessions(self) -> list[SessionView]:
+        """Every configured number, in config order."""
+        ...
+
+    def session(self, number: str) -> SessionView:
+        """One number's snapshot."""
+        ...
+
+    async def wait_for_change(self, number: str, after_version: int, timeout: float) -> SessionView:
+        """Return as soon as the session's version exceeds `after_version` (or at timeout)."""
+        ...
+
+    async def logout(self, number: str) -> None:
+        """Unlink the device and forget the session."""
+        ...
+
+    async def restart(self, number: str) -> None:
+        """Restart the worker (a new QR round for an unpaired number); clears FAILED."""
+        ...
+
+    async def request_pair_code(self, number: str) -> str:
+        """Switch to phone-code pairing and return the 8-character code."""
+        ...
+
+    async def sim_scan(self, number: str, as_phone: str | None) -> None:
+        """Simulator only: pair the number (as another phone to test the wrong-number guard)."""
+        ...
+
+    async def sim_inject(self, number: str, message: Mapping[str, Any]) -> dict[str, Any]:
+        """Simulator only: deliver one message as if the phone saw it; returns its id."""
+        ...
+
+    async def sim_crash(self, number: str) -> None:
+        """Simulator only: make the worker exit abnormally."""
+        ...
+
+    async def list_leads(self, filters: Mapping[str, str], limit: int, offset: int) -> list[dict[str, Any]]:
+        """Leads in the export format; raise ValueError naming an unknown filter."""
+        ...
+
+    def readiness(self) -> dict[str, Any]:
+        """{"ready": bool, "checks": {name: {"ok": bool, "detail": str}}}."""
+        ...
+
+    def metrics(self) -> str:
+        """Prometheus text exposition."""
+        ...

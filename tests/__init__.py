@@ -1,0 +1,1 @@
+"""wabridge test suite (a regular package, so it wins over a stray site-packages `tests`)."""

@@ -1,0 +1,183 @@
+"""An in-memory SessionControl: the protocol's behaviour, driven by the test.
+
+States change only when the test (or a control call) says so; every change bumps the
+session's version and wakes `wait_for_change`, as the daemon's supervisor does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bridge.sessions import (
+    NotAvailableError,
+    QrCode,
+    SessionState,
+    SessionView,
+    Transition,
+    UnknownNumberError,
+)
+from engine.model import parse_message, parse_timestamp
+
+ADMIN = "6281100000001"
+OTHER_ADMIN = "6281100000002"
+LEAD_FILTER_NAMES = frozenset({"status", "source", "utm_source", "utm_medium", "utm_campaign",
+                               "city", "phone", "tag", "q", "updated_since"})
+STATUSES = ("new", "responded", "hot", "purchase", "won", "lost")
+
+
+class FakeControl:
+    """SessionControl in memory, with helpers the tests use to drive it."""
+
+    def __init__(self, *, simulate: bool = True,
+                 numbers: Mapping[str, str] | None = None) -> None:
+        self.simulate = simulate
+        self.calls: list[tuple[str, Any]] = []
+        self.active_waiters = 0
+        self.ready = True
+        self.leads: list[dict[str, Any]] = []
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._codes = itertools.count(1)
+        self._views: dict[str, SessionView] = {}
+        for number, label in (numbers or {ADMIN: "CS Budi", OTHER_ADMIN: "CS Sari"}).items():
+            self._views[number] = SessionView(number=number, label=label, rotator="default",
+                                              state=SessionState.STARTING, version=1)
+
+    # -- driving the fake from tests -------------------------------------------------
+    def _get(self, number: str) -> SessionView:
+        try:
+            return self._views[number]
+        except KeyError:
+            raise UnknownNumberError(f"{number} is not a configured number") from None
+
+    def set(self, number: str, state: SessionState, reason: str | None = None,
+            **changes: Any) -> SessionView:
+        """Move a session to a state (clearing the QR unless one is given) and wake waiters."""
+        old = self._get(number)
+        now = datetime.now(UTC)
+        changes.setdefault("qr", None)
+        if state is not SessionState.PAIRING_CODE:
+            changes.setdefault("pair_code", None)
+        view = replace(old, state=state, reason=reason, version=old.version + 1,
+                       transitions=(*old.transitions, Transition(now, state, reason, None))[-10:],
+                       **changes)
+        self._views[number] = view
+        self._notify()
+        return view
+
+    def show_qr(self, number: str, lifetime: float = 20.0) -> QrCode:
+        """Enter SCAN_QR with the next QR of the round (a rotation when already scanning)."""
+        old = self._get(number)
+        seq = old.qr.seq + 1 if old.qr else 1
+        now = datetime.now(UTC)
+        qr = QrCode(seq=seq, code=f"2@fakeRef{seq:03d}{number},NoiseKey{seq},Identity,Adv",
+                    issued_at=now, expires_at=now + timedelta(seconds=lifetime))
+        self.set(number, SessionState.SCAN_QR, qr=qr)
+        return qr
+
+    def connect(self, number: str, *, push_name: str = "Budi HP") -> SessionView:
+        """The right phone scanned: CONNECTED."""
+        return self.set(number, SessionState.CONNECTED, linked_jid=f"{number}:12@s.whatsapp.net",
+                        push_name=push_name, attempted_phone=None)
+
+    def _notify(self) -> None:
+        for waiter in list(self._waiters):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- SessionControl ------------------------------------------------------------------
+    def sessions(self) -> list[SessionView]:
+        return list(self._views.values())
+
+    def session(self, number: str) -> SessionView:
+        return self._get(number)
+
+    async def wait_for_change(self, number: str, after_version: int, timeout: float) -> SessionView:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self.active_waiters += 1
+        try:
+            while self._get(number).version <= after_version:
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._waiters.add(waiter)
+                try:
+                    await asyncio.wait_for(waiter, max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    break
+                finally:
+                    self._waiters.discard(waiter)
+        finally:
+            self.active_waiters -= 1
+        return self._get(number)
+
+    async def logout(self, number: str) -> None:
+        self.calls.append(("logout", number))
+        if self._get(number).state is not SessionState.CONNECTED:
+            raise NotAvailableError("this number is not linked")
+        self.set(number, SessionState.LOGGED_OUT, "logged_out", linked_jid=None, push_name=None)
+
+    async def restart(self, number: str) -> None:
+        self.calls.append(("restart", number))
+        self._get(number)
+        self.set(number, SessionState.STARTING)
+        self.show_qr(number)
+
+    async def request_pair_code(self, number: str) -> str:
+        self.calls.append(("pair_code", number))
+        if self._get(number).state is SessionState.CONNECTED:
+            raise NotAvailableError("this number is already linked")
+        code = f"ABCD-{next(self._codes):04d}"
+        self.set(number, SessionState.PAIRING_CODE, pair_code=code)
+        return code
+
+    async def sim_scan(self, number: str, as_phone: str | None) -> None:
+        self.calls.append(("sim_scan", (number, as_phone)))
+        if self._get(number).state not in (SessionState.SCAN_QR, SessionState.PAIRING_CODE):
+            raise NotAvailableError("nothing to scan: the number is not waiting for pairing")
+        if as_phone and as_phone != number:
+            self.set(number, SessionState.FAILED, "wrong_number", attempted_phone=as_phone)
+        else:
+            self.connect(number)
+
+    async def sim_inject(self, number: str, message: Mapping[str, Any]) -> dict[str, Any]:
+        self.calls.append(("sim_inject", (number, dict(message))))
+        self._get(number)
+        raw = {"id": f"SIM{len(self.calls)}", "timestamp": datetime.now(UTC).isoformat(),
+               "session": number, "from_me": False, "type": "text", **message}
+        parsed = parse_message(raw)  # MessageFormatError names the field
+        return {"id": parsed.id}
+
+    async def sim_crash(self, number: str) -> None:
+        self.calls.append(("sim_crash", number))
+        self.set(number, SessionState.DISCONNECTED, "crashed")
+
+    async def list_leads(self, filters: Mapping[str, str], limit: int,
+                         offset: int) -> list[dict[str, Any]]:
+        self.calls.append(("list_leads", (dict(filters), limit, offset)))
+        unknown = sorted(set(filters) - LEAD_FILTER_NAMES)
+        if unknown:
+            raise ValueError(f"{unknown[0]}: not a lead filter")
+        if "status" in filters and filters["status"] not in STATUSES:
+            raise ValueError(f"status: {filters['status']!r} is not one of {', '.join(STATUSES)}")
+        if "updated_since" in filters:
+            parse_timestamp(filters["updated_since"], "updated_since")
+        rows = [lead for lead in self.leads
+                if all(str(lead.get(k)) == v for k, v in filters.items() if k != "updated_since")]
+        return rows[offset:offset + limit]
+
+    def readiness(self) -> dict[str, Any]:
+        return {"ready": self.ready,
+                "checks": {"store": {"ok": self.ready, "detail": "writable" if self.ready
+                                     else "database is locked"}}}
+
+    def metrics(self) -> str:
+        lines = ["# HELP wabridge_session_state 1 for the session's current state.",
+                 "# TYPE wabridge_session_state gauge"]
+        for view in self._views.values():
+            lines.append(f'wabridge_session_state{{number="{view.number}",'
+                         f'state="{view.state.value}"}} 1')
+        return "\n".join(lines) + "\n"

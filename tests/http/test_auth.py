@@ -1,0 +1,233 @@
+"""Every route needs the token (except /healthz and the login itself); cookie login; CSRF."""
+
+from __future__ import annotations
+
+import pytest
+import structlog
+from aiohttp.test_utils import TestClient
+from yarl import URL
+
+from bridge.http import create_app
+from bridge.http.auth import COOKIE_NAME, Auth, safe_next
+from tests.http.conftest import BEARER, TOKEN, Serve, login
+from tests.http.fake_control import ADMIN, FakeControl
+
+# The whole route table, as (method, path) with {number} filled in. A new route must be
+# added here, so nobody adds one without deciding how it is protected.
+OPEN_ROUTES = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
+PAGE_ROUTES = {("GET", "/"), ("GET", f"/pair/{ADMIN}")}
+API_ROUTES = {
+    ("GET", f"/pair/{ADMIN}/qr.png"), ("GET", f"/pair/{ADMIN}/qr.svg"),
+    ("GET", f"/pair/{ADMIN}/qr.json"), ("GET", f"/pair/{ADMIN}/events"),
+    ("GET", "/api/sessions"), ("GET", f"/api/sessions/{ADMIN}"),
+    ("POST", f"/api/sessions/{ADMIN}/logout"), ("POST", f"/api/sessions/{ADMIN}/restart"),
+    ("POST", f"/api/sessions/{ADMIN}/pair-code"), ("GET", "/api/leads"),
+    ("GET", "/readyz"), ("GET", "/metrics"),
+    ("POST", f"/sim/{ADMIN}/scan"), ("POST", f"/sim/{ADMIN}/messages"),
+    ("POST", f"/sim/{ADMIN}/crash"),
+}
+PROTECTED = sorted(PAGE_ROUTES | API_ROUTES)
+
+
+def _route_table() -> set[tuple[str, str]]:
+    app = create_app(FakeControl(simulate=True), token=TOKEN, workspace_name="x")
+    table = set()
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = str(info.get("path") or info.get("formatter") or info.get("prefix"))
+        if route.method == "HEAD" or path == "/static":
+            continue
+        table.add((route.method, path.replace("{number}", ADMIN)))
+    return table
+
+
+def test_route_table_is_fully_classified() -> None:
+    assert _route_table() == OPEN_ROUTES | PAGE_ROUTES | API_ROUTES
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+async def test_every_route_needs_the_token(client: TestClient, method: str, path: str) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": TOKEN}):
+        response = await client.request(method, path, headers=headers, allow_redirects=False)
+        if (method, path) in PAGE_ROUTES:
+            assert response.status == 302
+            assert response.headers["Location"].startswith("/login?next=/")
+        else:
+            assert response.status == 401, (method, path, headers)
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+            body = await response.json()
+            assert body["error"]["code"] == "unauthorized"
+        response.close()
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+async def test_every_route_works_with_the_bearer(
+    client: TestClient, control: FakeControl, method: str, path: str
+) -> None:
+    if path.endswith("/logout"):
+        control.connect(ADMIN)
+    else:
+        control.show_qr(ADMIN)
+    body = {"chat": "6281200000002@s.whatsapp.net", "sender": "6281200000002@s.whatsapp.net"}
+    response = await client.request(method, path, headers=BEARER, allow_redirects=False,
+                                    json=body if path.endswith("/messages") else None)
+    assert response.status in (200, 201, 202), (method, path, await response.read())
+    response.close()
+
+
+async def test_healthz_is_open(client: TestClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status == 200
+    assert await response.json() == {"ok": True}
+
+
+async def test_unknown_path_needs_the_token_too(client: TestClient) -> None:
+    assert (await client.get("/nope")).status == 401
+    response = await client.get("/nope", headers=BEARER)
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "not_found"
+
+
+async def test_static_assets_of_the_login_page_are_open(client: TestClient) -> None:
+    response = await client.get("/static/wabridge.css")
+    assert response.status == 200
+    assert "text/css" in response.headers["Content-Type"]
+
+
+async def test_page_redirects_to_login_with_next(client: TestClient) -> None:
+    response = await client.get(f"/pair/{ADMIN}?x=1", allow_redirects=False)
+    assert response.status == 302
+    location = URL(response.headers["Location"])
+    assert location.path == "/login" and location.query["next"] == f"/pair/{ADMIN}?x=1"
+
+
+async def test_login_form_wrong_then_right_token(client: TestClient) -> None:
+    page = await client.get(f"/login?next=/pair/{ADMIN}")
+    html = await page.text()
+    assert page.status == 200 and 'name="token"' in html and f'value="/pair/{ADMIN}"' in html
+
+    wrong = await client.post("/login", data={"token": "nope", "next": f"/pair/{ADMIN}"},
+                              allow_redirects=False)
+    assert wrong.status == 401
+    assert "not right" in await wrong.text()
+    assert COOKIE_NAME not in wrong.cookies
+
+    right = await client.post("/login", data={"token": TOKEN, "next": f"/pair/{ADMIN}"},
+                              allow_redirects=False)
+    assert right.status == 303
+    assert right.headers["Location"] == f"/pair/{ADMIN}"
+    set_cookie = right.headers["Set-Cookie"]
+    assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie and "Path=/" in set_cookie
+    assert "Secure" not in set_cookie  # plain http on loopback
+    assert TOKEN not in set_cookie
+
+    page = await client.get(f"/pair/{ADMIN}", allow_redirects=False)
+    assert page.status == 200
+    assert "Link WhatsApp" in await page.text()
+    # The cookie also authenticates API reads from the page.
+    assert (await client.get("/api/sessions")).status == 200
+
+
+async def test_cookie_is_secure_behind_https_proxy(client: TestClient) -> None:
+    response = await client.post("/login", data={"token": TOKEN, "next": "/"},
+                                 headers={"X-Forwarded-Proto": "https"}, allow_redirects=False)
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize("target", [
+    "https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)",
+    "http:/evil.example", "/%0d%0aSet-Cookie:x", " /pair", "",
+])
+async def test_login_never_redirects_off_site(client: TestClient, target: str) -> None:
+    response = await client.post("/login", data={"token": TOKEN, "next": target},
+                                 allow_redirects=False)
+    assert response.status == 303
+    location = response.headers["Location"]
+    assert location == "/" or (location.startswith("/") and not location.startswith("//"))
+    assert safe_next(target) in ("/", "/%0d%0aSet-Cookie:x")
+
+
+async def test_login_page_skips_form_when_logged_in(client: TestClient) -> None:
+    await login(client)
+    response = await client.get("/login?next=https://evil.example", allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/"
+
+
+async def test_tampered_or_foreign_cookies_are_refused(serve: Serve, control: FakeControl) -> None:
+    client = await serve(control)
+    other = Auth("another-token-entirely")
+    good = Auth(TOKEN).new_cookie()
+    for value in (other.new_cookie(), good[:-1] + ("0" if good[-1] != "0" else "1"),
+                  "v1.1.x.deadbeef", TOKEN, Auth(TOKEN).new_cookie(now=1.0)):
+        client.session.cookie_jar.clear()
+        client.session.cookie_jar.update_cookies({COOKIE_NAME: value})
+        response = await client.get("/api/sessions")
+        assert response.status == 401, value
+
+
+async def test_logout_clears_and_revokes_the_cookie(client: TestClient) -> None:
+    await login(client)
+    value = next(c.value for c in client.session.cookie_jar if c.key == COOKIE_NAME)
+    response = await client.post("/logout", headers={"Origin": str(client.make_url(""))},
+                                 allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/login"
+    assert (await client.get("/api/sessions")).status == 401
+    client.session.cookie_jar.update_cookies({COOKIE_NAME: value})  # replaying the old value
+    assert (await client.get("/api/sessions")).status == 401
+
+
+async def test_wrong_bearer_is_refused_even_with_a_cookie(client: TestClient) -> None:
+    await login(client)
+    response = await client.get("/api/sessions", headers={"Authorization": "Bearer nope"})
+    assert response.status == 401
+
+
+async def test_csrf_cookie_post_needs_proof_of_origin(client: TestClient,
+                                                      control: FakeControl) -> None:
+    await login(client)
+    path = f"/api/sessions/{ADMIN}/restart"
+    bare = await client.post(path)
+    assert bare.status == 403
+    assert (await bare.json())["error"]["code"] == "csrf"
+    assert ("restart", ADMIN) not in control.calls
+
+    cross = await client.post(path, headers={"X-Requested-With": "x",
+                                             "Origin": "https://evil.example"})
+    assert cross.status == 403
+    assert (await client.post(path, headers={"X-Requested-With": "wabridge"})).status == 200
+    own = client.make_url("/").human_repr().rstrip("/")
+    assert (await client.post(path, headers={"Origin": own})).status == 200
+    assert (await client.post(path, headers={"Referer": own + f"/pair/{ADMIN}"})).status == 200
+
+
+async def test_bearer_post_needs_no_csrf_header(client: TestClient) -> None:
+    response = await client.post(f"/api/sessions/{ADMIN}/restart", headers=BEARER)
+    assert response.status == 200
+
+
+async def test_cross_site_login_post_is_refused(client: TestClient) -> None:
+    response = await client.post("/login", data={"token": TOKEN},
+                                 headers={"Origin": "https://evil.example"}, allow_redirects=False)
+    assert response.status == 403
+
+
+async def test_login_is_throttled_after_many_wrong_tokens(client: TestClient) -> None:
+    for _ in range(10):
+        assert (await client.post("/login", data={"token": "guess"})).status == 401
+    blocked = await client.post("/login", data={"token": TOKEN}, allow_redirects=False)
+    assert blocked.status == 429
+
+
+async def test_tokens_and_qr_payloads_never_reach_the_log(client: TestClient,
+                                                          control: FakeControl) -> None:
+    qr = control.show_qr(ADMIN)
+    with structlog.testing.capture_logs() as logs:
+        await client.post("/login", data={"token": TOKEN + "x"})
+        await login(client)
+        await client.get(f"/pair/{ADMIN}/qr.json", headers=BEARER)
+        await client.get("/api/sessions", headers={"Authorization": "Bearer " + TOKEN + "y"})
+        await client.post(f"/api/sessions/{ADMIN}/restart")  # CSRF refusal is logged
+    assert logs, "expected some log events"
+    text = repr(logs)
+    assert TOKEN not in text and qr.code not in text
+
