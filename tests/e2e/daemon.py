@@ -46,11 +46,12 @@ class RunningDaemon:
         return subprocess.run([sys.executable, "-m", "bridge.cli", "--config", str(self.config), *args],
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
 
-    def start(self, **env: str) -> RunningDaemon:
+    def start(self, *, simulate: bool = True, **env: str) -> RunningDaemon:
         environment = {**os.environ, "WABRIDGE_SIM_QR_SECONDS": "5,3", **env}
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process
+        mode = ["--simulate"] if simulate else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "--config", str(self.config), "run", "--simulate"],
+            [sys.executable, "-m", "bridge.cli", "--config", str(self.config), "run", *mode],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=environment)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
