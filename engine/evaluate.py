@@ -125,14 +125,15 @@ class RuleSet:
             senders: tuple[str | None, ...] = ("customer", "team") if trigger == MESSAGE_TRIGGER else (None,)
             for sender in senders:
                 key = (trigger, sender)
-                rules = tuple(c for c in of_trigger if sender is None or c.rule.sender in (sender, "all"))
-                self._by_key[key] = rules
-                self._free[key] = sum(1 << c.position for c in rules if c.anchor is None)
+                members = tuple(c for c in of_trigger if sender is None or c.rule.sender in (sender, "all"))
+                self._by_key[key] = members
+                self._free[key] = sum(1 << c.position for c in members if c.anchor is None)
         for c in compiled:
             for feature in c.anchor or ():
                 masks[feature] = masks.get(feature, 0) | (1 << c.position)
         # Rules of other triggers/senders share features: keep each key's own rules only.
-        self._key_mask = {key: sum(1 << c.position for c in rules) for key, rules in self._by_key.items()}
+        self._key_mask = {key: sum(1 << c.position for c in members)
+                          for key, members in self._by_key.items()}
         self.features = FeatureIndex(masks)
 
     def has_rules(self, trigger: str, sender: str | None) -> bool:
@@ -178,8 +179,9 @@ def _count_message(lead: LeadDraft, message: Message) -> bool:
     """
     if message.from_me:
         return False
-    first = lead.chat_count == 0
-    lead.set("chat_count", lead.chat_count + 1)
+    count: int = lead.chat_count
+    first = count == 0
+    lead.set("chat_count", count + 1)
     if not lead.name and message.sender_name:
         lead.set("name", message.sender_name)
     referral = message.referral

@@ -25,10 +25,17 @@ def _placeholder(name: str, source: Source) -> None:
     PLACEHOLDERS[name] = source
 
 
+def _lead_field(name: str) -> Source:
+    def read(lead: Any, message: Message | None) -> Any:
+        return getattr(lead, name)
+
+    return read
+
+
 for _attr in ("name", "phone", "status", "priority", "score", "source", "city", "region",
               "country", "value_actual", "value_potential", "utm_source", "utm_medium",
               "utm_campaign", "utm_term", "utm_content", "chat_count"):
-    _placeholder(_attr, lambda lead, msg, a=_attr: getattr(lead, a))
+    _placeholder(_attr, _lead_field(_attr))
 _placeholder("text", lambda lead, msg: msg.text if msg else None)
 _placeholder("sender_name", lambda lead, msg: msg.sender_name if msg else lead.name)
 _placeholder("number", lambda lead, msg: msg.session if msg else None)
