@@ -26,8 +26,13 @@ from sqlite_utils import Database
 
 from bridge import protocol as p
 from bridge import systemd
+from bridge.attendance import EventDesk
+from bridge.attribution import Attribution
 from bridge.config import Config, NumberConfig, normalise_phone
 from bridge.metrics import render_metrics
+from bridge.outbox.replies import WorkerTransport
+from bridge.outbox.service import OutboxService
+from bridge.partners.service import PartnerHooks
 from bridge.sessions import NotAvailableError, SessionState, SessionView, UnknownNumberError
 from bridge.supervisor import Session, WorkerSpec
 from bridge.tokens import ensure_token
@@ -40,6 +45,7 @@ from store.leads import LeadQuery, iter_leads, unknown_filters
 from store.processor import Processor, ProcessStats
 from store.rules import load_rules
 from store.runs import prune_runs
+from store.visitors import VisitorUpgrades
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -72,6 +78,10 @@ class Daemon:
         self.workers = {phone: Session(n, spec, self._ingest, self._session_changed)
                          for phone, n in self.numbers.items()}
         self.work = asyncio.Event()
+        # Rotator links and partner webhooks (issue #6): clicks are buffered, flushed by the store thread.
+        self.attribution = Attribution(config, connected=self._connected, db_call=self.db_call, clock=utc_now,
+                                       numbers=tuple(self.numbers.values()))
+        self.partners = PartnerHooks(config.attribution, db_call=self.db_call, wake=self.work.set, clock=utc_now)
         self.stopping = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.totals = ProcessStats()
@@ -81,6 +91,11 @@ class Daemon:
         self.scheduler: AsyncIOScheduler | None = None
         self.token = ""
         self.started_at = utc_now()
+        # Webhooks, replies (through the receiving number's worker) and conversion events.
+        self.outbox = OutboxService(config, self.db_call, WorkerTransport(self.workers))
+        # Event check-ins (issue #5): the door pages' store access and their change signal.
+        self.events = EventDesk(self.db_call, tz=self.workspace.tz, statuses=self.workspace.statuses,
+                                numbers={p: n.label for p, n in self.numbers.items()}, clock=utc_now)
 
     # ------------------------------------------------------------------ store thread
 
@@ -102,7 +117,9 @@ class Daemon:
             log.warning("rule_skipped_invalid", problem=problem)
         ruleset = RuleSet(loaded.rules, self.workspace.statuses, self.config.endpoint_names())
         if self.processor is None:
-            self.processor = Processor(self.db, ruleset, self.workspace, utc_now)
+            self.processor = Processor(self.db, ruleset, self.workspace, utc_now, upgrades=VisitorUpgrades(
+                self.workspace.name, overwrite=self.config.attribution.overwrite))
+            self.processor.outbox_policy = self.outbox.policy
         else:
             self.processor.ruleset = ruleset
         log.info("rules_loaded", rules=len(loaded.rules), enabled=sum(r.enabled for r in loaded.rules),
@@ -116,6 +133,8 @@ class Daemon:
         self.token = ensure_token(self.config.http.token, self.config.store.data_dir)
         await loop.run_in_executor(self.store_thread, self._open_store)
         await loop.run_in_executor(self.store_thread, self._load_processor)
+        await self.db_call(self.attribution.load)  # every code on file, before the first click
+        self._spawn(self.attribution.run())
         self._spawn(self._processing_loop())
         self.work.set()  # whatever a previous run left pending goes first
         from bridge.http import create_app
@@ -128,6 +147,7 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_job(self._prune, "interval", hours=6, next_run_time=utc_now())
         self.scheduler.start()
+        await self.outbox.start(self.scheduler)
         for session in self.workers.values():
             await session.start()
         interval = systemd.watchdog_interval()
@@ -149,6 +169,7 @@ class Daemon:
                 await asyncio.wait_for(self.runner.cleanup(), 5)
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+        await self.outbox.stop()  # before the workers (replies in flight) and the store
         await asyncio.gather(*(s.stop() for s in self.workers.values()), return_exceptions=True)
         self.work.set()
         for task in list(self.tasks):
@@ -166,6 +187,8 @@ class Daemon:
         log.info("daemon_stopped")
 
     def _drain(self) -> None:
+        if self.db is not None:
+            self.attribution.flush_into(self.db)
         if self.processor is not None:
             self._account(self.processor.run())
 
@@ -252,12 +275,16 @@ class Daemon:
                 continue
             for inbox_id, error in stats.errors:
                 log.warning("message_not_processed", inbox_id=inbox_id, error=error)
+            if stats.queued or stats.status_changes:  # status changes may queue conversion events
+                self.outbox.wake()
             if stats.processed:
+                self.events.changed()  # live door pages re-read their counts
                 log.info("messages_processed", processed=stats.processed, fired=stats.fired,
                          status_changes=stats.status_changes, queued=stats.queued)
 
     def _process(self) -> ProcessStats:
         assert self.processor is not None and self.db is not None
+        self.attribution.flush_into(self.db)  # a message's visitor code is on file before it is processed
         stats = self.processor.run()
         self._account(stats)
         self.backlog = pending_count(self.db)
@@ -277,6 +304,11 @@ class Daemon:
             systemd.notify(f"STATUS={systemd_status}")
 
     # ------------------------------------------------------------------ SessionControl
+
+    def _connected(self, phone: str) -> bool:
+        """Whether an admin number can take a rotator click right now."""
+        session = self.workers.get(phone)
+        return session is not None and session.view.state is SessionState.CONNECTED
 
     def _session(self, number: str) -> Session:
         session = self.workers.get(normalise_phone(number))

@@ -7,13 +7,24 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bridge.attribution_settings import AttributionConfig, parse_attribution_settings
 from bridge.errors import MISSING, ConfigError
+from bridge.outbox.settings import (
+    ConversionSettings,
+    OutboxSettings,
+    ReplySettings,
+    WebhookSettings,
+    parse_conversion_settings,
+    parse_outbox_settings,
+    parse_reply_settings,
+    parse_webhook_settings,
+)
 from engine.model import DEFAULT_STATUSES, Workspace
 
 # Example values that must never reach production (mautrix's "forbidden defaults").
@@ -103,6 +114,11 @@ class Config:
     endpoints: tuple[EndpointConfig, ...] = ()
     logging: LoggingConfig = LoggingConfig()
     source: Path | None = None
+    webhooks: WebhookSettings = WebhookSettings()
+    replies: ReplySettings = ReplySettings()
+    conversions: ConversionSettings | None = None
+    outbox: OutboxSettings = OutboxSettings()
+    attribution: AttributionConfig = AttributionConfig()  # [attribution], [rotators.*], [partners.*]
 
     def number(self, phone: str) -> NumberConfig | None:
         """The configured admin number with these digits, if any."""
@@ -284,12 +300,26 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
         if endpoints[-1].url is MISSING:
             raise ConfigError(f"webhooks.endpoints.{name}.url", MISSING, "the receiver's URL")
         sec.finish()
+    webhooks = parse_webhook_settings(wh)
     wh.finish()
     lg = _Section(top.get("logging", None, lambda v, k: v), "logging")
     logging = LoggingConfig(lg.get("level", "INFO", _level), lg.get("format", "auto", _log_format))
     lg.finish()
+    rp = _Section(top.get("replies", None, lambda v, k: v), "replies")
+    replies = parse_reply_settings(rp)
+    rp.finish()
+    raw_conversions = top.get("conversions", None, lambda v, k: v)
+    cv = _Section(raw_conversions, "conversions")
+    conversions = parse_conversion_settings(cv, raw_conversions is not None, workspace.statuses)
+    cv.finish()
+    ob = _Section(top.get("outbox", None, lambda v, k: v), "outbox")
+    outbox = parse_outbox_settings(ob)
+    ob.finish()
+    attribution = parse_attribution_settings(top, _Section, [n.rotator for n in numbers])
     top.finish()
-    return Config(workspace, store, http, tuple(numbers), tuple(endpoints), logging, source)
+    return Config(workspace, store, http, tuple(numbers), tuple(endpoints), logging, source,
+                  webhooks=webhooks, replies=replies, conversions=conversions, outbox=outbox,
+                  attribution=attribution)
 
 
 def load_config(path: Path | None, *, data_dir: Path | None = None) -> Config:
@@ -307,6 +337,5 @@ def load_config(path: Path | None, *, data_dir: Path | None = None) -> Config:
     config = parse_config(raw, base_dir=base, source=path)
     if data_dir is not None:
         store = StoreConfig(data_dir.expanduser().resolve(), config.store.rule_run_retention_days)
-        config = Config(config.workspace, store, config.http, config.numbers, config.endpoints,
-                        config.logging, config.source)
+        config = replace(config, store=store)  # keeps every other section as parsed
     return config

@@ -44,4 +44,5 @@ def render_metrics(daemon: Daemon) -> str:
            [("", float(daemon.backlog))])
     metric("wabridge_rules_invalid", "gauge", "Stored rules skipped because they no longer parse.",
            [("", float(len(daemon.broken_rules)))])
+    lines.extend(daemon.outbox.metrics.lines())  # backlog, delivered, failed, dead, latency
     return "\n".join(lines) + "\n"

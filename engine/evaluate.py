@@ -21,6 +21,7 @@ from typing import Any
 
 from engine.actions import ActionRun, OutboxRequest
 from engine.anchors import TEXT_FIELD, Feature, FeatureIndex, find_anchor
+from engine.attribution import Upgrade, apply_upgrade
 from engine.conditions import ConditionTrace, compile_condition, explain_condition
 from engine.context import EvalContext
 from engine.model import DEFAULT_STATUSES, Lead, LeadDraft, Message
@@ -339,13 +340,20 @@ def process_message(
     now: datetime,
     tz: tzinfo,
     explanations: list[RuleExplanation] | None = None,
+    upgrade: Upgrade | None = None,
 ) -> Outcome:
-    """Run every pass one message causes on its lead (created if `lead` is None)."""
+    """Run every pass one message causes on its lead (created if `lead` is None).
+
+    `upgrade`: a visitor code this message carries (engine.attribution.decide); its
+    attribution lands on the lead before any rule, `lead.created` included, sees it.
+    """
     created = lead is None
     base = new_lead(message, now, ruleset.statuses) if lead is None else lead
     draft = LeadDraft(base)
     run = _Run(ruleset, message, now, tz, draft, explanations)
     run.first_contact = _count_message(draft, message)
+    if upgrade is not None:
+        apply_upgrade(draft, upgrade)
     if created:
         run.pass_with_chain("lead.created")
     run.pass_with_chain("message.received")

@@ -252,6 +252,8 @@ LEAD_TEXT_FIELDS: tuple[str, ...] = (
     "ctwa_clid",
     "ad_source_id",
     "ad_source_url",
+    "fbclid",
+    "gclid",
 )
 LEAD_NUMBER_FIELDS: tuple[str, ...] = ("score", "value_actual", "value_potential")
 
@@ -279,6 +281,8 @@ class Lead:
     ctwa_clid: str | None = None
     ad_source_id: str | None = None
     ad_source_url: str | None = None
+    fbclid: str | None = None  # click ids of a rotator-link visit (engine.attribution)
+    gclid: str | None = None
     value_actual: float | None = None
     value_potential: float | None = None
     tags: frozenset[str] = field(default_factory=frozenset)

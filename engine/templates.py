@@ -79,3 +79,36 @@ _template(Template(
         ],
     },
 ))
+# Event attendance and vouchers (engine.attendance): the QR pre-fills "CHECKIN <code>" or
+# "REDEEM <code>"; `event = "*"` accepts the codes of every event of the receiving number.
+_template(Template(
+    "event-check-in",
+    "Event Check-in",
+    'A "CHECKIN <code>" message checks the attendee in once and answers (welcome, already '
+    "checked in at HH:MM, code not valid, not open yet, over).",
+    {
+        "name": "Event Check-in",
+        "trigger": "message.received",
+        "sender": "customer",
+        "priority": 5,
+        "conditions": [
+            {"field": "message.text", "op": "matches", "value": r"(?i)\bcheck[ -]?in\b"},
+        ],
+        "actions": [{"type": "check_in", "event": "*"}],
+    },
+))
+_template(Template(
+    "voucher-redemption",
+    "Voucher Redemption",
+    'A "REDEEM <code>" message redeems a voucher (single- or N-use) and answers with the uses left.',
+    {
+        "name": "Voucher Redemption",
+        "trigger": "message.received",
+        "sender": "customer",
+        "priority": 6,
+        "conditions": [
+            {"field": "message.text", "op": "matches", "value": r"(?i)\b(redeem|voucher|tukar)\b"},
+        ],
+        "actions": [{"type": "check_in", "event": "*"}],
+    },
+))

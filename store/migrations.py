@@ -116,3 +116,167 @@ def m001_initial(db: Database) -> None:
         CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
         """
     )
+
+
+@MIGRATIONS()
+def m004_attribution(db: Database) -> None:
+    """Rotator visitors and clicks, the identity-upgrade log, partner channels, lead click ids."""
+    db.executescript(
+        """
+        ALTER TABLE leads ADD COLUMN fbclid TEXT;
+        ALTER TABLE leads ADD COLUMN gclid TEXT;
+
+        CREATE TABLE visitors (
+            code TEXT PRIMARY KEY,                  -- K-XXXX
+            workspace TEXT NOT NULL,
+            rotator TEXT NOT NULL,
+            number TEXT NOT NULL,                   -- the admin number the click was sent to
+            state TEXT NOT NULL DEFAULT 'waiting',  -- waiting | upgraded | expired
+            source TEXT,
+            utm_source TEXT,
+            utm_medium TEXT,
+            utm_campaign TEXT,
+            utm_term TEXT,
+            utm_content TEXT,
+            fbclid TEXT,
+            gclid TEXT,
+            referrer TEXT,
+            landed_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            lead_phone TEXT,
+            inbox_id INTEGER,
+            upgraded_at TEXT
+        );
+        CREATE INDEX visitors_waiting ON visitors (expires_at) WHERE state = 'waiting';
+        CREATE INDEX visitors_number ON visitors (rotator, number, state);
+
+        CREATE TABLE rotator_clicks (
+            rotator TEXT NOT NULL,
+            number TEXT NOT NULL,
+            day TEXT NOT NULL,                      -- UTC date
+            clicks INTEGER NOT NULL DEFAULT 0,      -- redirects to this number (bots included)
+            bots INTEGER NOT NULL DEFAULT 0,        -- of which bot-like user agents
+            PRIMARY KEY (rotator, number, day)
+        );
+
+        CREATE TABLE attribution_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            code TEXT NOT NULL,
+            outcome TEXT NOT NULL,                  -- upgraded | ignored
+            reason TEXT,                            -- why ignored (engine.attribution)
+            inbox_id INTEGER,
+            lead_phone TEXT,
+            detail TEXT
+        );
+        CREATE INDEX attribution_log_code ON attribution_log (code, id);
+
+        CREATE TABLE partner_channels (
+            source TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            verified_at TEXT,                       -- last successful GET verification handshake
+            last_signed_at TEXT,                    -- last request whose signature/secret was right
+            requests INTEGER NOT NULL DEFAULT 0,
+            messages INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (source, channel)
+        );
+        """
+    )
+
+
+@MIGRATIONS()
+def m002_outbox_delivery(db: Database) -> None:
+    """Outbox delivery state: lane, lease, retry window, dead-letter snippet, delivery time."""
+    db.executescript(
+        """
+        ALTER TABLE outbox ADD COLUMN target TEXT NOT NULL DEFAULT '';  -- delivery lane
+        ALTER TABLE outbox ADD COLUMN lease_until TEXT;        -- claimed by the delivery loop until
+        ALTER TABLE outbox ADD COLUMN sending_since TEXT;      -- replies: handed to the worker at
+        ALTER TABLE outbox ADD COLUMN retry_since TEXT;        -- start of the give-up window
+        ALTER TABLE outbox ADD COLUMN delivered_at TEXT;
+        ALTER TABLE outbox ADD COLUMN response_snippet TEXT;   -- size-capped, for the dead letter
+        ALTER TABLE outbox ADD COLUMN external_id TEXT;        -- e.g. the WhatsApp message id of a reply
+        UPDATE outbox SET retry_since = created_at;
+        UPDATE outbox SET target = CASE
+            WHEN kind = 'reply' THEN 'reply:' || COALESCE(json_extract(payload, '$.session'), '')
+            WHEN json_extract(payload, '$.endpoint') IS NOT NULL
+                THEN 'endpoint:' || json_extract(payload, '$.endpoint')
+            ELSE 'url:' || COALESCE(json_extract(payload, '$.url'), '')
+        END;
+        CREATE INDEX outbox_lead ON outbox (lead_phone, kind, created_at);
+        CREATE INDEX outbox_target ON outbox (target, state);
+        """
+    )
+
+
+@MIGRATIONS()
+def m003_events(db: Database) -> None:
+    """Events and voucher campaigns, their codes, check-ins and check-in attempts."""
+    db.executescript(
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            slug TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            number TEXT NOT NULL,                   -- the admin number attendees write to
+            mode TEXT NOT NULL,                     -- ticket | open | voucher
+            starts_at TEXT NOT NULL,                -- ISO 8601 with offset; start included
+            ends_at TEXT NOT NULL,                  -- end excluded
+            max_uses INTEGER NOT NULL DEFAULT 1,    -- voucher uses per code
+            prefix TEXT NOT NULL UNIQUE,            -- first part of every code: EVT7-…
+            keyword TEXT NOT NULL,                  -- CHECKIN / REDEEM, pre-filled by the QR
+            tag TEXT,                               -- added to the lead on check-in
+            status TEXT,                            -- lead status set on check-in
+            capacity INTEGER,                       -- expected attendance of an open event
+            texts TEXT NOT NULL DEFAULT '{}',       -- custom reply texts by kind
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE event_codes (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+            code TEXT NOT NULL UNIQUE,              -- compact, upper case, check character last
+            name TEXT,
+            phone TEXT,
+            email TEXT,
+            max_uses INTEGER,                       -- NULL: unlimited (an open event's shared code)
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX event_codes_event ON event_codes (event_id, id);
+
+        -- One row per check-in. The UNIQUE keys are the exactly-once guard, also across
+        -- processes: a code's use slot (ticket: 1; voucher: 1..max_uses) and, in open
+        -- events, the phone. Undo clears both keys, so the slot can be used again.
+        CREATE TABLE checkins (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+            code_id INTEGER NOT NULL REFERENCES event_codes (id) ON DELETE CASCADE,
+            slot INTEGER,
+            phone_key TEXT,
+            phone TEXT,
+            name TEXT,
+            at TEXT NOT NULL,                       -- when it counts (the message's time), UTC
+            recorded_at TEXT NOT NULL,
+            source TEXT NOT NULL,                   -- whatsapp | manual
+            inbox_id INTEGER,
+            undone_at TEXT,
+            UNIQUE (code_id, slot),
+            UNIQUE (event_id, phone_key)
+        );
+        CREATE INDEX checkins_event ON checkins (event_id, id);
+        CREATE INDEX checkins_phone ON checkins (phone);
+
+        CREATE TABLE checkin_attempts (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER REFERENCES events (id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            phone TEXT,
+            code TEXT,
+            result TEXT NOT NULL,                   -- engine.attendance.Result
+            inbox_id INTEGER,
+            replied INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX checkin_attempts_event ON checkin_attempts (event_id, result);
+        CREATE INDEX checkin_attempts_phone ON checkin_attempts (phone, at);
+        """
+    )

@@ -1,15 +1,22 @@
-"""The outbox: deliveries (webhooks, replies) queued in the same transaction as the
-effects that caused them, delivered later by the shell. Webhook bodies are built here,
-once, so every retry sends the same bytes with the same event id.
+"""The outbox: deliveries (webhooks, replies, conversion events) queued in the same
+transaction as the effects that caused them, delivered later by the shell. Bodies are
+built here, once, so every retry sends the same bytes with the same event id.
+
+Each entry has a `target`, its delivery lane: `endpoint:NAME` or `url:scheme://host:port`
+for webhooks, `reply:<admin number>` for replies, `conversions` for conversion events.
+The shell bounds concurrency and paces per lane (store/outbox_delivery.py claims rows).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
@@ -17,6 +24,36 @@ from engine.actions import OutboxRequest
 from engine.model import Lead, Message
 
 OUTBOX_STATES = ("pending", "delivered", "failed", "dead")
+OUTBOX_KINDS = ("webhook", "reply", "conversion")
+AUTO_CONVERSION_RULE = "(config) conversions.on_status"
+
+
+def ts(moment: datetime) -> str:
+    """The one timestamp format of the outbox (UTC, microseconds), so text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionPolicy:
+    """What the shell's [conversions] config means for queueing (store cannot read config)."""
+
+    on_status: str | None = None
+    event_name: str = "Purchase"
+    value_from: str = "value_actual"
+    currency: str = "IDR"
+    whatsapp_business_account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxPolicy:
+    """Queueing policy; without `conversions` no conversion event is ever queued."""
+
+    conversions: ConversionPolicy | None = None
+
+    @property
+    def watches_status(self) -> bool:
+        """Whether status changes alone can queue something (conversions.on_status)."""
+        return self.conversions is not None and self.conversions.on_status is not None
 
 
 def webhook_envelope(event: str, *, event_id: str, occurred_at: datetime, workspace: str,
@@ -33,53 +70,164 @@ def webhook_envelope(event: str, *, event_id: str, occurred_at: datetime, worksp
     }
 
 
-def enqueue(db: Database, requests: Sequence[OutboxRequest], *, lead: Lead, message: Message | None,
-            inbox_id: int | None, workspace: str, now: datetime) -> list[int]:
-    """Queue requests (inside the event's transaction); return the outbox ids."""
-    stamp = now.isoformat()
-    ids: list[int] = []
-    for index, request in enumerate(requests):
-        payload = dict(request.payload)
-        if request.kind == "webhook":
-            event_id = f"evt_{uuid.uuid4().hex}"
-            payload["event_id"] = event_id
-            payload["body"] = webhook_envelope(
-                str(payload.get("event") or "rule.fired"), event_id=event_id, occurred_at=now,
-                workspace=workspace, lead=lead, message=message, rule_id=request.rule_id,
-                rule_name=request.rule_name,
-            )
-        key = f"{request.kind}:{inbox_id if inbox_id is not None else uuid.uuid4().hex}:" \
-              f"{request.rule_id}:{index}"
-        cursor = db.conn.execute(
-            "INSERT INTO outbox (kind, idempotency_key, rule_id, lead_phone, inbox_id, payload, "
-            "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (request.kind, key, request.rule_id, lead.phone, inbox_id,
-             json.dumps(payload, ensure_ascii=False), stamp, stamp, stamp),
+def hashed_phone(phone: str) -> str:
+    """Meta's `ph`: SHA-256 hex of the digits with country code, no "+" or leading zeros."""
+    digits = "".join(ch for ch in phone if ch.isdigit()).lstrip("0")
+    return hashlib.sha256(digits.encode("ascii")).hexdigest()
+
+
+def _number(value: float | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def conversion_body(*, event_name: str, event_id: str, event_time: datetime, lead: Lead,
+                    value: float | None, policy: ConversionPolicy) -> dict[str, Any]:
+    """One Conversions API request body for business messaging (README: "Conversion events")."""
+    user_data: dict[str, Any] = {"ctwa_clid": lead.ctwa_clid, "ph": [hashed_phone(lead.phone)]}
+    if policy.whatsapp_business_account_id:
+        user_data["whatsapp_business_account_id"] = policy.whatsapp_business_account_id
+    custom_data: dict[str, Any] = {"currency": policy.currency}
+    if value is not None:
+        custom_data["value"] = _number(value)
+    return {"data": [{
+        "event_name": event_name,
+        "event_time": int(event_time.timestamp()),
+        "event_id": event_id,
+        "action_source": "business_messaging",
+        "messaging_channel": "whatsapp",
+        "user_data": user_data,
+        "custom_data": custom_data,
+    }]}
+
+
+def webhook_target(payload: dict[str, Any]) -> str:
+    """The lane of a webhook: its named endpoint, or the URL's origin (no credentials, no path)."""
+    if payload.get("endpoint"):
+        return f"endpoint:{payload['endpoint']}"
+    parts = urlsplit(str(payload.get("url") or ""))
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"url:{parts.scheme}://{parts.hostname}:{port}"
+
+
+def _replied_recently(db: Database, lead_phone: str, rule_id: int, since: datetime) -> bool:
+    row = db.conn.execute(
+        "SELECT 1 FROM outbox WHERE lead_phone = ? AND kind = 'reply' AND rule_id = ? AND created_at >= ? "
+        "AND state != 'dead' LIMIT 1", (lead_phone, rule_id, ts(since))).fetchone()
+    return row is not None
+
+
+def _auto_conversions(policy: OutboxPolicy, status_changes: Sequence[tuple[str, str]]) -> list[OutboxRequest]:
+    conv = policy.conversions
+    if conv is None or conv.on_status is None:
+        return []
+    if not any(to == conv.on_status for _, to in status_changes):
+        return []
+    payload = {"event_name": conv.event_name, "value_from": conv.value_from}
+    return [OutboxRequest("conversion", 0, AUTO_CONVERSION_RULE, payload)]
+
+
+def _prepare(db: Database, request: OutboxRequest, index: int, *, lead: Lead, message: Message | None,
+             inbox_id: int | None, workspace: str, now: datetime,
+             policy: OutboxPolicy) -> tuple[str, str, dict[str, Any]] | None:
+    """(idempotency key, target, payload) of one request, or None when it is not to be queued."""
+    payload = dict(request.payload)
+    origin = inbox_id if inbox_id is not None else uuid.uuid4().hex
+    key = f"{request.kind}:{origin}:{request.rule_id}:{index}"
+    if request.kind == "webhook":
+        event_id = f"evt_{uuid.uuid4().hex}"
+        payload["event_id"] = event_id
+        payload["body"] = webhook_envelope(
+            str(payload.get("event") or "rule.fired"), event_id=event_id, occurred_at=now,
+            workspace=workspace, lead=lead, message=message, rule_id=request.rule_id,
+            rule_name=request.rule_name,
         )
-        ids.append(int(cursor.lastrowid or 0))
+        return key, webhook_target(payload), payload
+    if request.kind == "reply":
+        cooldown = payload.get("cooldown_hours")
+        if cooldown and _replied_recently(db, lead.phone, request.rule_id, now - timedelta(hours=float(cooldown))):
+            return None  # "at most once per lead per N hours"
+        return key, f"reply:{payload.get('session')}", payload
+    if request.kind == "conversion":
+        conv = policy.conversions
+        if conv is None or not lead.ctwa_clid:
+            return None  # nothing is queued without [conversions], nor for a lead no ad click brought
+        event_name = str(payload.get("event_name") or conv.event_name)
+        field = str(payload.get("value_from") or conv.value_from).removeprefix("lead.")
+        value = getattr(lead, field, None)
+        event_id = f"conv_{uuid.uuid4().hex}"
+        body = conversion_body(event_name=event_name, event_id=event_id, event_time=now, lead=lead,
+                               value=value if isinstance(value, int | float) else None, policy=conv)
+        # One key per lead and event name: the UNIQUE index makes "sent once" hold forever.
+        return f"conversion:{lead.phone}:{event_name}", "conversions", {
+            "event_name": event_name, "event_id": event_id, "body": body}
+    return key, request.kind, payload
+
+
+def enqueue(db: Database, requests: Sequence[OutboxRequest], *, lead: Lead, message: Message | None,
+            inbox_id: int | None, workspace: str, now: datetime,
+            status_changes: Sequence[tuple[str, str]] = (), policy: OutboxPolicy | None = None) -> list[int]:
+    """Queue requests (inside the event's transaction); return the ids of the new entries."""
+    policy = policy or OutboxPolicy()
+    stamp = ts(now)
+    ids: list[int] = []
+    for index, request in enumerate([*requests, *_auto_conversions(policy, status_changes)]):
+        prepared = _prepare(db, request, index, lead=lead, message=message, inbox_id=inbox_id,
+                            workspace=workspace, now=now, policy=policy)
+        if prepared is None:
+            continue
+        key, target, payload = prepared
+        cursor = db.conn.execute(
+            "INSERT INTO outbox (kind, idempotency_key, rule_id, lead_phone, inbox_id, payload, target, "
+            "next_attempt_at, retry_since, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (idempotency_key) DO NOTHING",
+            (request.kind, key, request.rule_id or None, lead.phone, inbox_id,
+             json.dumps(payload, ensure_ascii=False), target, stamp, stamp, stamp, stamp),
+        )
+        if cursor.rowcount:
+            ids.append(int(cursor.lastrowid or 0))
     return ids
 
 
-def list_outbox(db: Database, *, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+LIST_COLUMNS = ("id", "kind", "state", "target", "idempotency_key", "rule_id", "lead_phone", "inbox_id",
+                "payload", "attempts", "next_attempt_at", "last_status", "last_error", "response_snippet",
+                "external_id", "lease_until", "created_at", "updated_at", "delivered_at")
+
+
+def entry_view(row: Sequence[Any]) -> dict[str, Any]:
+    """A row in LIST_COLUMNS order as a JSON-ready dict; the rule's secret is replaced by a flag."""
+    item = dict(zip(LIST_COLUMNS, row, strict=True))
+    payload = json.loads(str(item["payload"]))
+    item["rule_secret"] = bool(payload.pop("secret", None))
+    item["event_id"] = payload.get("event_id")
+    item["payload"] = payload
+    return item
+
+
+def list_outbox(db: Database, *, state: str | None = None, kind: str | None = None,
+                limit: int = 100) -> list[dict[str, Any]]:
     """Outbox entries, newest first; secrets are never returned."""
-    sql = ("SELECT id, kind, state, idempotency_key, rule_id, lead_phone, inbox_id, payload, attempts, "
-           "next_attempt_at, last_status, last_error, created_at, updated_at FROM outbox")
+    sql = f"SELECT {', '.join(LIST_COLUMNS)} FROM outbox"
+    where: list[str] = []
     params: list[Any] = []
     if state:
-        sql += " WHERE state = ?"
+        where.append("state = ?")
         params.append(state)
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY id DESC LIMIT ?"
     params.append(limit)
-    keys = ("id", "kind", "state", "idempotency_key", "rule_id", "lead_phone", "inbox_id", "payload",
-            "attempts", "next_attempt_at", "last_status", "last_error", "created_at", "updated_at")
-    out = []
-    for row in db.conn.execute(sql, params):
-        item = dict(zip(keys, row, strict=True))
-        payload = json.loads(str(item["payload"]))
-        payload.pop("secret", None)
-        item["payload"] = payload
-        out.append(item)
-    return out
+    return [entry_view(row) for row in db.conn.execute(sql, params)]
+
+
+def get_entry(db: Database, entry_id: int) -> dict[str, Any] | None:
+    """One entry (as `list_outbox` shows it), or None."""
+    row = db.conn.execute(f"SELECT {', '.join(LIST_COLUMNS)} FROM outbox WHERE id = ?", (entry_id,)).fetchone()
+    return entry_view(row) if row is not None else None
 
 
 def outbox_counts(db: Database) -> dict[str, int]:

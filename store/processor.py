@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,9 +20,11 @@ from sqlite_utils import Database
 
 from engine.evaluate import Outcome, RuleSet, process_message
 from engine.model import Lead, Message, MessageFormatError, Workspace, parse_message
+from store.checkins import resolve_check_ins
 from store.leads import LEAD_SELECT, LEAD_UPSERT, get_lead, lead_from_row, lead_to_row, upsert_lead
-from store.outbox import enqueue
+from store.outbox import OutboxPolicy, enqueue
 from store.runs import RUN_INSERT, run_rows
+from store.visitors import VisitorUpgrades
 
 Clock = Callable[[], datetime]
 # Fields whose changes are kept as the lead's history (chat_count/updated_at change every time).
@@ -77,13 +79,18 @@ class Processor:
     whose writes fail is redone message by message, so only the faulty one is marked.
     """
 
+    # The shell sets this from [conversions] (automatic conversion events on a status).
+    outbox_policy: OutboxPolicy = OutboxPolicy()
+
     def __init__(self, db: Database, ruleset: RuleSet, workspace: Workspace, clock: Clock,
-                 *, batch_size: int = 1000) -> None:
+                 *, batch_size: int = 1000, upgrades: VisitorUpgrades | None = None) -> None:
         self.db = db
         self.ruleset = ruleset
         self.workspace = workspace
         self.clock = clock
         self.batch_size = batch_size
+        # Identity upgrade ([K-XXXX] codes): visitor facts in, consumed codes out, same transaction.
+        self.upgrades = upgrades or VisitorUpgrades(workspace.name)
 
     def run(self, *, max_messages: int | None = None) -> ProcessStats:
         """Process pending messages until none are left (or `max_messages`)."""
@@ -124,9 +131,14 @@ class Processor:
                     batch.changes)
             if batch.runs:
                 conn.executemany(RUN_INSERT, batch.runs)
+            self.upgrades.write(conn)
             for inbox_id, outcome, message in batch.queued:
-                enqueue(self.db, outcome.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
-                        workspace=self.workspace.name, now=batch.now)
+                # Check-ins are decided and recorded here, in this transaction (exactly once).
+                requests = resolve_check_ins(self.db, outcome.requests, message=message, inbox_id=inbox_id,
+                                             now=batch.now, tz=self.workspace.tz).requests
+                enqueue(self.db, requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
+                        workspace=self.workspace.name, now=batch.now, status_changes=outcome.status_changes,
+                        policy=self.outbox_policy)
             if batch.done:
                 conn.executemany(
                     "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ? "
@@ -149,6 +161,7 @@ class Processor:
                 parsed.append((inbox_id, exc))
         missing = {m.lead_phone for _, m in parsed if isinstance(m, Message) and m.lead_phone not in leads}
         leads.update(_fetch_leads(self.db.conn, missing))
+        self.upgrades.begin(self.db.conn, (m for _, m in parsed if isinstance(m, Message)))
         touched: dict[str, Lead] = {}
         for inbox_id, message in parsed:
             if isinstance(message, Exception):
@@ -159,12 +172,15 @@ class Processor:
             phone = message.lead_phone
             lead = leads[phone]
             try:
-                outcome = process_message(self.ruleset, lead, message, now=now, tz=self.workspace.tz)
+                decision = self.upgrades.decide(message, now)
+                outcome = process_message(self.ruleset, lead, message, now=now, tz=self.workspace.tz,
+                                          upgrade=decision.upgrade)
             except Exception as exc:  # an engine bug must not stop the inbox
                 reason = _describe(exc)
                 batch.failed.append((reason, stamp, inbox_id))
                 stats.errors.append((inbox_id, reason))
                 continue
+            self.upgrades.record(decision, inbox_id=inbox_id, before=lead, after=outcome.lead, stamp=stamp)
             if outcome.lead is not lead:
                 diff = lead_diff(lead, outcome.lead)
                 if diff:
@@ -172,7 +188,7 @@ class Processor:
                 leads[phone] = touched[phone] = outcome.lead
             if outcome.runs:
                 batch.runs.extend(run_rows(outcome.runs, at=stamp, inbox_id=inbox_id, lead_phone=phone))
-            if outcome.requests:
+            if outcome.requests or (outcome.status_changes and self.outbox_policy.watches_status):
                 batch.queued.append((inbox_id, outcome, message))
             batch.done.append((stamp, outcome.fired, inbox_id))
             stats.processed += 1
@@ -218,8 +234,13 @@ class Processor:
         message = stored_message(payload)
         phone = message.lead_phone
         lead = leads[phone] if phone in leads else get_lead(self.db, phone)
-        outcome = process_message(self.ruleset, lead, message, now=now, tz=self.workspace.tz)
         conn = self.db.conn
+        self.upgrades.begin(conn, [message])
+        decision = self.upgrades.decide(message, now)
+        outcome = process_message(self.ruleset, lead, message, now=now, tz=self.workspace.tz,
+                                  upgrade=decision.upgrade)
+        self.upgrades.record(decision, inbox_id=inbox_id, before=lead, after=outcome.lead, stamp=stamp)
+        self.upgrades.write(conn)
         if outcome.lead is not lead:
             upsert_lead(self.db, outcome.lead)
             diff = lead_diff(lead, outcome.lead)
@@ -230,9 +251,14 @@ class Processor:
                 )
         if outcome.runs:
             conn.executemany(RUN_INSERT, run_rows(outcome.runs, at=stamp, inbox_id=inbox_id, lead_phone=phone))
-        if outcome.requests:
-            enqueue(self.db, outcome.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
-                    workspace=self.workspace.name, now=now)
+        if outcome.requests or (outcome.status_changes and self.outbox_policy.watches_status):
+            resolved = resolve_check_ins(self.db, outcome.requests, message=message, inbox_id=inbox_id,
+                                         now=now, tz=self.workspace.tz)
+            if resolved.lead is not None:  # a check-in tagged the lead: later messages must see it
+                outcome = replace(outcome, lead=resolved.lead)
+            enqueue(self.db, resolved.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
+                    workspace=self.workspace.name, now=now, status_changes=outcome.status_changes,
+                    policy=self.outbox_policy)
         conn.execute(
             "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ?",
             (stamp, outcome.fired, inbox_id),

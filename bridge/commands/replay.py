@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from bridge.commands.common import Context, err, out, out_json, read_rules_file, utc_now
 from bridge.errors import EXIT_FAILED, EXIT_OK
+from bridge.outbox.views import outbox_policy
 from engine.errors import RuleSetError
 from engine.model import Message, MessageFormatError, parse_message
 from store.inbox import ingest_many
@@ -80,6 +81,7 @@ def replay(ctx: Context, path: Path, *, progress: bool) -> ReplaySummary:
     for problem in broken:
         log.warning("rule_skipped_invalid", problem=problem)
     processor = Processor(ctx.db, ruleset, ctx.config.workspace.to_workspace(), utc_now)
+    processor.outbox_policy = outbox_policy(ctx.config)  # [conversions] as the daemon applies it
     summary = ReplaySummary()
     _merge(summary.processing, processor.run())  # leftovers of an interrupted run
     total = path.stat().st_size

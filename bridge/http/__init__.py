@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from bridge.http import api, auth, pairing
+from bridge.http import api, auth, events, outbox_api, pairing, public
 from bridge.http.auth import AUTH, CLOSING, CONTROL, TEMPLATES, WORKSPACE, Auth
 from bridge.http.errors import errors_middleware
 from bridge.sessions import SessionControl
@@ -65,6 +65,10 @@ def create_app(control: SessionControl, *, token: str, workspace_name: str) -> w
     auth.add_routes(app)
     pairing.add_routes(app)
     api.add_routes(app, simulate=bool(getattr(control, "simulate", False)))
+    outbox_api.add_routes(app)  # issue #4: list, retry, retry-dead, purge
+    events.add_routes(app)  # issue #5: door pages, QR sheets, event API (control.events)
+    # Rotator links and partner webhooks (public, own protections) plus their API (issue #6).
+    public.add_routes(app, getattr(control, "attribution", None), getattr(control, "partners", None))
     app.router.add_static("/static/", Path(str(files("bridge") / "static")), name="static")
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(_end_streams)

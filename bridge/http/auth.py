@@ -14,7 +14,7 @@ import hmac
 import secrets
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -53,6 +53,29 @@ def page_route(handler: Handler) -> Handler:
     """Mark a handler as a browser page: without auth it redirects to /login."""
     setattr(handler, _ACCESS_ATTR, "page")
     return handler
+
+
+_PROTECTION_ATTR = "_wabridge_protection"
+
+
+def public_route(protection: str) -> Callable[[Handler], Handler]:
+    """Mark a handler as open to the public (customers' clicks, partners' webhooks) and name what
+    protects it instead of the token (e.g. "rate_limit", "signature"), so no route is open by accident."""
+    if not protection.strip():
+        raise ValueError("a public route must name its own protection")
+
+    def mark(handler: Handler) -> Handler:
+        setattr(handler, _ACCESS_ATTR, "open")
+        setattr(handler, _PROTECTION_ATTR, protection)
+        return handler
+
+    return mark
+
+
+def route_protection(handler: object) -> str | None:
+    """The protection a public route declared (None for token-protected and plain open routes)."""
+    value = getattr(handler, _PROTECTION_ATTR, None)
+    return value if isinstance(value, str) else None
 
 
 def route_access(request: web.Request) -> Access:

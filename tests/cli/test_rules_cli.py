@@ -97,9 +97,12 @@ def test_templates_list_and_install(wabridge) -> None:  # type: ignore[no-untype
     lines = wabridge("templates", "list").out.splitlines()
     assert lines == ["mark-active-lead\tMark Active Lead (CTWA)",
                      "identify-hot-lead\tIdentify Hot Lead (Keyword)",
-                     "auto-closing\tAuto-Closing & Capture Value (Regex)"]
+                     "auto-closing\tAuto-Closing & Capture Value (Regex)",
+                     "event-check-in\tEvent Check-in",
+                     "voucher-redemption\tVoucher Redemption"]
     listed = wabridge("templates", "list", "--json").json()
-    assert [t["slug"] for t in listed] == ["mark-active-lead", "identify-hot-lead", "auto-closing"]
+    assert [t["slug"] for t in listed] == ["mark-active-lead", "identify-hot-lead", "auto-closing",
+                                           "event-check-in", "voucher-redemption"]
     assert wabridge("templates", "install", "nope").code == 1
     assert "installed: Mark Active Lead (CTWA)" in wabridge("templates", "install", "mark-active-lead").out
     assert "updated:   Mark Active Lead (CTWA)" in wabridge("templates", "install", "mark-active-lead").out

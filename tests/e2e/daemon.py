@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -29,7 +30,7 @@ def free_port() -> int:
 class RunningDaemon:
     """Start, talk to, and stop a daemon; its data dir survives restarts."""
 
-    def __init__(self, workdir: Path, numbers: tuple[str, ...] = NUMBERS) -> None:
+    def __init__(self, workdir: Path, numbers: tuple[str, ...] = NUMBERS, extra_config: str = "") -> None:
         self.workdir = workdir
         self.data = workdir / "data"
         self.port = free_port()
@@ -37,7 +38,7 @@ class RunningDaemon:
         tables = "".join(f'[[numbers]]\nphone = "{n}"\nlabel = "CS {i}"\n\n' for i, n in enumerate(numbers))
         self.config.write_text(
             f'[workspace]\nname = "Toko Test"\n\n[store]\ndata_dir = "{self.data}"\n\n'
-            f'[http]\nlisten = "127.0.0.1:{self.port}"\n\n[logging]\nformat = "json"\n\n{tables}')
+            f'[http]\nlisten = "127.0.0.1:{self.port}"\n\n[logging]\nformat = "json"\n\n{tables}{extra_config}')
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "daemon.log"
         self.token = ""
@@ -87,6 +88,16 @@ class RunningDaemon:
         if "json" in ctype:
             return status, json.loads(raw)
         return status, raw
+
+    def get_unfollowed(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        """GET without the token and without following redirects: (status, headers, body)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request("GET", path, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
 
     def session(self, number: str) -> dict[str, Any]:
         status, body = self.request("GET", f"/api/sessions/{number}")

@@ -22,6 +22,9 @@ from bridge.sessions import (
     UnknownNumberError,
 )
 from engine.model import parse_message, parse_timestamp
+from tests.attribution.services import make_services
+from tests.http.fake_events import make_desk
+from tests.outbox.fake_outbox import FakeOutbox
 
 ADMIN = "6281100000001"
 OTHER_ADMIN = "6281100000002"
@@ -36,6 +39,12 @@ class FakeControl:
     def __init__(self, *, simulate: bool = True,
                  numbers: Mapping[str, str] | None = None) -> None:
         self.simulate = simulate
+        self.outbox = FakeOutbox()  # the /api/outbox routes (issue #4)
+        self.events = make_desk()  # the event routes (issue #5): a real desk over in-memory SQLite
+        # Rotator links and partner hooks (issue #6): the real services over an in-memory store.
+        services = make_services(connected=lambda phone: phone in self._views
+                                 and self._views[phone].state is SessionState.CONNECTED)
+        self.attribution, self.partners = services.attribution, services.partners
         self.calls: list[tuple[str, Any]] = []
         self.active_waiters = 0
         self.ready = True

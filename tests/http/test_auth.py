@@ -8,14 +8,20 @@ from aiohttp.test_utils import TestClient
 from yarl import URL
 
 from bridge.http import create_app
-from bridge.http.auth import COOKIE_NAME, Auth, safe_next
+from bridge.http.auth import COOKIE_NAME, Auth, route_protection, safe_next
 from tests.http.conftest import BEARER, TOKEN, Serve, login
 from tests.http.fake_control import ADMIN, FakeControl
+from tests.http.fake_events import EVENT, FREE_CODE, USED_CODE
 
 # The whole route table, as (method, path) with {number} filled in. A new route must be
 # added here, so nobody adds one without deciding how it is protected.
 OPEN_ROUTES = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
-PAGE_ROUTES = {("GET", "/"), ("GET", f"/pair/{ADMIN}")}
+# Public routes (issue #6): no token, because customers click them and partners post to them;
+# each declares the protection it has instead, and tests/attribution checks that it holds.
+PUBLIC_ROUTES = {("GET", "/r/default"): "rate_limit", ("GET", "/hooks/whatsapp_cloud/1"): "verify_token",
+                 ("POST", "/hooks/whatsapp_cloud/1"): "signature"}
+PAGE_ROUTES = {("GET", "/"), ("GET", f"/pair/{ADMIN}"),
+               ("GET", "/events"), ("GET", f"/events/{EVENT}"), ("GET", f"/events/{EVENT}/badges")}
 API_ROUTES = {
     ("GET", f"/pair/{ADMIN}/qr.png"), ("GET", f"/pair/{ADMIN}/qr.svg"),
     ("GET", f"/pair/{ADMIN}/qr.json"), ("GET", f"/pair/{ADMIN}/events"),
@@ -25,6 +31,20 @@ API_ROUTES = {
     ("GET", "/readyz"), ("GET", "/metrics"),
     ("POST", f"/sim/{ADMIN}/scan"), ("POST", f"/sim/{ADMIN}/messages"),
     ("POST", f"/sim/{ADMIN}/crash"),
+    ("GET", "/api/outbox"), ("POST", "/api/outbox/1/retry"), ("POST", "/api/outbox/retry-dead"),
+    ("POST", "/api/outbox/purge"),
+    ("GET", "/api/rotators"), ("GET", "/api/visitors"), ("GET", "/api/attribution/log"), ("GET", "/api/partners"),
+    # Events (issue #5)
+    ("GET", f"/events/{EVENT}/stream"), ("GET", f"/events/{EVENT}/codes/{USED_CODE}/qr.png"),
+    ("GET", f"/events/{EVENT}/codes/{USED_CODE}/qr.svg"), ("GET", "/api/events"), ("POST", "/api/events"),
+    ("GET", f"/api/events/{EVENT}"), ("GET", f"/api/events/{EVENT}/codes"), ("POST", f"/api/events/{EVENT}/codes"),
+    ("GET", f"/api/events/{EVENT}/checkins"), ("POST", f"/api/events/{EVENT}/checkins"),
+    ("POST", f"/api/events/{EVENT}/checkins/1/undo"), ("GET", f"/api/events/{EVENT}/export.csv"),
+}
+# Bodies of the POSTs that need one to succeed.
+BODIES = {
+    "/api/events": {"name": "Test", "number": ADMIN, "start": "2026-11-23 08:00", "end": "2026-11-23 17:00"},
+    f"/api/events/{EVENT}/codes": {"count": 2}, f"/api/events/{EVENT}/checkins": {"code": FREE_CODE},
 }
 PROTECTED = sorted(PAGE_ROUTES | API_ROUTES)
 
@@ -37,12 +57,29 @@ def _route_table() -> set[tuple[str, str]]:
         path = str(info.get("path") or info.get("formatter") or info.get("prefix"))
         if route.method == "HEAD" or path == "/static":
             continue
-        table.add((route.method, path.replace("{number}", ADMIN)))
+        table.add((route.method, _filled(path)))
     return table
 
 
+def _filled(path: str) -> str:
+    return (path.replace("{number}", ADMIN).replace("{id}", "1").replace("{slug}", "default")
+            .replace("{source}", "whatsapp_cloud").replace("{channel}", "1")
+            .replace("{event}", EVENT).replace("{code}", USED_CODE).replace("{checkin}", "1"))
+
+
 def test_route_table_is_fully_classified() -> None:
-    assert _route_table() == OPEN_ROUTES | PAGE_ROUTES | API_ROUTES
+    assert _route_table() == OPEN_ROUTES | set(PUBLIC_ROUTES) | PAGE_ROUTES | API_ROUTES
+
+
+def test_every_public_route_names_its_own_protection() -> None:
+    app = create_app(FakeControl(simulate=True), token=TOKEN, workspace_name="x")
+    declared = {}
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = str(info.get("path") or info.get("formatter") or "")
+        if route.method != "HEAD" and route_protection(route.handler) is not None:
+            declared[(route.method, _filled(path))] = route_protection(route.handler)
+    assert declared == PUBLIC_ROUTES
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
@@ -70,7 +107,9 @@ async def test_every_route_works_with_the_bearer(
         control.show_qr(ADMIN)
     body = {"chat": "6281200000002@s.whatsapp.net", "sender": "6281200000002@s.whatsapp.net"}
     response = await client.request(method, path, headers=BEARER, allow_redirects=False,
-                                    json=body if path.endswith("/messages") else None)
+                                    json=body if path.endswith("/messages") else
+                                    {"older_than": "7d"} if path.endswith("/purge") else
+                                    BODIES.get(path) if method == "POST" else None)
     assert response.status in (200, 201, 202), (method, path, await response.read())
     response.close()
 

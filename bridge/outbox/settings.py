@@ -1,0 +1,193 @@
+"""Settings of the outbox: [webhooks] delivery knobs, [replies] pacing, [conversions], [outbox].
+
+Parsed by bridge.config through the same section reader as every other table, so an
+unknown key or a wrong value is refused with the key, the value and what was expected.
+Pure stdlib (bridge.config imports this module).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from bridge.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+NUMERIC_LEAD_FIELDS = ("value_actual", "value_potential", "score")
+
+
+class SectionReader(Protocol):
+    """bridge.config's table reader: `get(key, default, check)` records the key as known."""
+
+    def get(self, key: str, default: Any, check: Callable[[Any, str], Any]) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """[webhooks]: how webhooks (and conversion events) are delivered."""
+
+    timeout: float = 10.0  # seconds for one request, connect to last byte
+    max_attempts: int = 30  # give up after this many attempts ...
+    max_age: float = 24 * 3600.0  # ... or this long after the entry was queued
+    retry_base: float = 10.0  # first retry after ~10 s, doubling ...
+    retry_max: float = 3600.0  # ... up to 1 h between attempts
+    concurrency: int = 4  # requests in flight per endpoint
+    max_in_flight: int = 32  # requests in flight in total
+    max_body_bytes: int = 256 * 1024  # bigger bodies are dead-lettered, never sent
+    allow_loopback: bool = True  # 127.0.0.0/8, ::1 (a receiver on the same machine)
+    allow_private: bool = True  # 10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10 (a CRM on the LAN)
+    allow_link_local: bool = False  # 169.254/16, fe80::/10, cloud metadata: refused unless set
+
+
+@dataclass(frozen=True, slots=True)
+class ReplySettings:
+    """[replies]: anti-ban pacing per admin number."""
+
+    min_gap: float = 3.0  # seconds between two replies from one number
+    jitter: float = 2.0  # plus a random 0..jitter s "typing" delay before each send
+    hourly_cap: int = 60  # replies per number in any rolling hour
+    max_wait: float = 3600.0  # a reply that cannot go out for this long is dead-lettered
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionSettings:
+    """[conversions]: Meta Conversions API for business messaging (click-to-WhatsApp ads)."""
+
+    url: str
+    access_token: str | None = field(default=None, repr=False)  # sent as a Bearer header, never stored
+    on_status: str | None = None  # queue `event_name` when a lead reaches this status
+    event_name: str = "Purchase"
+    value_from: str = "value_actual"
+    currency: str = "IDR"
+    whatsapp_business_account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    """[outbox]: housekeeping."""
+
+    retention_days: int = 30  # delivered entries older than this are purged (dead ones are kept)
+
+
+def duration(value: Any, key: str) -> float:
+    """Seconds from `10`, `0.5`, "500ms", "10s", "5m", "1h" or "7d" (must be > 0)."""
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        found = _DURATION.match(value)
+        if found:
+            seconds = float(found.group(1)) * _UNITS[found.group(2)]
+    if seconds is None or seconds <= 0:
+        raise ConfigError(key, value, 'a duration such as "500ms", "10s", "5m", "1h" or "7d"')
+    return seconds
+
+
+def _flag(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(key, value, "true or false")
+    return value
+
+
+def _count(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(key, value, "a whole number of at least 1")
+    return value
+
+
+def _seconds_or_zero(value: Any, key: str) -> float:
+    if value == 0 or value == "0" or value == "0s":
+        return 0.0
+    return duration(value, key)
+
+
+def _text(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(key, value, "a non-empty string")
+    return value.strip()
+
+
+def _http_url(value: Any, key: str) -> str:
+    text = _text(value, key)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(key, value, "an http:// or https:// URL")
+    return text
+
+
+def parse_webhook_settings(section: SectionReader) -> WebhookSettings:
+    """Read the delivery keys of [webhooks] (the endpoints are read by bridge.config)."""
+    d = WebhookSettings()
+    settings = WebhookSettings(
+        timeout=section.get("timeout", d.timeout, duration),
+        max_attempts=section.get("max_attempts", d.max_attempts, _count),
+        max_age=section.get("max_age", d.max_age, duration),
+        retry_base=section.get("retry_base", d.retry_base, duration),
+        retry_max=section.get("retry_max", d.retry_max, duration),
+        concurrency=section.get("concurrency", d.concurrency, _count),
+        max_in_flight=section.get("max_in_flight", d.max_in_flight, _count),
+        max_body_bytes=section.get("max_body_bytes", d.max_body_bytes, _count),
+        allow_loopback=section.get("allow_loopback", d.allow_loopback, _flag),
+        allow_private=section.get("allow_private", d.allow_private, _flag),
+        allow_link_local=section.get("allow_link_local", d.allow_link_local, _flag),
+    )
+    if settings.retry_max < settings.retry_base:
+        raise ConfigError("webhooks.retry_max", settings.retry_max, f"at least retry_base ({settings.retry_base} s)")
+    return settings
+
+
+def parse_reply_settings(section: SectionReader) -> ReplySettings:
+    """Read [replies]."""
+    d = ReplySettings()
+    return ReplySettings(
+        min_gap=section.get("min_gap", d.min_gap, _seconds_or_zero),
+        jitter=section.get("jitter", d.jitter, _seconds_or_zero),
+        hourly_cap=section.get("hourly_cap", d.hourly_cap, _count),
+        max_wait=section.get("max_wait", d.max_wait, duration),
+    )
+
+
+def parse_conversion_settings(section: SectionReader, raw_present: bool,
+                              statuses: Sequence[str]) -> ConversionSettings | None:
+    """Read [conversions]; None when the table is absent (nothing is ever queued then)."""
+    url = section.get("url", None, _http_url)
+    token = section.get("access_token", None, _secret)
+    on_status = section.get("on_status", None, _text)
+    event_name = section.get("event_name", "Purchase", _text)
+    value_from = section.get("value_from", "value_actual", _text)
+    currency = section.get("currency", "IDR", _text)
+    waba = section.get("whatsapp_business_account_id", None, _text)
+    if not raw_present:
+        return None
+    if url is None:
+        raise ConfigError("conversions.url", None, "the Conversions API endpoint URL (remove [conversions] "
+                          "to send nothing)")
+    if on_status is not None:
+        folded = {s.lower(): s for s in statuses}
+        if on_status.lower() not in folded:
+            raise ConfigError("conversions.on_status", on_status, f"one of the workspace statuses: "
+                              f"{', '.join(statuses)}")
+        on_status = folded[on_status.lower()]
+    field_name = value_from.removeprefix("lead.")
+    if field_name not in NUMERIC_LEAD_FIELDS:
+        raise ConfigError("conversions.value_from", value_from, f"a numeric lead field: "
+                          f"{', '.join(NUMERIC_LEAD_FIELDS)}")
+    if len(currency) != 3 or not currency.isalpha():
+        raise ConfigError("conversions.currency", currency, 'an ISO 4217 code such as "IDR"')
+    return ConversionSettings(url, token, on_status, event_name, field_name, currency.upper(), waba)
+
+
+def parse_outbox_settings(section: SectionReader) -> OutboxSettings:
+    """Read [outbox]."""
+    return OutboxSettings(retention_days=section.get("retention_days", 30, _count))
+
+
+def _secret(value: Any, key: str) -> str:
+    text = _text(value, key)
+    if text.lower() in ("change-me", "changeme", "token", "secret", "your-token-here"):
+        raise ConfigError(key, "(hidden)", "the real access token, not the example placeholder")
+    return text
