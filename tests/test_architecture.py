@@ -26,19 +26,19 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_engine_imports_nothing_of_the_shell() -> None:
-    for path in sorted((ROOT / "engine").glob("*.py")):
+    for path in sorted((ROOT / "engine").rglob("*.py")):
         bad = _imports(path) & SHELL_ONLY
         assert not bad, f"{path.name} imports {sorted(bad)}"
 
 
 def test_store_never_imports_bridge_or_neonize() -> None:
-    for path in sorted((ROOT / "store").glob("*.py")):
+    for path in sorted((ROOT / "store").rglob("*.py")):
         bad = _imports(path) & {"bridge", "neonize", "aiohttp", "apscheduler"}
         assert not bad, f"{path.name} imports {sorted(bad)}"
 
 
 def test_engine_never_reads_the_clock() -> None:
-    for path in sorted((ROOT / "engine").glob("*.py")):
+    for path in sorted((ROOT / "engine").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         for call in ("datetime.now(", "time.time(", "date.today(", "datetime.utcnow("):
             assert call not in text, f"{path.name} calls {call}"

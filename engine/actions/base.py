@@ -1,0 +1,113 @@
+"""The action framework: outbox requests, the registry, parsing helpers shared by actions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from engine.errors import RuleError
+from engine.model import LeadDraft, Message
+from engine.operators import CompileEnv
+from engine.text import normalise
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRequest:
+    """Something to deliver after the transaction commits (webhook, reply, ...)."""
+
+    kind: str
+    rule_id: int
+    rule_name: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class ActionRun:
+    """What an action may read besides the lead: the message, the rule, the time."""
+
+    message: Message | None
+    rule_id: int
+    rule_name: str
+    now: datetime
+
+
+@dataclass(slots=True)
+class Applied:
+    """An action's result besides its changes to the draft: outbox requests, a trace note."""
+
+    note: str | None = None
+    requests: tuple[OutboxRequest, ...] = ()
+
+
+class Action(Protocol):
+    """The shape every registered action has."""
+
+    type: ClassVar[str]
+    label: ClassVar[str]
+
+    def apply(self, lead: LeadDraft, run: ActionRun) -> Applied: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class ActionClass(Protocol):
+    """The class side: how an action is parsed from a rule file."""
+
+    type: ClassVar[str]
+    label: ClassVar[str]
+
+    def parse(self, raw: Mapping[str, Any], path: str, env: CompileEnv) -> Action: ...
+
+
+ACTIONS: dict[str, Any] = {}
+
+
+def register(cls: Any) -> Any:
+    """Class decorator: add an action type to the registry (names are unique)."""
+    if cls.type in ACTIONS:
+        raise RuntimeError(f"action {cls.type!r} registered twice")
+    ACTIONS[cls.type] = cls
+    return cls
+
+
+def parse_action(raw: object, path: str, env: CompileEnv) -> Action:
+    """Parse one `{type = ..., ...}` action table."""
+    if not isinstance(raw, Mapping):
+        raise RuleError(path, "must be a table/object with a `type`")
+    kind = raw.get("type")
+    if kind == "identity_upgrade":  # DESIGN lists it as an action; here it is built into processing
+        raise RuleError(f"{path}.type", "identity_upgrade is automatic: every customer message carrying a "
+                        "visitor code [K-XXXX] upgrades that visitor before rules run; remove this action")
+    if not isinstance(kind, str) or kind not in ACTIONS:
+        raise RuleError(f"{path}.type", f"unknown action {kind!r}; known: {', '.join(ACTIONS)}")
+    cls = ACTIONS[kind]
+    allowed = set(cls.keys) | {"type"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise RuleError(
+            f"{path}.{unknown[0]}", f"is not a parameter of {kind} (it takes: {', '.join(cls.keys) or 'none'})"
+        )
+    action: Action = cls.parse(raw, path, env)
+    return action
+
+
+def _text_param(raw: Mapping[str, Any], key: str, path: str, *, required: bool = True) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            raise RuleError(f"{path}.{key}", "is required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise RuleError(f"{path}.{key}", "must be a non-empty text")
+    return value.strip()
+
+
+def _status_param(raw: Mapping[str, Any], path: str, env: CompileEnv) -> str:
+    status = _text_param(raw, "status", path)
+    assert status is not None
+    by_folded = {normalise(s): s for s in env.statuses}
+    if normalise(status) not in by_folded:
+        raise RuleError(f"{path}.status", f"{status!r} is not one of: {', '.join(env.statuses)}")
+    return by_folded[normalise(status)]

@@ -1,0 +1,266 @@
+"""Actions that change the lead: status, value capture, fields, tags, score."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from engine.actions.base import ActionRun, Applied, _status_param, _text_param, register
+from engine.amounts import parse_amount
+from engine.errors import RuleError
+from engine.model import LEAD_NUMBER_FIELDS, LEAD_TEXT_FIELDS, LeadDraft
+from engine.operators import CompileEnv
+from engine.text import cached_regex, compile_user_regex
+
+# Update Lead Value presets (DESIGN.md; the seed page's dropdown).
+REGEX_PRESETS: dict[str, str] = {
+    "rupiah_flexible": r"(?:Rp\s*)?([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)",
+    "rupiah_dots": r"Rp\s*([0-9]{1,3}(?:\.[0-9]{3})+)",
+    "rupiah_plain": r"Rp\s*([0-9]+)",
+    "total": r"Total\s*:?\s*([0-9.]+)",
+    "numbers": r"([0-9]+)",
+}
+PRESET_LABELS: dict[str, str] = {
+    "rupiah_flexible": "Flexible Rupiah",
+    "rupiah_dots": "Rp with dots",
+    "rupiah_plain": "Rp without dots",
+    "total": "Total:1500000",
+    "numbers": "Numbers Only",
+    "custom": "Custom",
+}
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class SetStatus:
+    """Change Status."""
+
+    type: ClassVar[str] = "set_status"
+    label: ClassVar[str] = "Change Status"
+    keys: ClassVar[tuple[str, ...]] = ("status",)
+    status: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], path: str, env: CompileEnv) -> SetStatus:
+        """Validate the status against the workspace's list."""
+        return cls(_status_param(raw, path, env))
+
+    def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
+        """Move the lead to the status."""
+        before = lead.status
+        if not lead.set("status", self.status):
+            return Applied(f"already {self.status}")
+        return Applied(f"{before} -> {self.status}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the rule-file form."""
+        return {"type": self.type, "status": self.status}
+
+
+def _plain(number: float) -> str:
+    """1500000.0 → "1500000", 12.5 → "12.5" (notes are read by people)."""
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
+
+
+NUMERIC_TARGETS = tuple(f"lead.{name}" for name in LEAD_NUMBER_FIELDS)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class UpdateValue:
+    """Update Lead Value: capture a number from the message with a preset or custom regex."""
+
+    type: ClassVar[str] = "update_value"
+    label: ClassVar[str] = "Update Lead Value"
+    keys: ClassVar[tuple[str, ...]] = ("target", "preset", "pattern")
+    target: str
+    preset: str
+    pattern: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], path: str, env: CompileEnv) -> UpdateValue:
+        """Validate target, preset and pattern; the pattern must have a capture group."""
+        target = _text_param(raw, "target", path, required=False) or "lead.value_actual"
+        if target not in NUMERIC_TARGETS:
+            raise RuleError(f"{path}.target", f"{target!r} is not one of: {', '.join(NUMERIC_TARGETS)}")
+        preset = _text_param(raw, "preset", path, required=False)
+        pattern = _text_param(raw, "pattern", path, required=False)
+        if preset is None:
+            preset = "custom" if pattern is not None else "rupiah_flexible"
+        if preset == "custom":
+            if pattern is None:
+                raise RuleError(f"{path}.pattern", "is required with the custom preset")
+        elif preset in REGEX_PRESETS:
+            if pattern is not None and pattern != REGEX_PRESETS[preset]:
+                raise RuleError(f"{path}.pattern", f"give either preset {preset!r} or a pattern, not both")
+            pattern = REGEX_PRESETS[preset]
+        else:
+            known = ", ".join([*REGEX_PRESETS, "custom"])
+            raise RuleError(f"{path}.preset", f"unknown preset {preset!r}; known: {known}")
+        regex = compile_user_regex(pattern, f"{path}.pattern")
+        if regex.groups < 1:
+            raise RuleError(f"{path}.pattern", "needs a capture group ( ... ) around the amount")
+        return cls(target, preset, pattern)
+
+    def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
+        """Set the target to the first capture group's amount; no match changes nothing."""
+        text = run.message.text if run.message is not None else ""
+        found = cached_regex(self.pattern).search(text)
+        if found is None:
+            return Applied("no match in the message: value unchanged")
+        captured = found.group(1)
+        if captured is None:
+            return Applied("the capture group matched nothing: value unchanged")
+        amount = parse_amount(captured)
+        if amount is None:
+            return Applied(f"captured {captured!r} is not a number: value unchanged")
+        attr = self.target.removeprefix("lead.")
+        lead.set(attr, amount)
+        return Applied(f"{attr} = {_plain(amount)} from {captured!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the rule-file form (preset, or the pattern for custom)."""
+        out: dict[str, Any] = {"type": self.type, "target": self.target}
+        if self.preset == "custom":
+            out["pattern"] = self.pattern
+        else:
+            out["preset"] = self.preset
+        return out
+
+
+SETTABLE_FIELDS = tuple(f"lead.{n}" for n in (*LEAD_TEXT_FIELDS, *LEAD_NUMBER_FIELDS))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class SetField:
+    """Set a lead field (priority, source, notes, city, ...)."""
+
+    type: ClassVar[str] = "set_field"
+    label: ClassVar[str] = "Set Lead Field"
+    keys: ClassVar[tuple[str, ...]] = ("field", "value")
+    field: str
+    value: str | float | None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], path: str, env: CompileEnv) -> SetField:
+        """Validate the field name and the value's kind."""
+        name = _text_param(raw, "field", path)
+        assert name is not None
+        if not name.startswith("lead."):
+            name = f"lead.{name}"
+        if name not in SETTABLE_FIELDS:
+            raise RuleError(f"{path}.field", f"{name!r} cannot be set; settable: {', '.join(SETTABLE_FIELDS)}")
+        if "value" not in raw:
+            raise RuleError(f"{path}.value", "is required (null clears the field)")
+        value = raw["value"]
+        if value == "":
+            value = None  # TOML has no null: an empty value clears the field
+        if name.removeprefix("lead.") in LEAD_NUMBER_FIELDS:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise RuleError(f"{path}.value", f"must be a number for {name}")
+            return cls(name, float(value) if value is not None else None)
+        if value is not None and not isinstance(value, str | int | float):
+            raise RuleError(f"{path}.value", "must be a text")
+        return cls(name, str(value) if value is not None else None)
+
+    def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
+        """Set the field."""
+        attr = self.field.removeprefix("lead.")
+        if not lead.set(attr, self.value):
+            return Applied(f"{attr} already {self.value!r}")
+        return Applied(f"{attr} = {self.value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the rule-file form."""
+        return {"type": self.type, "field": self.field, "value": self.value}
+
+
+def _tag_param(raw: Mapping[str, Any], path: str) -> str:
+    tag = _text_param(raw, "tag", path)
+    assert tag is not None
+    return " ".join(tag.split()).lower()
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class AddTag:
+    """Add a tag to the lead."""
+
+    type: ClassVar[str] = "add_tag"
+    label: ClassVar[str] = "Add Tag"
+    keys: ClassVar[tuple[str, ...]] = ("tag",)
+    tag: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], path: str, env: CompileEnv) -> AddTag:
+        """Tags are stored lower-case with single spaces."""
+        return cls(_tag_param(raw, path))
+
+    def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
+        """Add the tag (a set: adding twice is once)."""
+        if self.tag in lead.tags:
+            return Applied(f"already tagged {self.tag}")
+        lead.set("tags", lead.tags | {self.tag})
+        return Applied(f"+{self.tag}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the rule-file form."""
+        return {"type": self.type, "tag": self.tag}
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class RemoveTag:
+    """Remove a tag from the lead."""
+
+    type: ClassVar[str] = "remove_tag"
+    label: ClassVar[str] = "Remove Tag"
+    keys: ClassVar[tuple[str, ...]] = ("tag",)
+    tag: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], path: str, env: CompileEnv) -> RemoveTag:
+        """Tags are stored lower-case with single spaces."""
+        return cls(_tag_param(raw, path))
+
+    def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
+        """Remove the tag if present."""
+        if self.tag not in lead.tags:
+            return Applied(f"no tag {self.tag} to remove")
+        lead.set("tags", lead.tags - {self.tag})
+        return Applied(f"-{self.tag}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the rule-file form."""
+        return {"type": self.type, "tag": self.tag}
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class AdjustScore:
+    """Add to (or subtract from) the lead score."""
+
+    type: ClassVar[str] = "adjust_score"
+    label: ClassVar[str] = "Adjust Score"
+    keys: ClassVar[tuple[str, ...]] = ("by",)
+    by: int
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], path: str, env: CompileEnv) -> AdjustScore:
+        """`by` is a whole number, negative to subtract."""
+        by = raw.get("by")
+        if isinstance(by, bool) or not isinstance(by, int):
+            raise RuleError(f"{path}.by", "must be a whole number (negative to subtract)")
+        return cls(by)
+
+    def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
+        """Adjust the score."""
+        before = lead.score or 0
+        lead.set("score", before + self.by)
+        return Applied(f"score {_plain(before)} -> {_plain(before + self.by)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the rule-file form."""
+        return {"type": self.type, "by": self.by}
