@@ -210,11 +210,11 @@ class Daemon:
         finally:
             await asyncio.wait_for(self.stop(), STOP_TIMEOUT + 10)
 
-    async def reload_rules(self) -> int:
-        """Reload rules from the database without touching sessions; returns how many."""
+    async def reload_rules(self) -> dict[str, Any]:
+        """Reload rules from the database without touching sessions (SIGHUP, the API)."""
         await asyncio.get_running_loop().run_in_executor(self.store_thread, self._load_processor)
         assert self.processor is not None
-        return len(self.processor.ruleset.rules)
+        return {"rules": len(self.processor.ruleset.rules), "invalid": list(self.broken_rules)}
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

@@ -175,6 +175,10 @@ class SessionControl(Protocol):
         """Leads in the export format; raise ValueError naming an unknown filter."""
         ...
 
+    async def reload_rules(self) -> dict[str, Any]:
+        """Reload rules from the database without touching sessions: {"rules", "invalid"}."""
+        ...
+
     def readiness(self) -> dict[str, Any]:
         """{"ready": bool, "checks": {name: {"ok": bool, "detail": str}}}."""
         ...

@@ -42,6 +42,11 @@ async def restart_session(request: web.Request) -> web.StreamResponse:
     return json_response(control.session(_number(request)).to_dict())
 
 
+async def reload_rules(request: web.Request) -> web.StreamResponse:
+    """POST /api/rules/reload: pick up rules changed in the database; sessions stay connected."""
+    return json_response(await request.app[CONTROL].reload_rules())
+
+
 async def pair_code(request: web.Request) -> web.StreamResponse:
     """POST /api/sessions/{number}/pair-code → {"code": "ABCD-EFGH"}"""
     code = await request.app[CONTROL].request_pair_code(_number(request))
@@ -147,6 +152,7 @@ def add_routes(app: web.Application, *, simulate: bool) -> None:
     router.add_post("/api/sessions/{number}/restart", restart_session)
     router.add_post("/api/sessions/{number}/pair-code", pair_code)
     router.add_get("/api/leads", list_leads)
+    router.add_post("/api/rules/reload", reload_rules)
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", readyz)
     router.add_get("/metrics", metrics)

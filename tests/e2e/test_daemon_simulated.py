@@ -157,3 +157,26 @@ def test_an_unscanned_qr_round_ends_and_can_be_restarted(tmp_path: Path) -> None
         running.pair(A)
     finally:
         running.stop(signal.SIGTERM)
+
+
+def test_rules_reload_by_api_and_sighup_without_reconnecting(daemon: RunningDaemon, tmp_path: Path) -> None:
+    daemon.pair(A)
+    pid = daemon.session(A)["worker_pid"]
+    rules = tmp_path / "vip.toml"
+    rules.write_text('[[rules]]\nname = "VIP"\nconditions = [{ field = "message.text", op = "contains", '
+                     'value = "vip" }]\nactions = [{ type = "add_tag", tag = "vip" }]\n')
+    assert daemon.cli("rules", "import", str(rules)).returncode == 0
+    status, body = daemon.request("POST", "/api/rules/reload", {})
+    assert status == 200 and body["rules"] == 4 and body["invalid"] == []
+    assert daemon.send(A, sender=CUSTOMER, text="saya member VIP")[0] == 201
+    daemon.wait(lambda: "vip" in daemon.leads(phone=CUSTOMER)[0]["tags"], what="the new rule fired")
+    rules.write_text(rules.read_text().replace('"vip" }]\nactions', '"gold" }]\nactions')
+                     .replace('tag = "vip"', 'tag = "gold"'))
+    assert daemon.cli("rules", "import", str(rules)).returncode == 0
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.wait(lambda: "rules_loaded" in daemon.logs().split("vip")[-1], what="SIGHUP reload")
+    assert daemon.send(A, sender=CUSTOMER, text="gold member")[0] == 201
+    daemon.wait(lambda: "gold" in daemon.leads(phone=CUSTOMER)[0]["tags"], what="the edited rule fired")
+    session = daemon.session(A)
+    assert session["state"] == "CONNECTED" and session["worker_pid"] == pid

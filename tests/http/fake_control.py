@@ -135,6 +135,10 @@ class FakeControl:
         self.set(number, SessionState.STARTING)
         self.show_qr(number)
 
+    async def reload_rules(self) -> dict[str, Any]:
+        self.calls.append(("reload_rules", ""))
+        return {"rules": 3, "invalid": []}
+
     async def request_pair_code(self, number: str) -> str:
         self.calls.append(("pair_code", number))
         if self._get(number).state is SessionState.CONNECTED:

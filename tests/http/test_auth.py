@@ -27,7 +27,7 @@ API_ROUTES = {
     ("GET", f"/pair/{ADMIN}/qr.json"), ("GET", f"/pair/{ADMIN}/events"),
     ("GET", "/api/sessions"), ("GET", f"/api/sessions/{ADMIN}"),
     ("POST", f"/api/sessions/{ADMIN}/logout"), ("POST", f"/api/sessions/{ADMIN}/restart"),
-    ("POST", f"/api/sessions/{ADMIN}/pair-code"), ("GET", "/api/leads"),
+    ("POST", f"/api/sessions/{ADMIN}/pair-code"), ("GET", "/api/leads"), ("POST", "/api/rules/reload"),
     ("GET", "/readyz"), ("GET", "/metrics"),
     ("POST", f"/sim/{ADMIN}/scan"), ("POST", f"/sim/{ADMIN}/messages"),
     ("POST", f"/sim/{ADMIN}/crash"),
