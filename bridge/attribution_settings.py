@@ -42,7 +42,7 @@ class RotatorConfig:
     """[rotators.NAME]: how the public link /r/NAME sends visitors to that rotator's numbers."""
 
     name: str
-    greeting: str = DEFAULT_GREETING  # pre-filled WhatsApp text; {code} becomes [K-XXXX]
+    greeting: str = DEFAULT_GREETING  # pre-filled WhatsApp text; {code} becomes the visitor code, e.g. [K-7F3Q]
     strategy: str = "weighted"  # weighted (number weights; all 1 = round robin) | round_robin
     source: str = "website"  # lead.source of visitors (visits with fbclid/gclid count as "ads")
 
@@ -118,7 +118,7 @@ def _networks(value: Any, key: str) -> tuple[str, ...]:
 def _greeting(value: Any, key: str) -> str:
     text = _text(value, key)
     if text.count("{code}") != 1 or len(text) > 1000:
-        raise ConfigError(key, value, "a text of at most 1000 characters with {code} once (it becomes [K-XXXX])")
+        raise ConfigError(key, value, "a text of at most 1000 characters with {code} once (it becomes e.g. [K-7F3Q])")
     return text
 
 
@@ -132,7 +132,7 @@ def _secret(minimum: int) -> Callable[[Any, str], str]:
     def check(value: Any, key: str) -> str:
         text = _text(value, key)
         if text.lower() in _PLACEHOLDERS:
-            raise ConfigError(key, "(hidden)", "the real secret, not the example placeholder")
+            raise ConfigError(key, "(hidden)", "the real secret, not the value from config.example.toml")
         if len(text) < minimum:
             raise ConfigError(key, "(hidden)", f"at least {minimum} characters")
         return text

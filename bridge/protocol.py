@@ -157,7 +157,7 @@ class Qr(Frame):
 @_frame("pair_code", WORKER)
 @dataclass(frozen=True, slots=True)
 class PairCode(Frame):
-    """Answer to `pair_phone`: the 8-character phone-link code (XXXX-XXXX)."""
+    """Answer to `pair_phone`: the 8-character phone-link code (e.g. ABCD-EFGH)."""
 
     request_id: RequestId
     code: str

@@ -125,7 +125,7 @@ def _in(address: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6N
 
 
 def greeting_text(template: str, code: str | None) -> str:
-    """The pre-filled message: `{code}` becomes `[K-XXXX]` (or disappears when there is no code)."""
+    """The pre-filled message: `{code}` becomes the visitor code, e.g. `[K-7F3Q]` (or goes when none)."""
     if code is None:
         return " ".join(template.replace("{code}", "").split())
     return template.replace("{code}", f"[{code}]")
