@@ -37,14 +37,15 @@ from bridge.sessions import NotAvailableError, SessionState, SessionView, Unknow
 from bridge.supervisor import Session, WorkerSpec
 from bridge.tokens import ensure_token
 from engine.evaluate import RuleSet
-from engine.model import MessageFormatError, parse_message
+from engine.model import Message, MessageFormatError, parse_message
+from engine.operators import CompileEnv
 from engine.rules import default_env
 from store.db import open_db
-from store.inbox import ingest, pending_count, record_unreadable
-from store.leads import LeadQuery, iter_leads, unknown_filters
+from store.inbox import ingest, messages_of_lead, pending_count, record_unreadable
+from store.leads import LeadQuery, get_lead, iter_leads, lead_changes, unknown_filters
 from store.processor import Processor, ProcessStats
 from store.rules import load_rules
-from store.runs import prune_runs
+from store.runs import prune_runs, recent_runs
 from store.visitors import VisitorUpgrades
 
 log = structlog.get_logger(__name__)
@@ -85,6 +86,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.totals = ProcessStats()
+        self.fresh: dict[int, Message] = {}  # inbox id → message just ingested, not yet processed
         self.store_ok = False
         self.backlog = 0
         self.runner: web.AppRunner | None = None
@@ -255,6 +257,8 @@ class Daemon:
         if message.session != number:
             message = parse_message({**message.to_dict(), "session": number})
         result = await self.db_call(ingest, message, utc_now())
+        if result.inbox_id is not None:
+            self.fresh[result.inbox_id] = message  # processed next without parsing it again
         if result.duplicate:
             log.info("message_duplicate", number=number, message_id=message.id)
         self.work.set()
@@ -285,7 +289,8 @@ class Daemon:
     def _process(self) -> ProcessStats:
         assert self.processor is not None and self.db is not None
         self.attribution.flush_into(self.db)  # a message's visitor code is on file before it is processed
-        stats = self.processor.run()
+        fresh, self.fresh = self.fresh, {}
+        stats = self.processor.run(parsed=fresh)
         self._account(stats)
         self.backlog = pending_count(self.db)
         return stats
@@ -400,6 +405,26 @@ class Daemon:
             return [lead.to_dict() for lead in iter_leads(db, LeadQuery(dict(filters), limit, offset))]
 
         return await asyncio.get_running_loop().run_in_executor(self.store_thread, query, self.db)
+
+    def rule_env(self) -> CompileEnv:
+        """The validation environment for rules (workspace statuses, webhook endpoints)."""
+        return default_env(self.workspace.statuses, self.config.endpoint_names())
+
+    async def lead_detail(self, phone: str) -> dict[str, Any] | None:
+        """One lead for the dashboard: export fields, messages, rule runs, value/status history."""
+
+        def query(db: Database) -> dict[str, Any] | None:
+            lead = get_lead(db, phone)
+            if lead is None:
+                return None
+            return {"lead": lead.to_dict(), "messages": messages_of_lead(db, phone, 100),
+                    "runs": recent_runs(db, limit=100, lead_phone=phone), "changes": lead_changes(db, phone)}
+
+        return await self.db_call(query)
+
+    async def recent_runs(self, limit: int, errors_only: bool) -> list[dict[str, Any]]:
+        """Newest rule runs (or only the failed ones), for the dashboard's Activity screen."""
+        return await self.db_call(recent_runs, limit=limit, errors_only=errors_only)
 
     def readiness(self) -> dict[str, Any]:
         """Ready when the store is open and every number has a live worker or needs a person."""

@@ -6,11 +6,15 @@ the last transitions with timestamps, so an owner can tell "scan the QR" from "b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from engine.operators import CompileEnv
+
+T = TypeVar("T")
 
 
 class SessionState(StrEnum):
@@ -177,6 +181,22 @@ class SessionControl(Protocol):
 
     async def reload_rules(self) -> dict[str, Any]:
         """Reload rules from the database without touching sessions: {"rules", "invalid"}."""
+        ...
+
+    async def db_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(db, *args, **kwargs)` on the store thread (the dashboard's rule routes)."""
+        ...
+
+    def rule_env(self) -> CompileEnv:
+        """The validation environment for rules: the workspace's statuses and webhook endpoints."""
+        ...
+
+    async def lead_detail(self, phone: str) -> dict[str, Any] | None:
+        """{"lead", "messages", "runs", "changes"} for one lead (dashboard), or None when unknown."""
+        ...
+
+    async def recent_runs(self, limit: int, errors_only: bool) -> list[dict[str, Any]]:
+        """Newest rule runs first (store.runs.recent_runs), for the dashboard's Activity screen."""
         ...
 
     def readiness(self) -> dict[str, Any]:

@@ -159,7 +159,7 @@ def bench_evaluation(rules: list[Rule], messages: list[Message]) -> dict[str, An
 def e2e_child(mode: str, workdir: Path, limit: int) -> dict[str, Any]:
     """Replay the workload through inbox → engine → store with synchronous=FULL."""
     from store.db import open_db
-    from store.inbox import ingest, ingest_many
+    from store.inbox import ingest, ingest_many, parsed_by_id
     from store.processor import Processor
     from store.rules import load_rules, save_rules
 
@@ -195,8 +195,8 @@ def e2e_child(mode: str, workdir: Path, limit: int) -> dict[str, Any]:
         chunk = 1000
         for offset in range(0, len(messages), chunk):
             t0 = time.perf_counter()
-            ingest_many(db, messages[offset:offset + chunk], now())
-            processor.run()
+            part = messages[offset:offset + chunk]
+            processor.run(parsed=parsed_by_id(part, ingest_many(db, part, now())))
             done = time.perf_counter() - t0
             latencies.extend([done] * len(messages[offset:offset + chunk]))
     elapsed = time.perf_counter() - started

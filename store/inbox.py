@@ -65,6 +65,11 @@ def ingest_many(db: Database, messages: Sequence[Message], received_at: datetime
     return results
 
 
+def parsed_by_id(messages: Sequence[Message], results: Sequence[Ingested]) -> dict[int, Message]:
+    """Inbox id → message for the rows a batch ingest created (for `Processor.run(parsed=…)`)."""
+    return {r.inbox_id: m for m, r in zip(messages, results, strict=True) if r.inbox_id is not None}
+
+
 def record_unreadable(db: Database, session: str, reference: str, raw: str, error: str,
                       received_at: datetime) -> None:
     """Keep a message that could not be parsed, marked as an error, so nothing vanishes."""

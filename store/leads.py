@@ -107,3 +107,11 @@ def iter_leads(db: Database, query: LeadQuery | None = None) -> Iterator[Lead]:
 def count_leads_by_status(db: Database) -> dict[str, int]:
     """How many leads are in each status."""
     return {s: n for s, n in db.conn.execute("SELECT status, COUNT(*) FROM leads GROUP BY status")}
+
+
+def lead_changes(db: Database, phone: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The lead's value/status history, newest first: {"at", "inbox_id", "changes": {field: [old, new]}}."""
+    rows = db.conn.execute(
+        "SELECT at, inbox_id, changes FROM lead_changes WHERE lead_phone = ? ORDER BY id DESC LIMIT ?",
+        (phone, limit))
+    return [{"at": at, "inbox_id": inbox_id, "changes": orjson.loads(changes)} for at, inbox_id, changes in rows]

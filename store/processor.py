@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
@@ -89,12 +89,19 @@ class Processor:
         self.workspace = workspace
         self.clock = clock
         self.batch_size = batch_size
+        self._parsed: Mapping[int, Message] = {}
         # Identity upgrade ([K-XXXX] codes): visitor facts in, consumed codes out, same transaction.
         self.upgrades = upgrades or VisitorUpgrades(workspace.name)
 
-    def run(self, *, max_messages: int | None = None) -> ProcessStats:
-        """Process pending messages until none are left (or `max_messages`)."""
+    def run(self, *, max_messages: int | None = None,
+            parsed: Mapping[int, Message] | None = None) -> ProcessStats:
+        """Process pending messages until none are left (or `max_messages`).
+
+        `parsed` maps inbox ids to the messages the caller has just ingested, so their
+        payloads need not be parsed again; any other row is read from its payload.
+        """
         stats = ProcessStats()
+        self._parsed = parsed or {}
         last_id = 0
         while max_messages is None or stats.processed + len(stats.errors) < max_messages:
             limit = self.batch_size
@@ -154,7 +161,12 @@ class Processor:
         stats = batch.stats
         stamp = now.isoformat()
         parsed: list[tuple[int, Message | Exception]] = []
+        known = self._parsed
         for inbox_id, payload in rows:
+            ready = known.get(inbox_id)
+            if ready is not None:
+                parsed.append((inbox_id, ready))
+                continue
             try:
                 parsed.append((inbox_id, stored_message(payload)))
             except Exception as exc:  # guarantee 4: a malformed row is marked, the rest go on

@@ -107,3 +107,48 @@ def delete_rule(db: Database, rule_id: int) -> None:
         cursor = db.conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
     if cursor.rowcount == 0:
         raise NotFoundError(f"no rule with id {rule_id}")
+
+
+def _name_taken(db: Database, name: str, except_id: int | None) -> bool:
+    row = db.conn.execute("SELECT id FROM rules WHERE lower(name) = lower(?) AND id IS NOT ?",
+                          (name, except_id)).fetchone()
+    return row is not None
+
+
+def insert_rule(db: Database, rule: Rule, now: datetime) -> int:
+    """Add one rule and return its id; raise ValueError("name: ...") when the name is taken."""
+    with db.atomic():
+        if _name_taken(db, rule.name, None):
+            raise ValueError(f"name: a rule called {rule.name!r} already exists")
+        cursor = db.conn.execute(
+            "INSERT INTO rules (name, enabled, priority, trigger, spec, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (rule.name, int(rule.enabled), rule.priority, rule.trigger, _spec(rule), now.isoformat(),
+             now.isoformat()))
+    return int(cursor.lastrowid or 0)
+
+
+def update_rule(db: Database, rule_id: int, rule: Rule, now: datetime) -> None:
+    """Replace rule `rule_id` (NotFoundError when missing, ValueError("name: ...") on a taken name)."""
+    with db.atomic():
+        if db.conn.execute("SELECT 1 FROM rules WHERE id = ?", (rule_id,)).fetchone() is None:
+            raise NotFoundError(f"no rule with id {rule_id}")
+        if _name_taken(db, rule.name, rule_id):
+            raise ValueError(f"name: another rule is called {rule.name!r}")
+        db.conn.execute(
+            "UPDATE rules SET name=?, enabled=?, priority=?, trigger=?, spec=?, updated_at=? WHERE id=?",
+            (rule.name, int(rule.enabled), rule.priority, rule.trigger, _spec(rule), now.isoformat(), rule_id))
+
+
+def reorder_rules(db: Database, ids: Sequence[int], now: datetime, step: int = 10) -> None:
+    """Give the rules `ids` (every stored rule, once each) priorities step, 2·step, … in that order."""
+    with db.atomic():
+        stored = {int(r[0]) for r in db.conn.execute("SELECT id FROM rules")}
+        if sorted(ids) != sorted(stored):
+            raise ValueError("ids: must list every rule exactly once")
+        for index, rule_id in enumerate(ids, start=1):
+            row = db.conn.execute("SELECT spec FROM rules WHERE id = ?", (rule_id,)).fetchone()
+            spec = json.loads(row[0])
+            spec["priority"] = index * step
+            db.conn.execute("UPDATE rules SET priority = ?, spec = ?, updated_at = ? WHERE id = ?",
+                            (index * step, json.dumps(spec, ensure_ascii=False), now.isoformat(), rule_id))

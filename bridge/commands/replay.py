@@ -18,7 +18,7 @@ from bridge.errors import EXIT_FAILED, EXIT_OK
 from bridge.outbox.views import outbox_policy
 from engine.errors import RuleSetError
 from engine.model import Message, MessageFormatError, parse_message
-from store.inbox import ingest_many
+from store.inbox import ingest_many, parsed_by_id
 from store.leads import count_leads_by_status
 from store.processor import Processor, ProcessStats
 from store.rules import save_rules
@@ -94,8 +94,9 @@ def replay(ctx: Context, path: Path, *, progress: bool) -> ReplaySummary:
         results = ingest_many(ctx.db, chunk, utc_now())
         summary.messages += sum(1 for r in results if not r.duplicate)
         summary.duplicates += sum(1 for r in results if r.duplicate)
+        fresh = parsed_by_id(chunk, results)
         chunk.clear()
-        _merge(summary.processing, processor.run())
+        _merge(summary.processing, processor.run(parsed=fresh))
 
     for message in read_lines(path, summary):
         chunk.append(message)

@@ -14,7 +14,18 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from bridge.http import api, auth, events, outbox_api, pairing, public
+from bridge.http import (
+    api,
+    auth,
+    dashboard,
+    dashboard_editor,
+    dashboard_rules,
+    dashboard_suggest,
+    events,
+    outbox_api,
+    pairing,
+    public,
+)
 from bridge.http.auth import AUTH, CLOSING, CONTROL, TEMPLATES, WORKSPACE, Auth
 from bridge.http.errors import errors_middleware
 from bridge.sessions import SessionControl
@@ -69,6 +80,10 @@ def create_app(control: SessionControl, *, token: str, workspace_name: str) -> w
     events.add_routes(app)  # issue #5: door pages, QR sheets, event API (control.events)
     # Rotator links and partner webhooks (public, own protections) plus their API (issue #6).
     public.add_routes(app, getattr(control, "attribution", None), getattr(control, "partners", None))
+    dashboard.add_routes(app)  # issue #7: Numbers, Leads, lead page, Activity
+    dashboard_rules.add_routes(app)  # issue #7: the Rules screen and the rules API
+    dashboard_editor.add_routes(app)  # issue #7: the rule editor and Test a rule
+    dashboard_suggest.add_routes(app)  # issue #7: AI Suggest (offline phrase grammar)
     app.router.add_static("/static/", Path(str(files("bridge") / "static")), name="static")
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(_end_streams)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bridge.sessions import (
     NotAvailableError,
@@ -22,10 +22,14 @@ from bridge.sessions import (
     UnknownNumberError,
 )
 from engine.model import parse_message, parse_timestamp
+from engine.operators import CompileEnv
+from engine.rules import default_env
+from store.db import open_db
 from tests.attribution.services import make_services
 from tests.http.fake_events import make_desk
 from tests.outbox.fake_outbox import FakeOutbox
 
+T = TypeVar("T")
 ADMIN = "6281100000001"
 OTHER_ADMIN = "6281100000002"
 LEAD_FILTER_NAMES = frozenset({"status", "source", "utm_source", "utm_medium", "utm_campaign",
@@ -49,6 +53,9 @@ class FakeControl:
         self.active_waiters = 0
         self.ready = True
         self.leads: list[dict[str, Any]] = []
+        self.db = open_db(":memory:")  # rules (issue #7) live here, in the real schema
+        self.runs: list[dict[str, Any]] = []  # newest first, as store.runs.recent_runs
+        self.lead_history: dict[str, dict[str, list[dict[str, Any]]]] = {}  # phone → messages/changes
         self._waiters: set[asyncio.Future[None]] = set()
         self._codes = itertools.count(1)
         self._views: dict[str, SessionView] = {}
@@ -181,6 +188,27 @@ class FakeControl:
         rows = [lead for lead in self.leads
                 if all(str(lead.get(k)) == v for k, v in filters.items() if k != "updated_since")]
         return rows[offset:offset + limit]
+
+    async def db_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Store calls run inline on the fake's in-memory database (real migrations)."""
+        return fn(self.db, *args, **kwargs)
+
+    def rule_env(self) -> CompileEnv:
+        return default_env(STATUSES, frozenset({"crm"}))
+
+    async def lead_detail(self, phone: str) -> dict[str, Any] | None:
+        self.calls.append(("lead_detail", phone))
+        lead = next((lead for lead in self.leads if lead.get("phone") == phone), None)
+        if lead is None:
+            return None
+        history = self.lead_history.get(phone, {})
+        return {"lead": dict(lead), "messages": list(history.get("messages", [])),
+                "runs": [r for r in self.runs if r.get("lead_phone") == phone],
+                "changes": list(history.get("changes", []))}
+
+    async def recent_runs(self, limit: int, errors_only: bool) -> list[dict[str, Any]]:
+        self.calls.append(("recent_runs", (limit, errors_only)))
+        return [r for r in self.runs if not errors_only or r.get("error")][:limit]
 
     def readiness(self) -> dict[str, Any]:
         return {"ready": self.ready,

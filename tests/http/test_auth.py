@@ -20,8 +20,12 @@ OPEN_ROUTES = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POS
 # each declares the protection it has instead, and tests/attribution checks that it holds.
 PUBLIC_ROUTES = {("GET", "/r/default"): "rate_limit", ("GET", "/hooks/whatsapp_cloud/1"): "verify_token",
                  ("POST", "/hooks/whatsapp_cloud/1"): "signature"}
+LEAD = "6281200000002"  # the lead the dashboard routes are called with
 PAGE_ROUTES = {("GET", "/"), ("GET", f"/pair/{ADMIN}"),
-               ("GET", "/events"), ("GET", f"/events/{EVENT}"), ("GET", f"/events/{EVENT}/badges")}
+               ("GET", "/events"), ("GET", f"/events/{EVENT}"), ("GET", f"/events/{EVENT}/badges"),
+               # Dashboard (issue #7)
+               ("GET", "/numbers"), ("GET", "/leads"), ("GET", f"/leads/{LEAD}"), ("GET", "/activity"),
+               ("GET", "/rules"), ("GET", "/rules/new"), ("GET", "/rules/1/edit")}
 API_ROUTES = {
     ("GET", f"/pair/{ADMIN}/qr.png"), ("GET", f"/pair/{ADMIN}/qr.svg"),
     ("GET", f"/pair/{ADMIN}/qr.json"), ("GET", f"/pair/{ADMIN}/events"),
@@ -40,11 +44,23 @@ API_ROUTES = {
     ("GET", f"/api/events/{EVENT}"), ("GET", f"/api/events/{EVENT}/codes"), ("POST", f"/api/events/{EVENT}/codes"),
     ("GET", f"/api/events/{EVENT}/checkins"), ("POST", f"/api/events/{EVENT}/checkins"),
     ("POST", f"/api/events/{EVENT}/checkins/1/undo"), ("GET", f"/api/events/{EVENT}/export.csv"),
+    # Dashboard (issue #7)
+    ("GET", "/api/leads.csv"), ("GET", f"/api/leads/{LEAD}"), ("GET", "/api/runs"),
+    ("GET", "/api/rules"), ("POST", "/api/rules"), ("PUT", "/api/rules/1"), ("DELETE", "/api/rules/1"),
+    ("POST", "/api/rules/validate"), ("POST", "/api/rules/order"), ("GET", "/api/rules/templates"),
+    ("POST", "/api/rules/templates/install"), ("GET", "/api/rules/export.toml"), ("POST", "/api/rules/import"),
+    ("GET", "/api/rules/vocabulary"), ("POST", "/api/rules/test"), ("POST", "/api/rules/suggest"),
 }
+# A rule in the rule-file form, for the rules routes (issue #7).
+RULE = {"name": "Tag buyers", "conditions": [{"field": "message.text", "op": "contains", "value": "beli"}],
+        "actions": [{"type": "add_tag", "tag": "buyer"}]}
 # Bodies of the POSTs that need one to succeed.
 BODIES = {
     "/api/events": {"name": "Test", "number": ADMIN, "start": "2026-11-23 08:00", "end": "2026-11-23 17:00"},
     f"/api/events/{EVENT}/codes": {"count": 2}, f"/api/events/{EVENT}/checkins": {"code": FREE_CODE},
+    "/api/rules": "RULE", "/api/rules/1": "RULE", "/api/rules/validate": "RULE", "/api/rules/order": {"ids": [1]},
+    "/api/rules/templates/install": {"slugs": ["identify-hot-lead"]}, "/api/rules/test": {"text": "mau order"},
+    "/api/rules/suggest": {"text": "if customer says order, change to hot"},
 }
 PROTECTED = sorted(PAGE_ROUTES | API_ROUTES)
 
@@ -64,7 +80,8 @@ def _route_table() -> set[tuple[str, str]]:
 def _filled(path: str) -> str:
     return (path.replace("{number}", ADMIN).replace("{id}", "1").replace("{slug}", "default")
             .replace("{source}", "whatsapp_cloud").replace("{channel}", "1")
-            .replace("{event}", EVENT).replace("{code}", USED_CODE).replace("{checkin}", "1"))
+            .replace("{event}", EVENT).replace("{code}", USED_CODE).replace("{checkin}", "1")
+            .replace("{phone}", LEAD))
 
 
 def test_route_table_is_fully_classified() -> None:
@@ -105,10 +122,15 @@ async def test_every_route_works_with_the_bearer(
         control.connect(ADMIN)
     else:
         control.show_qr(ADMIN)
+    control.leads.append({"phone": LEAD, "status": "hot", "tags": []})
+    installed = await client.post("/api/rules/templates/install", headers=BEARER,
+                                  json={"slugs": ["identify-hot-lead"]})  # rule 1, for /api/rules/1
+    assert installed.status == 201
     body = {"chat": "6281200000002@s.whatsapp.net", "sender": "6281200000002@s.whatsapp.net"}
     response = await client.request(method, path, headers=BEARER, allow_redirects=False,
                                     json=body if path.endswith("/messages") else
                                     {"older_than": "7d"} if path.endswith("/purge") else
+                                    RULE if BODIES.get(path) == "RULE" else
                                     BODIES.get(path) if method == "POST" else None)
     assert response.status in (200, 201, 202), (method, path, await response.read())
     response.close()

@@ -1,0 +1,198 @@
+"""The dashboard (issue #7), stage 1: Numbers, Leads, a lead's page, Activity.
+
+Server-rendered pages (Jinja2) with a little JavaScript (static/dash.js) that calls the
+JSON API: the existing session and outbox routes, plus the few read routes added here
+(a lead's history, recent rule runs, the leads CSV).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from bridge.http.api import MAX_LIMIT, _int_param
+from bridge.http.auth import CONTROL, page_route, render
+from bridge.http.errors import ApiError, json_response
+from bridge.sessions import REASON_WORDS, STATE_WORDS, SessionControl, SessionState
+from engine.model import DEFAULT_STATUSES, Lead
+
+# The filters the Leads screen offers (a subset of store.leads.FILTERS); "campaign" is utm_campaign.
+LEAD_PAGE_FILTERS = ("q", "status", "source", "utm_campaign")
+CSV_COLUMNS = tuple(f.name for f in fields(Lead))
+PAGE_SIZE = 100
+ACTIVITY_PARAMS = ("limit", "errors")
+
+
+def statuses(control: SessionControl) -> tuple[str, ...]:
+    """The workspace's lead statuses (the daemon's config), or the defaults."""
+    workspace = getattr(control, "workspace", None)
+    return tuple(getattr(workspace, "statuses", DEFAULT_STATUSES))
+
+
+def when(value: Any) -> str:
+    """A timestamp for people: '2026-11-23 14:05' (UTC offset dropped), or '—'."""
+    if value is None or value == "":
+        return "—"
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def full_lead(lead: dict[str, Any]) -> dict[str, Any]:
+    """Every export field present (None when unset), so templates can rely on them."""
+    return {**{name: None for name in CSV_COLUMNS}, "tags": [], "chat_count": 0, **lead}
+
+
+def valid_phone(phone: str) -> str:
+    """The lead's phone in digits, or a 400 naming the `phone` field."""
+    if not phone.isdigit() or not 5 <= len(phone) <= 20:
+        raise ApiError(400, "bad_request", f"phone: {phone!r} is not a phone number in digits, "
+                       "e.g. 6281200000002", field="phone")
+    return phone
+
+
+def lead_filters(query: Any) -> dict[str, str]:
+    """The Leads screen's filters from the query string; empty ones are ignored."""
+    filters: dict[str, str] = {}
+    for name in query:
+        if name in ("limit", "offset"):
+            continue
+        if name not in LEAD_PAGE_FILTERS:
+            raise ApiError(400, "bad_request", f"{name}: not a lead filter "
+                           f"(known: {', '.join(LEAD_PAGE_FILTERS)})", field=name)
+        value = query.get(name, "").strip()
+        if value:
+            filters[name] = value
+    return filters
+
+
+async def _leads(control: SessionControl, filters: dict[str, str], limit: int,
+                 offset: int) -> list[dict[str, Any]]:
+    if "status" in filters and filters["status"] not in statuses(control):
+        raise ApiError(400, "bad_request", f"status: {filters['status']!r} is not one of "
+                       f"{', '.join(statuses(control))}", field="status")
+    try:
+        return await control.list_leads(filters, limit, offset)
+    except ValueError as exc:
+        named = str(exc).split(":", 1)[0].strip()
+        raise ApiError(400, "bad_request", str(exc),
+                       field=named if named in LEAD_PAGE_FILTERS else None) from None
+
+
+# -- pages -------------------------------------------------------------------------------
+
+def _page(request: web.Request, name: str, screen: str, *, status: int = 200, **context: Any) -> web.Response:
+    return render(request, name, status=status, screen=screen, when=when, **context)
+
+
+@page_route
+async def numbers_page(request: web.Request) -> web.StreamResponse:
+    """GET /numbers: every admin number, its state in words, last message, pair / log out."""
+    views = request.app[CONTROL].sessions()
+    return _page(request, "dash_numbers.html", "numbers", views=views, state_words=STATE_WORDS,
+                 reason_words=REASON_WORDS, connected=SessionState.CONNECTED)
+
+
+@page_route
+async def leads_page(request: web.Request) -> web.StreamResponse:
+    """GET /leads?q=&status=&source=&utm_campaign=: searchable, filterable list."""
+    control = request.app[CONTROL]
+    error = None
+    leads: list[dict[str, Any]] = []
+    filters: dict[str, str] = {}
+    offset = 0
+    try:
+        offset = _int_param(request, "offset", 0, 0, None)
+        filters = lead_filters(request.query)
+        leads = await _leads(control, filters, PAGE_SIZE + 1, offset)
+    except ApiError as exc:
+        error = exc.message
+    more = len(leads) > PAGE_SIZE
+    query = urlencode(filters)
+    return _page(request, "dash_leads.html", "leads", status=400 if error else 200, error=error,
+                 leads=[full_lead(lead) for lead in leads[:PAGE_SIZE]], filters=filters,
+                 statuses=statuses(control), offset=offset, more=more, page_size=PAGE_SIZE, csv_query=query)
+
+
+@page_route
+async def lead_page(request: web.Request) -> web.StreamResponse:
+    """GET /leads/{phone}: the lead's fields, messages, rule runs and value/status history."""
+    phone = request.match_info["phone"]
+    detail = await request.app[CONTROL].lead_detail(phone) if phone.isdigit() else None
+    if detail is None:
+        return _page(request, "dash_lead.html", "leads", status=404, phone=phone, detail=None)
+    detail = {**detail, "lead": full_lead(detail["lead"])}
+    return _page(request, "dash_lead.html", "leads", phone=phone, detail=detail)
+
+
+@page_route
+async def activity_page(request: web.Request) -> web.StreamResponse:
+    """GET /activity: recent rule runs and errors; outbox deliveries with retry."""
+    control = request.app[CONTROL]
+    runs = await control.recent_runs(50, False)
+    errors = await control.recent_runs(20, True)
+    outbox = getattr(control, "outbox", None)
+    entries = await outbox.list_entries(None, None, 50) if outbox is not None else None
+    return _page(request, "dash_activity.html", "activity", runs=runs, errors=errors, entries=entries)
+
+
+# -- JSON API ----------------------------------------------------------------------------
+
+async def lead_detail(request: web.Request) -> web.StreamResponse:
+    """GET /api/leads/{phone}: {"lead", "messages", "runs", "changes"}."""
+    phone = valid_phone(request.match_info["phone"])
+    detail = await request.app[CONTROL].lead_detail(phone)
+    if detail is None:
+        raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
+    return json_response(detail)
+
+
+async def leads_csv(request: web.Request) -> web.StreamResponse:
+    """GET /api/leads.csv?q=&status=&source=&utm_campaign=: the filtered leads as CSV."""
+    filters = lead_filters(request.query)
+    limit = _int_param(request, "limit", MAX_LIMIT, 1, MAX_LIMIT)
+    leads = await _leads(request.app[CONTROL], filters, limit, 0)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for lead in leads:
+        row = dict(lead)
+        if isinstance(row.get("tags"), list):
+            row["tags"] = ";".join(row["tags"])
+        writer.writerow(row)
+    return web.Response(text=buffer.getvalue(), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="leads.csv"',
+                                 "Cache-Control": "no-store"})
+
+
+async def list_runs(request: web.Request) -> web.StreamResponse:
+    """GET /api/runs?limit=50&errors=true: the newest rule runs (or only the failed ones)."""
+    unknown = sorted(set(request.query) - set(ACTIVITY_PARAMS))
+    if unknown:
+        raise ApiError(400, "bad_request", f"{unknown[0]}: not a parameter (known: errors, limit)",
+                       field=unknown[0])
+    limit = _int_param(request, "limit", 50, 1, MAX_LIMIT)
+    errors = request.query.get("errors", "false").lower()
+    if errors not in ("true", "false", "1", "0"):
+        raise ApiError(400, "bad_request", f"errors: must be true or false, not {errors!r}", field="errors")
+    return json_response(await request.app[CONTROL].recent_runs(limit, errors in ("true", "1")))
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the dashboard pages and their read API."""
+    router = app.router
+    router.add_get("/numbers", numbers_page)
+    router.add_get("/leads", leads_page)
+    router.add_get("/leads/{phone}", lead_page)
+    router.add_get("/activity", activity_page)
+    router.add_get("/api/leads.csv", leads_csv)
+    router.add_get("/api/leads/{phone}", lead_detail)
+    router.add_get("/api/runs", list_runs)

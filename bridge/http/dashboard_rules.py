@@ -1,0 +1,230 @@
+"""The dashboard's Rules screen (issue #7, stage 2): the ordered list and the rules JSON API.
+
+Rules are validated by the engine (engine.rules.parse_rule); a problem answers 400 with
+the rule field named by its path (`conditions[0].value`), so the editor can put the
+message next to the input that caused it. Every change reloads the daemon's rules.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime
+from typing import Any
+
+import tomli_w
+from aiohttp import web
+
+from bridge.http.auth import CONTROL, page_route, render
+from bridge.http.errors import ApiError, json_response, read_json_object
+from bridge.sessions import SessionControl
+from engine.errors import RuleError, RuleSetError
+from engine.rules import SENDERS, Rule, parse_rule, parse_rules
+from engine.templates import TEMPLATES
+from store.errors import NotFoundError
+from store.rules import delete_rule, insert_rule, load_rules, reorder_rules, save_rules, update_rule
+
+ROOT = "rule"  # the path prefix the engine's errors start with for one rule
+MAX_TOML_BYTES = 200 * 1024
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def field_of(path: str) -> str:
+    """`rule.conditions[0].value` → `conditions[0].value`; `rules[2].name` stays whole."""
+    return path[len(ROOT) + 1:] if path.startswith(ROOT + ".") else path
+
+
+def rule_error(exc: RuleError) -> ApiError:
+    field = field_of(exc.path)
+    return ApiError(400, "invalid_rule", f"{field}: {exc.message}", field=field)
+
+
+def rule_set_error(exc: RuleSetError) -> ApiError:
+    first = exc.errors[0]
+    return ApiError(400, "invalid_rule", f"{first.path}: {first.message}", field=first.path)
+
+
+def _parse(control: SessionControl, body: Any) -> Rule:
+    try:
+        return parse_rule(body, ROOT, control.rule_env())
+    except RuleError as exc:
+        raise rule_error(exc) from None
+
+
+def _rule_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise ApiError(400, "bad_request", f"id: {raw!r} is not a rule id (a whole number)", field="id")
+    return int(raw)
+
+
+async def rules_state(control: SessionControl) -> dict[str, Any]:
+    """{"rules": [rule with id, in run order], "invalid": [stored rules that no longer parse]}."""
+    loaded = await control.db_call(load_rules, control.rule_env())
+    return {"rules": [rule.to_dict(with_id=True) for rule in loaded.rules],
+            "invalid": [{"name": e.rule_name, "path": e.path, "message": e.message} for e in loaded.broken]}
+
+
+async def _changed(control: SessionControl) -> dict[str, Any]:
+    reloaded = await control.reload_rules()
+    return {**await rules_state(control), "reloaded": reloaded}
+
+
+# -- page --------------------------------------------------------------------------------
+
+@page_route
+async def rules_page(request: web.Request) -> web.StreamResponse:
+    """GET /rules: the ordered list with enable/disable, move up/down, stop-processing, export/import."""
+    state = await rules_state(request.app[CONTROL])
+    return render(request, "dash_rules.html", screen="rules", rules=state["rules"], invalid=state["invalid"],
+                  senders=SENDERS, templates=TEMPLATES)
+
+
+# -- JSON API ----------------------------------------------------------------------------
+
+async def list_rules(request: web.Request) -> web.StreamResponse:
+    """GET /api/rules"""
+    return json_response(await rules_state(request.app[CONTROL]))
+
+
+async def create_rule(request: web.Request) -> web.StreamResponse:
+    """POST /api/rules {rule in the rule-file form} → 201 {"rule", "rules", "invalid", "reloaded"}."""
+    control = request.app[CONTROL]
+    rule = _parse(control, await read_json_object(request, required=True))
+    try:
+        rule_id = await control.db_call(insert_rule, rule, _now())
+    except ValueError as exc:
+        raise ApiError(409, "conflict", str(exc), field="name") from None
+    return json_response({"rule": rule.with_id(rule_id).to_dict(with_id=True), **await _changed(control)},
+                         status=201)
+
+
+async def replace_rule(request: web.Request) -> web.StreamResponse:
+    """PUT /api/rules/{id} {rule} → the saved rule."""
+    control = request.app[CONTROL]
+    rule_id = _rule_id(request)
+    body = await read_json_object(request, required=True)
+    body.pop("id", None)
+    rule = _parse(control, body)
+    try:
+        await control.db_call(update_rule, rule_id, rule, _now())
+    except NotFoundError as exc:
+        raise ApiError(404, "not_found", f"id: {exc}", field="id") from None
+    except ValueError as exc:
+        raise ApiError(409, "conflict", str(exc), field="name") from None
+    return json_response({"rule": rule.with_id(rule_id).to_dict(with_id=True), **await _changed(control)})
+
+
+async def remove_rule(request: web.Request) -> web.StreamResponse:
+    """DELETE /api/rules/{id}"""
+    control = request.app[CONTROL]
+    rule_id = _rule_id(request)
+    try:
+        await control.db_call(delete_rule, rule_id)
+    except NotFoundError as exc:
+        raise ApiError(404, "not_found", f"id: {exc}", field="id") from None
+    return json_response({"deleted": rule_id, **await _changed(control)})
+
+
+async def validate_rule(request: web.Request) -> web.StreamResponse:
+    """POST /api/rules/validate {rule} → {"ok": true, "rule": normalised} or 400 naming the field."""
+    rule = _parse(request.app[CONTROL], await read_json_object(request, required=True))
+    return json_response({"ok": True, "rule": rule.to_dict()})
+
+
+async def order_rules(request: web.Request) -> web.StreamResponse:
+    """POST /api/rules/order {"ids": [3, 1, 2]}: run order (priorities 10, 20, 30, …)."""
+    control = request.app[CONTROL]
+    body = await read_json_object(request, required=True)
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ApiError(400, "bad_request", "ids: must be a list of rule ids, e.g. [3, 1, 2]", field="ids")
+    try:
+        await control.db_call(reorder_rules, ids, _now())
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", str(exc), field="ids") from None
+    return json_response(await _changed(control))
+
+
+async def list_templates(request: web.Request) -> web.StreamResponse:
+    """GET /api/rules/templates: the installable templates (slug, title, description, rule)."""
+    return json_response([{"slug": t.slug, "title": t.title, "summary": t.summary, "rule": t.rule}
+                          for t in TEMPLATES.values()])
+
+
+async def install_templates(request: web.Request) -> web.StreamResponse:
+    """POST /api/rules/templates/install {"slugs": [...]}: add (or reset) the templates' rules."""
+    control = request.app[CONTROL]
+    body = await read_json_object(request, required=True)
+    slugs = body.get("slugs")
+    if not isinstance(slugs, list) or not slugs:
+        raise ApiError(400, "bad_request", "slugs: must be a list of template slugs", field="slugs")
+    for index, slug in enumerate(slugs):
+        if slug not in TEMPLATES:
+            raise ApiError(400, "bad_request", f"slugs[{index}]: unknown template {slug!r}; known: "
+                           f"{', '.join(TEMPLATES)}", field=f"slugs[{index}]")
+    try:
+        rules = parse_rules([TEMPLATES[slug].rule for slug in slugs], control.rule_env())
+    except RuleSetError as exc:
+        raise rule_set_error(exc) from None
+    result = await control.db_call(save_rules, rules, _now())
+    return json_response({"created": list(result.created), "updated": list(result.updated),
+                          **await _changed(control)}, status=201)
+
+
+def _without_nulls(value: Any) -> Any:
+    # TOML has no null; the engine reads an empty value as "clear the field" (as `rules export`).
+    if isinstance(value, dict):
+        return {k: ("" if v is None else _without_nulls(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+async def export_toml(request: web.Request) -> web.StreamResponse:
+    """GET /api/rules/export.toml: every valid rule as a rules file (what import reads)."""
+    state = await request.app[CONTROL].db_call(load_rules, request.app[CONTROL].rule_env())
+    document = {"rules": [rule.to_dict() for rule in state.rules]}
+    return web.Response(text=tomli_w.dumps(_without_nulls(document)), content_type="application/toml",
+                        charset="utf-8", headers={"Content-Disposition": 'attachment; filename="rules.toml"',
+                                                  "Cache-Control": "no-store"})
+
+
+async def import_toml(request: web.Request) -> web.StreamResponse:
+    """POST /api/rules/import?replace=true (body: the TOML file): all or nothing."""
+    control = request.app[CONTROL]
+    replace = request.query.get("replace", "false").lower()
+    if replace not in ("true", "false"):
+        raise ApiError(400, "bad_request", f"replace: must be true or false, not {replace!r}", field="replace")
+    raw = await request.read()
+    if len(raw) > MAX_TOML_BYTES:
+        raise ApiError(400, "bad_request", "file: a rules file over 200 KB is not expected", field="file")
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ApiError(400, "bad_request", f"file: not a TOML rules file ({exc})", field="file") from None
+    try:
+        rules = parse_rules(document, control.rule_env())
+    except RuleSetError as exc:
+        raise rule_set_error(exc) from None
+    result = await control.db_call(save_rules, rules, _now(), replace=replace == "true")
+    return json_response({"created": list(result.created), "updated": list(result.updated),
+                          "deleted": list(result.deleted), **await _changed(control)})
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the Rules page and the rules API."""
+    router = app.router
+    router.add_get("/rules", rules_page)
+    router.add_get("/api/rules", list_rules)
+    router.add_post("/api/rules", create_rule)
+    router.add_post("/api/rules/validate", validate_rule)
+    router.add_post("/api/rules/order", order_rules)
+    router.add_get("/api/rules/templates", list_templates)
+    router.add_post("/api/rules/templates/install", install_templates)
+    router.add_get("/api/rules/export.toml", export_toml)
+    router.add_post("/api/rules/import", import_toml)
+    router.add_put("/api/rules/{id}", replace_rule)
+    router.add_delete("/api/rules/{id}", remove_rule)

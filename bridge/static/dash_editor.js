@@ -1,0 +1,406 @@
+// Rule editor: builds the form from /api/rules/vocabulary; every input carries data-path, the rule
+// path the engine names in its errors (conditions[0].any[1].value), so an error lands next to it.
+(function () {
+  "use strict";
+  var form = document.getElementById("editor");
+  if (!form) { return; }
+  var ruleId = form.getAttribute("data-rule-id");
+  var vocab = null;
+  var rule = JSON.parse(document.getElementById("rule-data").textContent) || {
+    name: "", enabled: true, priority: 100, trigger: "message.received", sender: "customer",
+    stop_processing: false, conditions: [], actions: []
+  };
+  delete rule.id;
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") { node.textContent = attrs[key]; }
+      else if (key === "checked" || key === "disabled" || key === "selected") { node[key] = attrs[key]; }
+      else { node.setAttribute(key, attrs[key]); }
+    });
+    (children || []).forEach(function (child) { if (child) { node.appendChild(child); } });
+    return node;
+  }
+  function select(path, options, value, onChange, label) {
+    var box = el("select", {"data-path": path, "aria-label": label || path});
+    options.forEach(function (o) {
+      box.appendChild(el("option", {value: o.value, text: o.label, selected: String(o.value) === String(value)}));
+    });
+    box.addEventListener("change", function () { onChange(box.value); });
+    return box;
+  }
+  function input(path, type, value, onInput, label, placeholder) {
+    var box = el("input", {type: type, "data-path": path, "aria-label": label || path});
+    if (placeholder) { box.placeholder = placeholder; }
+    box.value = value === undefined || value === null ? "" : value;
+    box.addEventListener("input", function () {
+      onInput(type === "number" ? (box.value === "" ? "" : Number(box.value)) : box.value);
+    });
+    return box;
+  }
+  function labelled(text, control) { return el("label", {"class": "field"}, [el("span", {text: text}), control]); }
+  function fieldSpec(name) { return vocab.fields.filter(function (f) { return f.name === name; })[0]; }
+  function opsFor(kind) { return vocab.operators.filter(function (o) { return o.kinds.indexOf(kind) >= 0; }); }
+  function statusOptions() { return vocab.statuses.map(function (s) { return {value: s, label: s}; }); }
+  var STATUS_FIELDS = ["lead.status", "status.from", "status.to"];
+
+  // -- conditions ---------------------------------------------------------------------
+  function defaultLeaf() { return {field: "message.text", op: "contains", value: ""}; }
+
+  function valueInput(leaf, path) {
+    var spec = fieldSpec(leaf.field);
+    var set = function (v) { leaf.value = v; };
+    if (spec.kind === "bool") {
+      if (typeof leaf.value !== "boolean") { leaf.value = true; }
+      return select(path, [{value: "true", label: "Yes"}, {value: "false", label: "No"}], String(leaf.value),
+        function (v) { leaf.value = v === "true"; }, "Value");
+    }
+    if (spec.kind === "time") {
+      var parts = String(leaf.value || "09:00-17:00").split("-");
+      leaf.value = parts.join("-");
+      var from = input(path, "time", parts[0], function () { leaf.value = from.value + "-" + to.value; }, "From");
+      var to = input(path, "time", parts[1] || "", function () { leaf.value = from.value + "-" + to.value; }, "To");
+      return el("span", {"class": "range"}, [from, el("span", {text: " to "}), to]);
+    }
+    var many = leaf.op === "in_list" || leaf.op === "not_in_list";
+    if (!many && (spec.choices.length || STATUS_FIELDS.indexOf(spec.name) >= 0) && leaf.op !== "matches") {
+      var options = spec.choices.length ? spec.choices.map(function (c) { return {value: c, label: c}; })
+        : statusOptions();
+      if (options.map(function (o) { return o.value; }).indexOf(leaf.value) < 0) { leaf.value = options[0].value; }
+      return select(path, options, leaf.value, set, "Value");
+    }
+    if (Array.isArray(leaf.value)) { leaf.value = leaf.value.join(", "); }
+    if (spec.kind === "number" && !many) {
+      return input(path, "number", leaf.value, set, "Value");
+    }
+    var op = vocab.operators.filter(function (o) { return o.name === leaf.op; })[0];
+    return input(path, "text", leaf.value, set, "Value", op && op.hint ? op.hint : "");
+  }
+
+  function leafRow(leaf, path, remove) {
+    var spec = fieldSpec(leaf.field) || fieldSpec("message.text");
+    var ops = opsFor(spec.kind);
+    if (!ops.some(function (o) { return o.name === leaf.op; })) { leaf.op = ops[0].name; }
+    var fields = vocab.fields.filter(function (f) { return f.triggers.indexOf(rule.trigger) >= 0; })
+      .map(function (f) { return {value: f.name, label: f.label}; });
+    return el("div", {"class": "cond", "data-node": path}, [
+      select(path + ".field", fields, leaf.field, function (v) {
+        leaf.field = v; leaf.value = ""; render();
+      }, "Field"),
+      select(path + ".op", ops.map(function (o) { return {value: o.name, label: o.label}; }), leaf.op,
+        function (v) { leaf.op = v; render(); }, "Operator"),
+      valueInput(leaf, path + ".value"),
+      el("button", {type: "button", "class": "link remove", "aria-label": "Remove condition", text: "✕"})
+    ]);
+  }
+
+  function groupBox(list, path, key, removeGroup, holder) {
+    // `list` is the array of children; `key` is "all"/"any" (the root list is AND, no key).
+    var box = el("div", {"class": "group" + (key === "any" ? " any" : ""), "data-node": path});
+    var head = el("div", {"class": "group-head"});
+    if (holder) {
+      head.appendChild(select(path + ".kind", [{value: "all", label: "ALL of these (AND)"},
+        {value: "any", label: "ANY of these (OR)"}], key, function (v) {
+        var children = holder[key]; delete holder[key]; holder[v] = children; render();
+      }, "Group type"));
+    } else {
+      head.appendChild(el("strong", {text: "All of these must be true (AND)"}));
+    }
+    box.appendChild(head);
+    list.forEach(function (child, index) {
+      var childPath = (key && holder ? path + "." + key : path) + "[" + index + "]";
+      var node;
+      var sub = child.any ? "any" : (child.all ? "all" : null);
+      if (sub) {
+        node = groupBox(child[sub], childPath, sub, null, child);
+      } else {
+        node = leafRow(child, childPath);
+      }
+      var removeButton = node.querySelector(":scope > .remove, :scope > .group-foot > .remove");
+      if (removeButton) {
+        removeButton.addEventListener("click", function () { list.splice(index, 1); render(); });
+      }
+      box.appendChild(node);
+    });
+    var foot = el("div", {"class": "group-foot"}, [
+      el("button", {type: "button", "class": "secondary small add-condition", text: "+ Condition"}),
+      el("button", {type: "button", "class": "secondary small add-group", text: "+ OR group"})
+    ]);
+    foot.children[0].addEventListener("click", function () { list.push(defaultLeaf()); render(); });
+    foot.children[1].addEventListener("click", function () { list.push({any: [defaultLeaf()]}); render(); });
+    if (holder) {
+      foot.appendChild(el("button", {type: "button", "class": "link remove", text: "Remove group"}));
+    }
+    box.appendChild(foot);
+    return box;
+  }
+
+  // -- actions -------------------------------------------------------------------------
+  function actionInputs(action, path) {
+    var parts = [];
+    var t = action.type;
+    var set = function (key) { return function (v) { action[key] = v; }; };
+    if (t === "set_status") {
+      if (vocab.statuses.indexOf(action.status) < 0) { action.status = vocab.statuses[0]; }
+      parts.push(labelled("Status", select(path + ".status", statusOptions(), action.status, set("status"), "Status")));
+    } else if (t === "update_value") {
+      if (!action.target) { action.target = "lead.value_actual"; }
+      var custom = Object.prototype.hasOwnProperty.call(action, "pattern");
+      if (!custom && !action.preset) { action.preset = vocab.presets[0].name; }
+      var choice = custom ? "custom" : action.preset;
+      parts.push(labelled("Field", select(path + ".target", vocab.numeric_targets.map(function (n) {
+        return {value: n, label: (fieldSpec(n) || {label: n}).label};
+      }), action.target, set("target"), "Target")));
+      parts.push(labelled("Amount format", select(path + ".preset", vocab.presets.map(function (p) {
+        return {value: p.name, label: p.label};
+      }), choice, function (v) {
+        if (v === "custom") { delete action.preset; action.pattern = action.pattern || ""; }
+        else { action.preset = v; delete action.pattern; }
+        render();
+      }, "Preset")));
+      if (choice === "custom") {
+        parts.push(labelled("Regex (first group is the amount)",
+          input(path + ".pattern", "text", action.pattern, set("pattern"), "Pattern", "Rp\\s*([0-9.,]+)")));
+      }
+    } else if (t === "set_field") {
+      if (!action.field) { action.field = vocab.settable_fields[0]; }
+      parts.push(labelled("Field", select(path + ".field", vocab.settable_fields.map(function (n) {
+        return {value: n, label: (fieldSpec(n) || {label: n}).label};
+      }), action.field, set("field"), "Field")));
+      parts.push(labelled("Value", input(path + ".value", "text", action.value, set("value"), "Value")));
+    } else if (t === "adjust_score") {
+      parts.push(labelled("By", input(path + ".by", "number", action.by, set("by"), "By")));
+    } else {
+      var spec = vocab.actions.filter(function (a) { return a.type === t; })[0];
+      spec.keys.forEach(function (key) {
+        if (key === "allow_group") {
+          var box = el("input", {type: "checkbox", "data-path": path + "." + key, checked: !!action[key]});
+          box.addEventListener("change", function () { action[key] = box.checked; });
+          parts.push(el("label", {"class": "toggle"}, [box, el("span", {text: " " + key.replace(/_/g, " ")})]));
+        } else {
+          var kind = key === "cooldown_hours" ? "number" : "text";
+          parts.push(labelled(key.charAt(0).toUpperCase() + key.slice(1).replace(/_/g, " "), input(path + "." + key, kind, action[key], function (v) {
+            if (v === "") { delete action[key]; } else { action[key] = v; }
+          }, key)));
+        }
+      });
+    }
+    return parts;
+  }
+
+  function actionRow(action, index) {
+    var path = "actions[" + index + "]";
+    var types = vocab.actions.map(function (a) { return {value: a.type, label: a.label}; });
+    var row = el("div", {"class": "action", "data-node": path}, [
+      el("div", {"class": "action-head"}, [
+        select(path + ".type", types, action.type, function (v) {
+          rule.actions[index] = {type: v}; render();
+        }, "Action"),
+        el("button", {type: "button", "class": "link remove", "aria-label": "Remove action", text: "✕"})
+      ])
+    ].concat(actionInputs(action, path)));
+    row.querySelector(".remove").addEventListener("click", function () { rule.actions.splice(index, 1); render(); });
+    return row;
+  }
+
+  // -- the whole form --------------------------------------------------------------------
+  function render() {
+    form.textContent = "";
+    var name = input("name", "text", rule.name, function (v) { rule.name = v; }, "Rule name",
+      "e.g. Identify Hot Lead");
+    name.id = "rule-name";
+    var triggers = vocab.triggers.map(function (t) { return {value: t.name, label: t.label}; });
+    var enabled = el("input", {type: "checkbox", "data-path": "enabled", checked: rule.enabled !== false});
+    enabled.addEventListener("change", function () { rule.enabled = enabled.checked; });
+    var stop = el("input", {type: "checkbox", "data-path": "stop_processing", checked: !!rule.stop_processing});
+    stop.addEventListener("change", function () { rule.stop_processing = stop.checked; });
+    form.appendChild(labelled("Name", name));
+    var row = el("div", {"class": "editor-row"}, [
+      labelled("When", select("trigger", triggers, rule.trigger, function (v) {
+        rule.trigger = v; if (v !== "message.received") { delete rule.sender; } else { rule.sender = "customer"; }
+        render();
+      }, "Trigger"))
+    ]);
+    if (rule.trigger === "message.received") {
+      row.appendChild(labelled("Sender", select("sender", vocab.senders.map(function (s) {
+        return {value: s.name, label: s.label};
+      }), rule.sender || "customer", function (v) { rule.sender = v; }, "Sender type")));
+    }
+    form.appendChild(row);
+    form.appendChild(el("h2", {text: "IF"}));
+    if (!Array.isArray(rule.conditions)) { rule.conditions = [rule.conditions]; }
+    form.appendChild(groupBox(rule.conditions, "conditions", null, null, null));
+    form.appendChild(el("h2", {text: "THEN"}));
+    var actions = el("div", {"class": "actions-list", "data-node": "actions"});
+    rule.actions.forEach(function (action, index) { actions.appendChild(actionRow(action, index)); });
+    var add = el("button", {type: "button", "class": "secondary small", id: "add-action", text: "+ Action"});
+    add.addEventListener("click", function () { rule.actions.push({type: "set_status"}); render(); });
+    actions.appendChild(add);
+    form.appendChild(actions);
+    form.appendChild(el("div", {"class": "editor-row"}, [
+      el("label", {"class": "toggle"}, [enabled, el("span", {text: " Rule is on"})]),
+      el("label", {"class": "toggle"}, [stop, el("span", {text: " Stop here: no later rule runs when this one fires"})])
+    ]));
+    var save = el("button", {type: "submit", "class": "primary", id: "save-rule", text: "Save rule"});
+    form.appendChild(el("div", {"class": "actions"}, [save]));
+  }
+
+  // -- errors next to their input ------------------------------------------------------------
+  function clearErrors() {
+    Array.prototype.forEach.call(form.querySelectorAll(".field-error"), function (n) { n.remove(); });
+    Array.prototype.forEach.call(form.querySelectorAll(".invalid"), function (n) { n.classList.remove("invalid"); });
+    document.getElementById("dash-error").hidden = true;
+  }
+  function showFieldError(path, message) {
+    // The exact input, else the closest enclosing part of the rule (a condition, the action list).
+    var target = null;
+    var probe = path;
+    while (probe && !target) {
+      target = form.querySelector('[data-path="' + probe + '"]') || form.querySelector('[data-node="' + probe + '"]');
+      if (!target) {
+        var cut = Math.max(probe.lastIndexOf("."), probe.lastIndexOf("["));
+        probe = cut > 0 ? probe.slice(0, cut) : "";
+      }
+    }
+    if (!target) {
+      var box = document.getElementById("dash-error");
+      box.textContent = message; box.hidden = false;
+      return;
+    }
+    target.classList.add("invalid");
+    var note = el("p", {"class": "field-error", role: "alert", text: message});
+    var anchor = target.closest(".field, .cond, .action-head, .group-head") || target;
+    anchor.insertAdjacentElement("afterend", note);
+    target.focus();
+  }
+
+  function send(method, url, body) {
+    return fetch(url, {method: method, credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "Accept": "application/json"},
+      body: JSON.stringify(body)}).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return {ok: response.ok, status: response.status, data: data};
+      });
+    });
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    clearErrors();
+    var button = document.getElementById("save-rule");
+    button.disabled = true;
+    send(ruleId ? "PUT" : "POST", ruleId ? "/api/rules/" + ruleId : "/api/rules", rule).then(function (r) {
+      button.disabled = false;
+      if (r.ok) {
+        ruleId = String(r.data.rule.id);
+        form.setAttribute("data-rule-id", ruleId);
+        history.replaceState(null, "", "/rules/" + ruleId + "/edit");
+        var saved = document.getElementById("saved");
+        saved.textContent = "Saved. The rule is live now.";
+        saved.hidden = false;
+        return;
+      }
+      var error = r.data.error || {message: "Failed: HTTP " + r.status};
+      var message = error.message.indexOf(error.field + ": ") === 0 ? error.message.slice(error.field.length + 2)
+        : error.message;
+      showFieldError(error.field || "", message);
+    }, function () { button.disabled = false; showFieldError("", "The server did not answer."); });
+  });
+
+  // -- Test this rule -------------------------------------------------------------------------
+  function traceList(node) {
+    var list = el("ul", {"class": "trace"});
+    (node.children || []).forEach(function (child) {
+      var item;
+      if (child.kind === "leaf") {
+        item = el("li", {"class": child.passed ? "pass" : "fail"}, [
+          el("span", {"class": "mark", text: child.passed ? "✓ " : "✗ "}),
+          el("span", {text: child.label + " " + child.op + " " + JSON.stringify(child.expected) +
+            " — saw " + JSON.stringify(child.seen) + (child.error ? " (error: " + child.error + ")" : "")})
+        ]);
+      } else {
+        item = el("li", {"class": child.passed ? "pass" : "fail"}, [
+          el("span", {text: (child.passed ? "✓ " : "✗ ") + child.kind.toUpperCase() + " group"}), traceList(child)]);
+      }
+      list.appendChild(item);
+    });
+    return list;
+  }
+  document.getElementById("run-test").addEventListener("click", function () {
+    clearErrors();
+    var out = document.getElementById("test-result");
+    out.textContent = "Testing…";
+    send("POST", "/api/rules/test", {
+      rule: rule, text: document.getElementById("test-text").value,
+      status: document.getElementById("test-status").value,
+      sender_type: document.getElementById("test-sender").value,
+      chat_count: Number(document.getElementById("test-count").value || 0)
+    }).then(function (r) {
+      out.textContent = "";
+      if (!r.ok) {
+        var error = r.data.error || {message: "Failed"};
+        out.appendChild(el("p", {"class": "alert", text: error.message}));
+        if (error.field && error.field.indexOf("rule.") === 0) {
+          showFieldError(error.field.slice(5), error.message.slice(error.field.length + 2));
+        }
+        return;
+      }
+      r.data.rules.forEach(function (item) {
+        out.appendChild(el("div", {"class": "verdict " + (item.fired ? "fires" : "no")}, [
+          el("strong", {text: item.fired ? "Fires" : "Does not fire"}),
+          el("span", {text: " — " + item.reason})
+        ]));
+        if (item.conditions) { out.appendChild(traceList(item.conditions)); }
+        (item.notes || []).forEach(function (note) { out.appendChild(el("p", {"class": "muted small", text: "→ " + note})); });
+      });
+      var before = r.data.lead_before, after = r.data.lead_after;
+      out.appendChild(el("p", {"class": "lead-after", text: "Lead after: status " + before.status + " → " +
+        after.status + (after.value_actual !== null ? ", value " + after.value_actual : "")}));
+    });
+  });
+
+  // -- AI Suggest: a sentence → a draft in the editor (never saved here) --------------------------
+  document.getElementById("suggest").addEventListener("click", function () {
+    clearErrors();
+    var sentence = document.getElementById("suggest-text").value;
+    var out = document.getElementById("suggest-result");
+    out.textContent = "";
+    send("POST", "/api/rules/suggest", {text: sentence}).then(function (r) {
+      if (!r.ok) {
+        out.appendChild(el("p", {"class": "alert", text: (r.data.error || {}).message || "Failed"}));
+        return;
+      }
+      var shown = el("p", {"class": "suggest-sentence"});
+      var at = 0;
+      r.data.understood.forEach(function (span) {
+        if (span.start < at) { return; }
+        shown.appendChild(document.createTextNode(sentence.slice(at, span.start)));
+        shown.appendChild(el("mark", {title: span.meaning, text: sentence.slice(span.start, span.end)}));
+        at = span.end;
+      });
+      shown.appendChild(document.createTextNode(sentence.slice(at)));
+      out.appendChild(shown);
+      var meanings = el("ul", {"class": "suggest-meanings"});
+      r.data.understood.forEach(function (span) {
+        meanings.appendChild(el("li", {text: "“" + span.text + "” → " + span.meaning}));
+      });
+      out.appendChild(meanings);
+      out.appendChild(el("p", {"class": r.data.ok ? "saved" : "alert", id: "suggest-message", text: r.data.message}));
+      if (r.data.ok && r.data.rule) {
+        rule = r.data.rule;
+        render();
+        document.getElementById("saved").hidden = true;
+      }
+    });
+  });
+
+  fetch("/api/rules/vocabulary", {credentials: "same-origin"}).then(function (r) { return r.json(); })
+    .then(function (data) {
+      vocab = data;
+      var status = document.getElementById("test-status");
+      vocab.statuses.forEach(function (s) { status.appendChild(el("option", {value: s, text: s})); });
+      render();
+      form.setAttribute("data-ready", "true");
+    });
+}());
