@@ -33,19 +33,18 @@ from bridge.metrics import render_metrics
 from bridge.outbox.replies import WorkerTransport
 from bridge.outbox.service import OutboxService
 from bridge.partners.service import PartnerHooks
+from bridge.queries import StoreQueries
 from bridge.sessions import NotAvailableError, SessionState, SessionView, UnknownNumberError
 from bridge.supervisor import Session, WorkerSpec
 from bridge.tokens import ensure_token
 from engine.evaluate import RuleSet
 from engine.model import Message, MessageFormatError, parse_message
-from engine.operators import CompileEnv
 from engine.rules import default_env
 from store.db import open_db
-from store.inbox import ingest, messages_of_lead, pending_count, record_unreadable
-from store.leads import LeadQuery, get_lead, iter_leads, lead_changes, unknown_filters
+from store.inbox import ingest, pending_count, record_unreadable
 from store.processor import Processor, ProcessStats
 from store.rules import load_rules
-from store.runs import prune_runs, recent_runs
+from store.runs import prune_runs
 from store.visitors import VisitorUpgrades
 
 log = structlog.get_logger(__name__)
@@ -59,7 +58,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Daemon:
+class Daemon(StoreQueries):
     """`wabridge run`: everything a running bridge is, behind the SessionControl surface."""
 
     def __init__(self, config: Config, *, simulate: bool = False, listen: tuple[str, int] | None = None,
@@ -394,37 +393,6 @@ class Daemon:
         """Make the simulated worker exit like a Go abort."""
         self._require_sim()
         await self._session(number).send_command(p.SimCrash())
-
-    async def list_leads(self, filters: Mapping[str, str], limit: int, offset: int) -> list[dict[str, Any]]:
-        """Leads in the export format, filtered."""
-        unknown = unknown_filters(filters)
-        if unknown:
-            raise ValueError(f"{unknown[0]}: not a lead filter")
-
-        def query(db: Database) -> list[dict[str, Any]]:
-            return [lead.to_dict() for lead in iter_leads(db, LeadQuery(dict(filters), limit, offset))]
-
-        return await asyncio.get_running_loop().run_in_executor(self.store_thread, query, self.db)
-
-    def rule_env(self) -> CompileEnv:
-        """The validation environment for rules (workspace statuses, webhook endpoints)."""
-        return default_env(self.workspace.statuses, self.config.endpoint_names())
-
-    async def lead_detail(self, phone: str) -> dict[str, Any] | None:
-        """One lead for the dashboard: export fields, messages, rule runs, value/status history."""
-
-        def query(db: Database) -> dict[str, Any] | None:
-            lead = get_lead(db, phone)
-            if lead is None:
-                return None
-            return {"lead": lead.to_dict(), "messages": messages_of_lead(db, phone, 100),
-                    "runs": recent_runs(db, limit=100, lead_phone=phone), "changes": lead_changes(db, phone)}
-
-        return await self.db_call(query)
-
-    async def recent_runs(self, limit: int, errors_only: bool) -> list[dict[str, Any]]:
-        """Newest rule runs (or only the failed ones), for the dashboard's Activity screen."""
-        return await self.db_call(recent_runs, limit=limit, errors_only=errors_only)
 
     def readiness(self) -> dict[str, Any]:
         """Ready when the store is open and every number has a live worker or needs a person."""

@@ -1,4 +1,4 @@
-"""Rotator clicks: `/r/{slug}` → a CONNECTED admin number, a Website Visitor with a `K-XXXX`
+"""Rotator clicks: `/r/{slug}` → a CONNECTED admin number, a Website Visitor with a code such as `K-7F3Q`
 code, and a 302 to wa.me with the greeting pre-filled.
 
 The click path never waits for the disk: the visitor is created in memory (its code is

@@ -208,7 +208,7 @@ def _listen(value: Any, key: str) -> str:
 def _token(value: Any, key: str) -> str:
     text = _text(value, key)
     if text.lower() in FORBIDDEN_TOKENS:
-        raise ConfigError(key, "(hidden)", "a real secret, not the example placeholder; remove the "
+        raise ConfigError(key, "(hidden)", "a real secret, not the example value; remove the "
                           "line to have one generated into <data_dir>/api-token")
     if len(text) < 16:
         raise ConfigError(key, "(hidden)", "at least 16 characters")

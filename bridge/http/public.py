@@ -47,7 +47,7 @@ def _partners(request: web.Request) -> PartnerHooks:
 
 @public_route("rate_limit")
 async def rotator_link(request: web.Request) -> web.StreamResponse:
-    """GET /r/{slug}: 302 to wa.me with the greeting and a fresh [K-XXXX] visitor code."""
+    """GET /r/{slug}: 302 to wa.me with the greeting and a fresh visitor code such as [K-7F3Q]."""
     service = request.app.get(ATTRIBUTION)
     if service is None:
         return _page(request, 404)

@@ -189,5 +189,5 @@ def parse_outbox_settings(section: SectionReader) -> OutboxSettings:
 def _secret(value: Any, key: str) -> str:
     text = _text(value, key)
     if text.lower() in ("change-me", "changeme", "token", "secret", "your-token-here"):
-        raise ConfigError(key, "(hidden)", "the real access token, not the example placeholder")
+        raise ConfigError(key, "(hidden)", "the real access token, not the example value")
     return text

@@ -80,7 +80,7 @@ def fake_qr_payload() -> str:
 
 
 def fake_pair_code() -> str:
-    """Return an 8-character phone-link code formatted XXXX-XXXX."""
+    """Return an 8-character phone-link code formatted like ABCD-EFGH."""
     chars = "".join(secrets.choice(_PAIR_CODE_ALPHABET) for _ in range(8))
     return f"{chars[:4]}-{chars[4:]}"
 
