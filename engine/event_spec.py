@@ -8,7 +8,6 @@ from a clock.
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -24,6 +23,7 @@ from engine.attendance import (
     display,
     in_alphabet,
 )
+from engine.render import placeholder_names
 
 REPLY_KINDS = ("welcome", "already", "invalid", "not_open", "closed")
 PLACEHOLDERS = ("name", "event", "code", "time", "start", "end", "uses_left")
@@ -112,19 +112,10 @@ def slugify(name: str) -> str:
 
 def text_placeholders(text: str, field_name: str) -> tuple[str, ...]:
     """The placeholders of a reply text, refusing unknown or malformed ones."""
-    names: list[str] = []
     try:
-        parts = list(string.Formatter().parse(text))
+        return placeholder_names(text, PLACEHOLDERS)
     except ValueError as exc:
-        raise EventSpecError(field_name, f"is not a valid text ({exc}); write {{{{ and }}}} for braces") from None
-    for _, name, spec, conversion in parts:
-        if name is None:
-            continue
-        if spec or conversion or name not in PLACEHOLDERS:
-            raise EventSpecError(field_name, f"unknown placeholder {{{name}}}; known: "
-                                             f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}")
-        names.append(name)
-    return tuple(names)
+        raise EventSpecError(field_name, str(exc).replace("template", "text", 1)) from None
 
 
 def parse_texts(raw: object, field_name: str = "texts") -> dict[str, str]:

@@ -7,7 +7,7 @@ placeholder is refused when the rule is saved rather than at send time.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.errors import RuleError
@@ -43,22 +43,33 @@ _placeholder("customer", lambda lead, msg: lead.name or (msg.sender_name if msg 
              or lead.phone)
 
 
-def template_names(template: str, path: str) -> tuple[str, ...]:
-    """Return the placeholders of a template, refusing unknown or malformed ones."""
+def placeholder_names(template: str, known: Iterable[str]) -> tuple[str, ...]:
+    """The `{name}` placeholders of a template; ValueError naming a malformed or unknown one.
+
+    Shared by rule replies and event reply texts, which differ only in their vocabulary.
+    """
+    allowed = tuple(known)
     names: list[str] = []
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise RuleError(path, f"is not a valid template ({exc}); write {{{{ and }}}} for braces") from None
+        raise ValueError(f"is not a valid template ({exc}); write {{{{ and }}}} for braces") from None
     for _, name, spec, conversion in parts:
         if name is None:
             continue
-        if spec or conversion or name not in PLACEHOLDERS:
-            raise RuleError(
-                path, f"unknown placeholder {{{name}}}; known: {', '.join(sorted(PLACEHOLDERS))}"
-            )
+        if spec or conversion or name not in allowed:
+            raise ValueError(f"unknown placeholder {{{name}}}; known: "
+                             f"{', '.join('{' + p + '}' for p in allowed)}")
         names.append(name)
     return tuple(names)
+
+
+def template_names(template: str, path: str) -> tuple[str, ...]:
+    """Return the placeholders of a reply template, refusing unknown or malformed ones."""
+    try:
+        return placeholder_names(template, sorted(PLACEHOLDERS))
+    except ValueError as exc:
+        raise RuleError(path, str(exc)) from None
 
 
 def _text(value: Any) -> str:
