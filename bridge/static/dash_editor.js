@@ -95,28 +95,50 @@
     ]);
   }
 
-  function groupBox(list, path, key, removeGroup, holder) {
-    // `list` is the array of children; `key` is "all"/"any" (the root list is AND, no key).
-    var box = el("div", {"class": "group" + (key === "any" ? " any" : ""), "data-node": path});
+  // A group node in the rule JSON, as the editor shows it. NOT is offered as "NONE of these"
+  // ({not: {any: [...]}}) and "NOT ALL of these" ({not: {all: [...]}}); a `not` around a single
+  // condition or another `not` is rewritten on load as NONE of [it], which means the same.
+  var GROUP_KINDS = [
+    {value: "all", label: "ALL of these (AND)"},
+    {value: "any", label: "ANY of these (OR)"},
+    {value: "none", label: "NONE of these (NOT)"},
+    {value: "not_all", label: "NOT ALL of these"}
+  ];
+  function groupOf(node) {
+    if (Array.isArray(node.any)) { return {kind: "any", list: node.any, key: "any"}; }
+    if (Array.isArray(node.all)) { return {kind: "all", list: node.all, key: "all"}; }
+    if (!Object.prototype.hasOwnProperty.call(node, "not")) { return null; }
+    var inner = node.not;
+    if (!inner || (!Array.isArray(inner.any) && !Array.isArray(inner.all))) { node.not = inner = {any: [inner]}; }
+    return Array.isArray(inner.any) ? {kind: "none", list: inner.any, key: "not.any"}
+      : {kind: "not_all", list: inner.all, key: "not.all"};
+  }
+  function makeGroup(kind, list) {
+    if (kind === "any") { return {any: list}; }
+    if (kind === "all") { return {all: list}; }
+    return {not: kind === "none" ? {any: list} : {all: list}};
+  }
+
+  function groupBox(list, path, group, replace) {
+    // `list` holds the children; `group` is null for the root list (AND) and `replace(node)` swaps
+    // this group for another kind in its parent.
+    var kind = group ? group.kind : "all";
+    var box = el("div", {"class": "group " + kind, "data-node": path});
     var head = el("div", {"class": "group-head"});
-    if (holder) {
-      head.appendChild(select(path + ".kind", [{value: "all", label: "ALL of these (AND)"},
-        {value: "any", label: "ANY of these (OR)"}], key, function (v) {
-        var children = holder[key]; delete holder[key]; holder[v] = children; render();
+    if (group) {
+      head.appendChild(select(path + ".kind", GROUP_KINDS, kind, function (v) {
+        replace(makeGroup(v, list)); render();
       }, "Group type"));
     } else {
       head.appendChild(el("strong", {text: "All of these must be true (AND)"}));
     }
     box.appendChild(head);
     list.forEach(function (child, index) {
-      var childPath = (key && holder ? path + "." + key : path) + "[" + index + "]";
-      var node;
-      var sub = child.any ? "any" : (child.all ? "all" : null);
-      if (sub) {
-        node = groupBox(child[sub], childPath, sub, null, child);
-      } else {
-        node = leafRow(child, childPath);
-      }
+      var childPath = (group ? path + "." + group.key : path) + "[" + index + "]";
+      var sub = child && typeof child === "object" && !Array.isArray(child) ? groupOf(child) : null;
+      if (Array.isArray(child)) { list[index] = child = {all: child}; sub = groupOf(child); }
+      var node = sub ? groupBox(sub.list, childPath, sub, function (next) { list[index] = next; })
+        : leafRow(child, childPath);
       var removeButton = node.querySelector(":scope > .remove, :scope > .group-foot > .remove");
       if (removeButton) {
         removeButton.addEventListener("click", function () { list.splice(index, 1); render(); });
@@ -125,11 +147,13 @@
     });
     var foot = el("div", {"class": "group-foot"}, [
       el("button", {type: "button", "class": "secondary small add-condition", text: "+ Condition"}),
-      el("button", {type: "button", "class": "secondary small add-group", text: "+ OR group"})
+      el("button", {type: "button", "class": "secondary small add-group", text: "+ OR group"}),
+      el("button", {type: "button", "class": "secondary small add-none", text: "+ NONE group"})
     ]);
     foot.children[0].addEventListener("click", function () { list.push(defaultLeaf()); render(); });
     foot.children[1].addEventListener("click", function () { list.push({any: [defaultLeaf()]}); render(); });
-    if (holder) {
+    foot.children[2].addEventListener("click", function () { list.push({not: {any: [defaultLeaf()]}}); render(); });
+    if (group) {
       foot.appendChild(el("button", {type: "button", "class": "link remove", text: "Remove group"}));
     }
     box.appendChild(foot);
@@ -230,7 +254,7 @@
     form.appendChild(row);
     form.appendChild(el("h2", {text: "IF"}));
     if (!Array.isArray(rule.conditions)) { rule.conditions = [rule.conditions]; }
-    form.appendChild(groupBox(rule.conditions, "conditions", null, null, null));
+    form.appendChild(groupBox(rule.conditions, "conditions", null, null));
     form.appendChild(el("h2", {text: "THEN"}));
     var actions = el("div", {"class": "actions-list", "data-node": "actions"});
     rule.actions.forEach(function (action, index) { actions.appendChild(actionRow(action, index)); });

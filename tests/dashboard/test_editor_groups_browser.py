@@ -8,6 +8,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.http.conftest import BEARER, TOKEN
 from tests.http.fake_control import FakeControl
+from tests.browser import logged_in_page
 from tests.http.test_pair_page_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _playwright
 
 pytestmark = pytest.mark.browser
@@ -51,3 +52,83 @@ async def test_or_group_in_chromium(client: TestClient, control: FakeControl) ->
                                            {"field": "chat.count", "op": "gt", "value": 5}]}]
     assert rule["actions"] == [{"type": "set_status", "status": "purchase"}]
     assert problems == []
+
+
+async def test_not_groups_load_edit_and_save_with_their_meaning(client: TestClient, control: FakeControl) -> None:
+    """A rule with NOT in three shapes (a single condition, NOT ANY, NOT ALL) opens as NONE /
+    NOT ALL groups; after editing one value and saving, the rule means exactly what it meant before."""
+    original = {
+        "name": "Not spam", "trigger": "message.received", "sender": "customer",
+        "conditions": [
+            {"field": "message.text", "op": "contains", "value": "order"},
+            {"not": {"field": "message.text", "op": "contains", "value": "promo"}},
+            {"not": {"any": [{"field": "lead.status", "op": "equal", "value": "purchase"},
+                             {"field": "message.is_group", "op": "equal", "value": True}]}},
+            {"not": {"all": [{"field": "chat.count", "op": "gt", "value": 10},
+                             {"field": "message.type", "op": "equal", "value": "image"}]}},
+        ],
+        "actions": [{"type": "set_status", "status": "hot"}],
+    }
+    created = await client.post("/api/rules", json=original, headers=BEARER)
+    assert created.status == 201, await created.text()
+    rule_id = (await created.json())["rule"]["id"]
+    async_playwright = _playwright()
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = str(client.make_url("")).rstrip("/")
+    problems: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            await page.goto(f"{base}/rules/{rule_id}/edit")
+            await page.fill("#token", TOKEN)
+            await page.click("button[type=submit]")
+            await page.wait_for_selector("#editor[data-ready=true]")
+            # Each NOT is shown as a group with its kind, and its conditions inside it.
+            assert await page.input_value('[data-path="conditions[1].kind"]') == "none"
+            assert await page.input_value('[data-path="conditions[1].not.any[0].value"]') == "promo"
+            assert await page.input_value('[data-path="conditions[2].kind"]') == "none"
+            assert await page.input_value('[data-path="conditions[2].not.any[1].field"]') == "message.is_group"
+            assert await page.input_value('[data-path="conditions[3].kind"]') == "not_all"
+            assert await page.input_value('[data-path="conditions[3].not.all[0].value"]') == "10"
+            await page.fill('[data-path="conditions[1].not.any[0].value"]', "promo, diskon")
+            # Add a NONE group at the root and fill it in.
+            await page.click('[data-node="conditions"] > .group-foot > .add-none')
+            await page.fill('[data-path="conditions[4].not.any[0].value"]', "unsubscribe")
+            await page.screenshot(path=str(ARTIFACTS / "dash-editor-not-groups.png"), full_page=True)
+            await page.click("#save-rule")
+            await page.wait_for_selector("#saved:not([hidden])")
+        finally:
+            await browser.close()
+    (saved,) = (await (await client.get("/api/rules", headers=BEARER)).json())["rules"]
+    assert saved["conditions"] == [
+        original["conditions"][0],
+        {"not": {"any": [{"field": "message.text", "op": "contains", "value": "promo, diskon"}]}},
+        original["conditions"][2],
+        original["conditions"][3],
+        {"not": {"any": [{"field": "message.text", "op": "contains", "value": "unsubscribe"}]}},
+    ]
+    assert problems == []
+
+
+async def test_switching_a_group_to_none_negates_it(client: TestClient, control: FakeControl) -> None:
+    base = str(client.make_url(""))
+    async with logged_in_page(base, "/rules/new", ready="#editor[data-ready=true]") as page:
+        await page.fill("#rule-name", "No promo talk")
+        await page.click(".add-group")
+        await page.fill('[data-path="conditions[0].any[0].value"]', "promo")
+        await page.select_option('[data-path="conditions[0].kind"]', "none")
+        assert await page.input_value('[data-path="conditions[0].not.any[0].value"]') == "promo"
+        await page.click("#add-action")
+        await page.click("#save-rule")
+        await page.wait_for_selector("#saved:not([hidden])")
+        # The trace of the saved rule shows the NOT group stopping it on a promo message.
+        await page.fill("#test-text", "ada promo?")
+        await page.click("#run-test")
+        await page.wait_for_selector(".verdict")
+        assert (await page.inner_text(".verdict")).startswith("Does not fire")
+        assert "NOT group" in await page.inner_text("#test-result")
+        assert page.problems == []
+    (rule,) = (await (await client.get("/api/rules", headers=BEARER)).json())["rules"]
+    assert rule["conditions"] == [{"not": {"any": [{"field": "message.text", "op": "contains", "value": "promo"}]}}]
