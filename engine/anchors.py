@@ -105,9 +105,17 @@ class FeatureIndex:
         mask = self._status.get(ctx.lead.status, 0)
         if ctx.status_to is not None:
             mask |= self._to.get(ctx.status_to, 0) | self._from.get(ctx.status_from or "", 0)
-        message = ctx.message
-        if message is None:
+        if ctx.message is None:
             return mask
+        cache = ctx.cache
+        if cache.message_mask is None:  # the message's part is the same in every pass of the event
+            cache.message_mask = self._message_mask(ctx)
+        return mask | cache.message_mask
+
+    def _message_mask(self, ctx: EvalContext) -> int:
+        message = ctx.message
+        assert message is not None
+        mask = 0
         for name, if_true, if_false in self._flags:
             value = ctx.first_contact if name == "first_contact" else getattr(message, name)
             mask |= if_true if value else if_false

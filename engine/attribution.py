@@ -27,6 +27,7 @@ _ACCEPT_BELOW = 256 - 256 % len(ALPHABET)  # rejection sampling keeps every lett
 
 # `[K-7QX4]`, `[ k-7qx4 ]`, `[K–7QX4]` (phones turn "-" into a dash): brackets make it unambiguous.
 _BRACKETED = re.compile(r"\[\s*K\s*[-\u2010-\u2015]\s*([A-Z0-9]{4})\s*\]", re.IGNORECASE)
+_HINT = re.compile(r"K\s*[-\u2010-\u2015]", re.IGNORECASE)  # what both patterns need
 # `K-7QX4` standing alone (not inside a longer word).
 _BARE = re.compile(r"(?<![A-Z0-9])K[-\u2010-\u2015]([A-Z0-9]{4})(?![A-Z0-9])", re.IGNORECASE)
 
@@ -82,7 +83,7 @@ class CodeScan:
 
 def scan_codes(text: str) -> CodeScan:
     """Find visitor codes in a message text (any case; with brackets, or bare)."""
-    if "k" not in text and "K" not in text:
+    if _HINT.search(text) is None:  # most messages: no "K-" anywhere, one quick scan
         return CodeScan()
     for pattern, bracketed in ((_BRACKETED, True), (_BARE, False)):
         found: list[str] = []

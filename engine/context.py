@@ -12,6 +12,18 @@ if TYPE_CHECKING:
     from engine.regexes import RegexBank
 
 
+class EvalCache:
+    """What one event computes once for all its passes (a message's status-change passes
+    see the same text): normalised strings, regex hits, the anchor mask of the message."""
+
+    __slots__ = ("normalised", "regex_hits", "message_mask")
+
+    def __init__(self) -> None:
+        self.normalised: dict[str, str] = {}  # raw → normalised (a pure function of raw)
+        self.regex_hits: dict[str, tuple[str, frozenset[int]]] = {}  # field → (raw, hits)
+        self.message_mask: int | None = None
+
+
 class EvalContext:
     """One evaluation's inputs plus per-event caches (normalised text, regex hits).
 
@@ -26,9 +38,8 @@ class EvalContext:
         "status_from",
         "status_to",
         "first_contact",
+        "cache",
         "_bank",
-        "_normalised",
-        "_regex_hits",
     )
 
     def __init__(
@@ -42,6 +53,7 @@ class EvalContext:
         status_from: str | None = None,
         status_to: str | None = None,
         bank: RegexBank | None = None,
+        cache: EvalCache | None = None,
     ) -> None:
         self.message = message
         self.lead = lead
@@ -51,23 +63,24 @@ class EvalContext:
         self.status_from = status_from
         self.status_to = status_to
         self._bank = bank
-        self._normalised: dict[str, str] = {}
-        self._regex_hits: dict[str, frozenset[int]] = {}
+        self.cache = cache if cache is not None else EvalCache()
 
     def normalised(self, field: str, raw: str) -> str:
-        """Return `raw` normalised, computed once per field per event."""
-        cached = self._normalised.get(field)
+        """Return `raw` normalised, computed once per event (`field` names where it came from)."""
+        cache = self.cache.normalised
+        cached = cache.get(raw)
         if cached is None:
-            cached = normalise(raw)
-            self._normalised[field] = cached
+            cached = cache[raw] = normalise(raw)
         return cached
 
     def regex_hits(self, field: str, raw: str) -> frozenset[int]:
         """Return the indices of every rule regex on `field` that matches `raw` (one RE2 pass)."""
-        hits = self._regex_hits.get(field)
-        if hits is None:
-            hits = self._bank.match(field, raw) if self._bank is not None else frozenset()
-            self._regex_hits[field] = hits
+        cache = self.cache.regex_hits
+        cached = cache.get(field)
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        hits = self._bank.match(field, raw) if self._bank is not None else frozenset()
+        cache[field] = (raw, hits)
         return hits
 
     def local_time(self) -> datetime:

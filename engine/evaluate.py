@@ -23,7 +23,7 @@ from engine.actions import ActionRun, OutboxRequest
 from engine.anchors import TEXT_FIELD, Feature, FeatureIndex, find_anchor
 from engine.attribution import Upgrade, apply_upgrade
 from engine.conditions import ConditionTrace, compile_condition, explain_condition
-from engine.context import EvalContext
+from engine.context import EvalCache, EvalContext
 from engine.model import DEFAULT_STATUSES, Lead, LeadDraft, Message
 from engine.operators import CompileEnv
 from engine.regexes import RegexBank
@@ -199,7 +199,7 @@ class _Run:
     """One event's processing: the draft lead, what was queued, what fired."""
 
     __slots__ = ("ruleset", "message", "now", "tz", "first_contact", "draft", "requests", "runs",
-                 "status_changes", "explanations", "action_run")
+                 "status_changes", "explanations", "action_run", "cache")
 
     def __init__(self, ruleset: RuleSet, message: Message | None, now: datetime, tz: tzinfo,
                  draft: LeadDraft, explanations: list[RuleExplanation] | None) -> None:
@@ -214,6 +214,7 @@ class _Run:
         self.status_changes: list[tuple[str, str]] = []
         self.explanations = explanations
         self.action_run = ActionRun(message, 0, "", now)
+        self.cache = EvalCache()
 
     def one_pass(self, trigger: str, status_from: str | None = None, status_to: str | None = None,
                  skip: set[int] | None = None) -> list[int]:
@@ -225,7 +226,7 @@ class _Run:
         # Every rule reads the same snapshot: the draft does not change until the apply phase.
         ctx = EvalContext(message=self.message, lead=self.draft, now=self.now, tz=self.tz,
                           first_contact=self.first_contact, status_from=status_from,
-                          status_to=status_to, bank=self.ruleset.bank)
+                          status_to=status_to, bank=self.ruleset.bank, cache=self.cache)
         rules = (self.ruleset.all_of(trigger, sender) if explaining
                  else self.ruleset.candidates(trigger, sender, ctx))
         fired: list[Rule] = []

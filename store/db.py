@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -11,6 +13,8 @@ from sqlite_utils import Database
 from store.migrations import MIGRATIONS
 
 DB_FILENAME = "wabridge.db"
+BULK_WAL_PAGES = 10_000  # ~40 MB of WAL between checkpoints during bulk writes
+BULK_CACHE_KIB = 65_536  # page cache during bulk writes (64 MiB)
 
 
 def open_db(path: str | Path, *, synchronous: str = "FULL") -> Database:
@@ -35,6 +39,32 @@ def open_db(path: str | Path, *, synchronous: str = "FULL") -> Database:
     db = Database(conn, execute_plugins=False)
     MIGRATIONS.apply(db)
     return db
+
+
+@contextmanager
+def bulk_writes(db: Database, wal_pages: int = BULK_WAL_PAGES) -> Iterator[Database]:
+    """A long run of large transactions (a replay): checkpoint the WAL less often.
+
+    Every page a commit dirties is written to the WAL and later copied into the database;
+    with a larger WAL, a page rewritten by many commits (a lead, an index) is copied once
+    per checkpoint instead of once per commit. Durability is the same: each commit is
+    fsynced to the WAL. At the end the WAL is checkpointed and truncated and the settings
+    are restored.
+    """
+    conn = db.conn
+    before = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    cache_before = conn.execute("PRAGMA cache_size").fetchone()[0]
+    conn.execute(f"PRAGMA wal_autocheckpoint={int(wal_pages)}")
+    # A large transaction must keep its dirty pages in memory, or SQLite spills them to the
+    # WAL early and reads them back: give it room (KiB, negative = size rather than pages).
+    conn.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    try:
+        yield db
+    finally:
+        conn.execute(f"PRAGMA wal_autocheckpoint={int(before)}")
+        conn.execute(f"PRAGMA cache_size={int(cache_before)}")
+        if not conn.in_transaction:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def schema_version(db: Database) -> list[str]:

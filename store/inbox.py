@@ -29,14 +29,15 @@ class Ingested:
 
 
 def _row(message: Message, received_at: str) -> tuple[str, ...]:
+    payload = message.to_dict()
     return (
         message.session,
         message.chat,
         message.id,
         message.lead_phone,
-        message.timestamp.isoformat(),
+        payload["timestamp"],
         received_at,
-        orjson.dumps(message.to_dict()).decode(),
+        orjson.dumps(payload).decode(),
     )
 
 

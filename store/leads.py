@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -13,12 +15,20 @@ from sqlite_utils import Database
 from engine.model import Lead
 
 LEAD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Lead))
+_lead_values = attrgetter(*LEAD_COLUMNS)
+_TAGS = LEAD_COLUMNS.index("tags")
+_DATES = (LEAD_COLUMNS.index("created_at"), LEAD_COLUMNS.index("updated_at"))
 LEAD_SELECT = f"SELECT {', '.join(LEAD_COLUMNS)} FROM leads"
+LEAD_INSERT = f"INSERT INTO leads ({', '.join(LEAD_COLUMNS)}) VALUES ({', '.join('?' for _ in LEAD_COLUMNS)})"
+_UPDATABLE = tuple(range(1, len(LEAD_COLUMNS)))  # every column but phone (the key)
 LEAD_UPSERT = (
     f"INSERT INTO leads ({', '.join(LEAD_COLUMNS)}) VALUES ({', '.join('?' for _ in LEAD_COLUMNS)}) "
     f"ON CONFLICT(phone) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in LEAD_COLUMNS if c != "phone")
 )
+# The inbox ids of one lead's messages: rule runs and lead changes are found through them
+# (see migration m005), plus the rows written without a message (inbox_id NULL).
+LEAD_MESSAGE_IDS = "SELECT id FROM inbox WHERE lead_phone = ?"
 # Filters the export and the API accept: column → SQL.
 FILTERS: dict[str, str] = {
     "status": "status = ?",
@@ -36,25 +46,52 @@ FILTERS: dict[str, str] = {
 
 def lead_from_row(row: tuple[Any, ...]) -> Lead:
     """Build a Lead from a row in LEAD_COLUMNS order."""
-    values = dict(zip(LEAD_COLUMNS, row, strict=True))
-    values["tags"] = frozenset(orjson.loads(values["tags"] or "[]"))
-    for key in ("created_at", "updated_at"):
-        if values[key] is not None:
-            values[key] = datetime.fromisoformat(values[key])
-    return Lead(**values)
+    values = list(row)
+    values[_TAGS] = frozenset(orjson.loads(values[_TAGS] or "[]"))
+    for index in _DATES:
+        if values[index] is not None:
+            values[index] = datetime.fromisoformat(values[index])
+    return Lead(*values)
 
 
 def lead_to_row(lead: Lead) -> tuple[Any, ...]:
     """Return the row values in LEAD_COLUMNS order (tags as a sorted JSON list)."""
-    out: list[Any] = []
-    for name in LEAD_COLUMNS:
-        value = getattr(lead, name)
-        if name == "tags":
-            value = orjson.dumps(sorted(value)).decode()
-        elif isinstance(value, datetime):
-            value = value.isoformat()
-        out.append(value)
-    return tuple(out)
+    values = list(_lead_values(lead))  # one C call for all columns: this runs for every message
+    values[_TAGS] = orjson.dumps(sorted(values[_TAGS])).decode()
+    for index in _DATES:
+        if values[index] is not None:
+            values[index] = values[index].isoformat()
+    return tuple(values)
+
+
+def lead_updates(pairs: Iterable[tuple[Lead, Lead]]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """UPDATE statements taking each lead from its stored row (`before`) to `after`.
+
+    Only the columns that changed are written, grouped by which ones (most messages change
+    chat_count and updated_at only): binding 3 values instead of 28 is most of an update's
+    cost. Returns (sql, parameter rows) pairs; leads that did not change are left out.
+    """
+    groups: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+    for before, after in pairs:
+        old, new = _lead_values(before), _lead_values(after)
+        changed = tuple(i for i in _UPDATABLE if old[i] != new[i])
+        if changed:
+            groups.setdefault(changed, []).append(
+                tuple(_column_value(i, new[i]) for i in changed) + (after.phone,))
+    return [(_update_sql(columns), rows) for columns, rows in groups.items()]
+
+
+def _column_value(index: int, value: Any) -> Any:
+    if index == _TAGS:
+        return orjson.dumps(sorted(value)).decode()
+    if index in _DATES and value is not None:
+        return value.isoformat()
+    return value
+
+
+@lru_cache(maxsize=256)
+def _update_sql(columns: tuple[int, ...]) -> str:
+    return f"UPDATE leads SET {', '.join(f'{LEAD_COLUMNS[i]} = ?' for i in columns)} WHERE phone = ?"
 
 
 def get_lead(db: Database, phone: str) -> Lead | None:
@@ -70,11 +107,16 @@ def upsert_lead(db: Database, lead: Lead) -> None:
 
 @dataclass(frozen=True, slots=True)
 class LeadQuery:
-    """Filters for listing leads; every key of FILTERS, plus paging."""
+    """Filters for listing leads; every key of FILTERS, plus paging.
+
+    With `after_phone` the leads come in phone order, only phones after it (keyset paging:
+    a full export sees every lead once even while messages update leads meanwhile).
+    """
 
     filters: Mapping[str, str]
     limit: int | None = None
     offset: int = 0
+    after_phone: str | None = None
 
 
 def unknown_filters(filters: Mapping[str, str]) -> list[str]:
@@ -83,7 +125,7 @@ def unknown_filters(filters: Mapping[str, str]) -> list[str]:
 
 
 def iter_leads(db: Database, query: LeadQuery | None = None) -> Iterator[Lead]:
-    """Yield leads matching the filters, most recently updated first."""
+    """Yield leads matching the filters, most recently updated first (phone order with after_phone)."""
     query = query or LeadQuery({})
     clauses: list[str] = []
     params: list[Any] = []
@@ -95,8 +137,11 @@ def iter_leads(db: Database, query: LeadQuery | None = None) -> Iterator[Lead]:
             params.extend([like, like, like])
         else:
             params.append(value)
+    if query.after_phone is not None:
+        clauses.append("phone > ?")
+        params.append(query.after_phone)
     sql = LEAD_SELECT + (" WHERE " + " AND ".join(clauses) if clauses else "")
-    sql += " ORDER BY updated_at DESC, phone"
+    sql += " ORDER BY phone" if query.after_phone is not None else " ORDER BY updated_at DESC, phone"
     if query.limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params.extend([query.limit, query.offset])
@@ -112,6 +157,8 @@ def count_leads_by_status(db: Database) -> dict[str, int]:
 def lead_changes(db: Database, phone: str, limit: int = 200) -> list[dict[str, Any]]:
     """The lead's value/status history, newest first: {"at", "inbox_id", "changes": {field: [old, new]}}."""
     rows = db.conn.execute(
-        "SELECT at, inbox_id, changes FROM lead_changes WHERE lead_phone = ? ORDER BY id DESC LIMIT ?",
-        (phone, limit))
+        "SELECT at, inbox_id, changes FROM (SELECT id, at, inbox_id, changes FROM lead_changes WHERE inbox_id IN "
+        f"({LEAD_MESSAGE_IDS}) UNION ALL SELECT id, at, inbox_id, changes FROM lead_changes WHERE inbox_id IS NULL "
+        "AND lead_phone = ?) ORDER BY id DESC LIMIT ?",
+        (phone, phone, limit))
     return [{"at": at, "inbox_id": inbox_id, "changes": orjson.loads(changes)} for at, inbox_id, changes in rows]

@@ -280,3 +280,24 @@ def m003_events(db: Database) -> None:
         CREATE INDEX checkin_attempts_phone ON checkin_attempts (phone, at);
         """
     )
+
+
+@MIGRATIONS()
+def m005_history_by_message(db: Database) -> None:
+    """Rule runs and lead changes found through their message, not a per-lead index.
+
+    A (lead_phone, id) index takes its inserts all over the B-tree (one random page per
+    sender), so every batch rewrote most of it; inbox ids only grow, so an index on
+    inbox_id takes its inserts at the end. The few rows without a message (edits by hand,
+    lead events) keep a small partial index by lead.
+    """
+    db.executescript(
+        """
+        DROP INDEX rule_runs_lead;
+        DROP INDEX lead_changes_lead;
+        CREATE INDEX rule_runs_inbox ON rule_runs (inbox_id);
+        CREATE INDEX rule_runs_lead_direct ON rule_runs (lead_phone, id) WHERE inbox_id IS NULL;
+        CREATE INDEX lead_changes_inbox ON lead_changes (inbox_id);
+        CREATE INDEX lead_changes_lead_direct ON lead_changes (lead_phone, id) WHERE inbox_id IS NULL;
+        """
+    )

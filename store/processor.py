@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -21,14 +22,17 @@ from sqlite_utils import Database
 from engine.evaluate import Outcome, RuleSet, process_message
 from engine.model import Lead, Message, MessageFormatError, Workspace, parse_message
 from store.checkins import resolve_check_ins
-from store.leads import LEAD_SELECT, LEAD_UPSERT, get_lead, lead_from_row, lead_to_row, upsert_lead
+from store.inbox import Ingested, ingest_many, parsed_by_id
+from store.leads import LEAD_INSERT, LEAD_SELECT, get_lead, lead_from_row, lead_to_row, lead_updates, upsert_lead
 from store.outbox import OutboxPolicy, enqueue
 from store.runs import RUN_INSERT, run_rows
 from store.visitors import VisitorUpgrades
 
 Clock = Callable[[], datetime]
+MAX_CARRIED_LEADS = 50_000  # leads a replay keeps in memory between chunks
 # Fields whose changes are kept as the lead's history (chat_count/updated_at change every time).
 _TRACKED = tuple(f.name for f in fields(Lead) if f.name not in ("chat_count", "updated_at", "created_at"))
+_tracked_values = attrgetter(*_TRACKED)
 
 
 @dataclass(slots=True)
@@ -46,9 +50,11 @@ def lead_diff(before: Lead | None, after: Lead) -> dict[str, list[Any]]:
     """Tracked fields that changed, as {field: [old, new]} (JSON-ready)."""
     if before is None:
         return {"created": [None, after.status]}
+    old_values, new_values = _tracked_values(before), _tracked_values(after)
+    if old_values == new_values:
+        return {}
     diff: dict[str, list[Any]] = {}
-    for name in _TRACKED:
-        old, new = getattr(before, name), getattr(after, name)
+    for name, old, new in zip(_TRACKED, old_values, new_values, strict=True):
         if old != new:
             if name == "tags":
                 old, new = sorted(old), sorted(new)
@@ -68,6 +74,7 @@ class _WriteSet:
     runs: list[tuple[Any, ...]] = field(default_factory=list)
     queued: list[tuple[int, Outcome, Message]] = field(default_factory=list)
     done: list[tuple[str, int, int]] = field(default_factory=list)
+    stored: dict[str, Lead] = field(default_factory=dict)  # the rows of the leads it changes, as stored
     failed: list[tuple[str, str, int]] = field(default_factory=list)
 
 
@@ -92,17 +99,25 @@ class Processor:
         self._parsed: Mapping[int, Message] = {}
         # Identity upgrade ([K-XXXX] codes): visitor facts in, consumed codes out, same transaction.
         self.upgrades = upgrades or VisitorUpgrades(workspace.name)
+        # Leads carried from one replay chunk to the next (`ingest_and_run` only).
+        self._carried: dict[str, Lead | None] = {}
 
-    def run(self, *, max_messages: int | None = None,
-            parsed: Mapping[int, Message] | None = None) -> ProcessStats:
+    def run(self, *, max_messages: int | None = None, parsed: Mapping[int, Message] | None = None,
+            leads: dict[str, Lead | None] | None = None) -> ProcessStats:
         """Process pending messages until none are left (or `max_messages`).
 
         `parsed` maps inbox ids to the messages the caller has just ingested, so their
         payloads need not be parsed again; any other row is read from its payload.
+        `leads`: leads as the caller's earlier runs left them (only a caller that is the
+        database's only writer between its runs may pass one, as a replay is).
         """
         stats = ProcessStats()
         self._parsed = parsed or {}
         last_id = 0
+        # Leads as this run left them, carried across batches: within run() this processor is
+        # the database's only writer (the daemon runs everything on one store thread).
+        if leads is None:
+            leads = {}
         while max_messages is None or stats.processed + len(stats.errors) < max_messages:
             limit = self.batch_size
             if max_messages is not None:
@@ -114,24 +129,56 @@ class Processor:
             if not rows:
                 break
             last_id = rows[-1][0]
-            leads: dict[str, Lead | None] = {}
             batch = self._evaluate(rows, self.clock(), leads)
             try:
                 self._write(batch)
             except Exception:
                 # A write failed (not a rule: those cannot touch the database). Redo the
                 # batch message by message so the one at fault is marked, the others land.
+                leads.clear()  # the failed batch's leads never landed
                 _add(stats, self._careful_batch(batch.rows, batch.now))
                 continue
+            for _, _, message in batch.queued:
+                leads.pop(message.lead_phone, None)  # a check-in may have tagged it in the database
             _add(stats, batch.stats)
         return stats
+
+    def ingest_and_run(self, messages: Sequence[Message], received_at: datetime) -> tuple[list[Ingested], ProcessStats]:
+        """Group commit for a replayed file: a chunk's inbox rows and all their effects in ONE
+        transaction (one fsync), then nothing of the chunk exists until it has all committed.
+
+        Only for sources that can be read again (a JSONL file): a crash loses the chunk's
+        inbox rows with its effects and the rerun ingests them again. Live messages are acked
+        to WhatsApp only after their inbox commit, so the daemon keeps the two commits.
+        """
+        carried = self._carried
+        if len(carried) > MAX_CARRIED_LEADS:
+            carried.clear()  # bounded memory: read again from the database when needed
+        try:
+            with self.db.atomic():
+                results = ingest_many(self.db, messages, received_at)
+                stats = self.run(parsed=parsed_by_id(messages, results), leads=carried)
+        except BaseException:
+            carried.clear()  # the chunk rolled back: these leads never landed
+            raise
+        return results, stats
 
     def _write(self, batch: _WriteSet) -> None:
         """Commit one batch: leads, history, rule runs, outbox, processed marks (one fsync)."""
         conn = self.db.conn
         with self.db.atomic():
             if batch.leads:
-                conn.executemany(LEAD_UPSERT, [lead_to_row(lead) for lead in batch.leads])
+                # A lead this batch created is an INSERT, any other an UPDATE of the columns
+                # that changed: no upsert probe. (Were either wrong, the statement fails or
+                # misses and the careful path upserts.)
+                stored = batch.stored
+                created = [lead_to_row(lead) for lead in batch.leads if lead.phone not in stored]
+                if created:
+                    conn.executemany(LEAD_INSERT, created)
+                for sql, rows in lead_updates((stored[lead.phone], lead) for lead in batch.leads
+                                              if lead.phone in stored):
+                    if conn.executemany(sql, rows).rowcount != len(rows):
+                        raise sqlite3.IntegrityError("a lead to update is not in the database")
             if batch.changes:
                 conn.executemany(
                     "INSERT INTO lead_changes (at, lead_phone, inbox_id, changes) VALUES (?, ?, ?, ?)",
@@ -183,6 +230,8 @@ class Processor:
                 continue
             phone = message.lead_phone
             lead = leads[phone]
+            if lead is not None and phone not in touched:
+                batch.stored[phone] = lead
             try:
                 decision = self.upgrades.decide(message, now)
                 outcome = process_message(self.ruleset, lead, message, now=now, tz=self.workspace.tz,

@@ -11,6 +11,7 @@ import orjson
 from sqlite_utils import Database
 
 from engine.evaluate import RuleRunRecord
+from store.leads import LEAD_MESSAGE_IDS
 
 RUN_INSERT = (
     "INSERT INTO rule_runs (at, rule_id, rule_name, trigger, inbox_id, lead_phone, fired, error, notes) "
@@ -50,17 +51,18 @@ def prune_runs(db: Database, now: datetime, keep_days: int) -> int:
 def recent_runs(db: Database, *, limit: int = 100, lead_phone: str | None = None,
                 errors_only: bool = False) -> list[dict[str, Any]]:
     """Newest rule runs first, optionally for one lead or only the failed ones."""
-    clauses, params = [], []
+    columns = "id, at, rule_id, rule_name, trigger, inbox_id, lead_phone, fired, error, notes"
+    errors = " AND error IS NOT NULL" if errors_only else ""
+    params: list[str | int] = []
     if lead_phone:
-        clauses.append("lead_phone = ?")
-        params.append(lead_phone)
-    if errors_only:
-        clauses.append("error IS NOT NULL")
-    sql = "SELECT id, at, rule_id, rule_name, trigger, inbox_id, lead_phone, fired, error, notes FROM rule_runs"
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
+        # Through the lead's messages (index on inbox_id, see m005), plus runs without a message.
+        sql = (f"SELECT {columns} FROM (SELECT {columns} FROM rule_runs WHERE inbox_id IN ({LEAD_MESSAGE_IDS}){errors} "
+               f"UNION ALL SELECT {columns} FROM rule_runs WHERE inbox_id IS NULL AND lead_phone = ?{errors})")
+        params.extend([lead_phone, lead_phone])
+    else:
+        sql = f"SELECT {columns} FROM rule_runs" + (" WHERE error IS NOT NULL" if errors_only else "")
     sql += " ORDER BY id DESC LIMIT ?"
-    params.append(str(limit))
+    params.append(limit)
     keys = ("id", "at", "rule_id", "rule_name", "trigger", "inbox_id", "lead_phone", "fired", "error", "notes")
     out = []
     for row in db.conn.execute(sql, params):

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,13 +20,14 @@ from bridge.errors import EXIT_FAILED, EXIT_OK
 from bridge.outbox.views import outbox_policy
 from engine.errors import RuleSetError
 from engine.model import Message, MessageFormatError, parse_message
-from store.inbox import ingest_many, parsed_by_id
+from store.db import bulk_writes
 from store.leads import count_leads_by_status
 from store.processor import Processor, ProcessStats
 from store.rules import save_rules
 
 log = structlog.get_logger(__name__)
-CHUNK = 1000
+GC_FIRST_GENERATION = 50_000  # allocations between young-generation collections during a replay
+CHUNK = 10_000  # messages per transaction: larger commits rewrite shared pages (leads, indexes) less often
 
 
 @dataclass(slots=True)
@@ -67,6 +70,22 @@ def read_lines(path: Path, summary: ReplaySummary) -> Iterator[Message]:
                 summary.bad_lines.append((number, str(exc)))
 
 
+@contextmanager
+def few_gc_pauses(first_generation: int = GC_FIRST_GENERATION) -> Iterator[None]:
+    """Collect cyclic garbage less often while replaying.
+
+    A replay allocates millions of short-lived, acyclic objects (freed by reference counting
+    anyway); with the default threshold (700) the cyclic collector ran ~800 times per 100,000
+    messages, 7% of the run. The old thresholds come back afterwards.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(first_generation, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def _merge(total: ProcessStats, part: ProcessStats) -> None:
     total.processed += part.processed
     total.fired += part.fired
@@ -91,22 +110,24 @@ def replay(ctx: Context, path: Path, *, progress: bool) -> ReplaySummary:
     position = 0
 
     def flush() -> None:
-        results = ingest_many(ctx.db, chunk, utc_now())
+        # One transaction for the chunk's inbox rows and their effects: the file is the
+        # source, so a crash loses the chunk whole and the rerun ingests it again.
+        results, stats = processor.ingest_and_run(chunk, utc_now())
         summary.messages += sum(1 for r in results if not r.duplicate)
         summary.duplicates += sum(1 for r in results if r.duplicate)
-        fresh = parsed_by_id(chunk, results)
         chunk.clear()
-        _merge(summary.processing, processor.run(parsed=fresh))
+        _merge(summary.processing, stats)
 
-    for message in read_lines(path, summary):
-        chunk.append(message)
-        if len(chunk) >= CHUNK:
+    with bulk_writes(ctx.db), few_gc_pauses():
+        for message in read_lines(path, summary):
+            chunk.append(message)
+            if len(chunk) >= CHUNK:
+                flush()
+                new_position = min(total, summary.lines * (total // max(summary.lines, 1)))
+                bar.update(max(new_position - position, 0))
+                position = new_position
+        if chunk:
             flush()
-            new_position = min(total, summary.lines * (total // max(summary.lines, 1)))
-            bar.update(max(new_position - position, 0))
-            position = new_position
-    if chunk:
-        flush()
     bar.update(total - position)
     bar.close()
     return summary

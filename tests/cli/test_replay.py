@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -12,6 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from bridge.commands.replay import GC_FIRST_GENERATION, few_gc_pauses
 from tests.conftest import ROOT, message, write_jsonl
 
 EXAMPLE = ROOT / "examples" / "conversation.jsonl"
@@ -123,3 +127,11 @@ def test_kill_9_mid_replay_loses_nothing_and_applies_nothing_twice(tmp_path: Pat
     summary = json.loads(out)
     assert summary["messages"] + summary["duplicates_skipped"] == 30_000
     assert _snapshot(db_path) == _snapshot(control / "wabridge.db")
+
+
+def test_replay_gc_setting_is_restored_even_after_a_failure() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), few_gc_pauses():
+        assert gc.get_threshold()[0] == GC_FIRST_GENERATION
+        raise RuntimeError("a bad chunk")
+    assert gc.get_threshold() == before

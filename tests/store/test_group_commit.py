@@ -1,0 +1,149 @@
+"""Replay's group commit (`Processor.ingest_and_run`), bulk-write settings, leads carried across
+batches, and the lead history found through the lead's messages (migration m005)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from engine.evaluate import RuleRunRecord
+from engine.model import parse_message
+from store.db import BULK_WAL_PAGES, bulk_writes, open_db
+from store.inbox import count_by_state
+from store.leads import get_lead, lead_changes
+from store.runs import recent_runs, record_runs
+from tests.conftest import Clock, message
+from tests.store.test_guarantees import processor, seed_rules
+
+PHONE = "6281234567890"
+
+
+def _chat(prefix: str, texts: list[str], phone: str = PHONE) -> list:  # type: ignore[type-arg]
+    jid = f"{phone}@s.whatsapp.net"
+    return [parse_message(message(id=f"{prefix}{i}", text=t, chat=jid, sender=jid)) for i, t in enumerate(texts)]
+
+
+def test_a_chunk_lands_whole_inbox_rows_with_their_effects(tmp_path: Path, clock: Clock) -> None:
+    db = open_db(tmp_path / "w.db")
+    ruleset = seed_rules(db, clock)
+    chunk = _chat("A", ["halo", "mau order", "Payment received Rp 1.500.000"])
+    results, stats = processor(db, ruleset, clock).ingest_and_run(chunk, clock())
+    assert [r.duplicate for r in results] == [False, False, False]
+    assert stats.processed == 3 and not stats.errors
+    # Another connection sees everything: rows done and the lead moved.
+    other = open_db(tmp_path / "w.db")
+    assert count_by_state(other) == {"done": 3}
+    lead = get_lead(other, PHONE)
+    assert lead is not None and lead.status == "purchase" and lead.value_actual == 1_500_000
+    # The same chunk again (a rerun of the file) changes nothing.
+    again, stats = processor(db, ruleset, clock).ingest_and_run(chunk, clock())
+    assert [r.duplicate for r in again] == [True, True, True] and stats.processed == 0
+    assert get_lead(db, PHONE) == lead
+
+
+def test_a_crash_inside_the_chunk_leaves_nothing_of_it(tmp_path: Path, clock: Clock,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """What kill -9 does to a replay chunk, in-process: neither inbox rows nor effects survive."""
+    db = open_db(tmp_path / "w.db")
+    ruleset = seed_rules(db, clock)
+    work = processor(db, ruleset, clock)
+
+    def dies(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # not an Exception: the careful path must not swallow it
+
+    monkeypatch.setattr(work, "_write", dies)
+    with pytest.raises(KeyboardInterrupt):
+        work.ingest_and_run(_chat("B", ["halo", "mau order"]), clock())
+    other = open_db(tmp_path / "w.db")
+    assert count_by_state(other) == {}
+    assert get_lead(other, PHONE) is None
+
+
+def test_a_failing_write_in_a_chunk_marks_only_that_message(tmp_path: Path, clock: Clock) -> None:
+    db = open_db(tmp_path / "w.db")
+    ruleset = seed_rules(db, clock, [{
+        "name": "hook", "trigger": "message.received",
+        "conditions": [{"field": "message.text", "op": "contains", "value": "webhook-me"}],
+        "actions": [{"type": "send_webhook", "url": "http://127.0.0.1:9/hook"}]}])
+    db.conn.executescript(
+        "CREATE TRIGGER outbox_boom BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk says no'); END;")
+    chunk = _chat("C", ["halo", "webhook-me", "mau order"])
+    _, stats = processor(db, ruleset, clock).ingest_and_run(chunk, clock())
+    states = dict(db.conn.execute("SELECT message_id, state FROM inbox").fetchall())
+    assert states == {"C0": "done", "C1": "error", "C2": "done"}
+    assert stats.processed == 2 and len(stats.errors) == 1
+    lead = get_lead(open_db(tmp_path / "w.db"), PHONE)
+    assert lead is not None and lead.chat_count == 2  # the failed message left no trace on the lead
+
+
+def test_leads_carried_across_batches_match_one_batch(tmp_path: Path, clock: Clock) -> None:
+    """Batches of 2 inside one run (the lead kept in memory between them) end where one
+    batch of everything ends."""
+    texts = ["halo", "ada?", "mau order", "berapa?", "Payment received Rp 250.000", "oke", "makasih"]
+    finals = []
+    for batch_size in (2, 1000):
+        db = open_db(tmp_path / f"w{batch_size}.db")
+        ruleset = seed_rules(db, clock)
+        processor(db, ruleset, clock, batch_size=batch_size).ingest_and_run(_chat("D", texts), clock())
+        finals.append(get_lead(db, PHONE))
+    assert finals[0] == finals[1]
+    assert finals[0] is not None and finals[0].chat_count == len(texts) and finals[0].status == "purchase"
+
+
+def test_bulk_writes_restores_settings_and_truncates_the_wal(tmp_path: Path, clock: Clock) -> None:
+    db = open_db(tmp_path / "w.db")
+    ruleset = seed_rules(db, clock)
+    before = (db.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0],
+              db.conn.execute("PRAGMA cache_size").fetchone()[0])
+    with bulk_writes(db):
+        assert db.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == BULK_WAL_PAGES
+        processor(db, ruleset, clock).ingest_and_run(_chat("E", ["halo"] * 50), clock())
+        assert (tmp_path / "w.db-wal").stat().st_size > 0
+    after = (db.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0],
+             db.conn.execute("PRAGMA cache_size").fetchone()[0])
+    assert after == before
+    assert (tmp_path / "w.db-wal").stat().st_size == 0  # checkpointed into the database file
+    assert count_by_state(open_db(tmp_path / "w.db")) == {"done": 50}
+
+
+def test_lead_history_comes_through_its_messages_and_direct_rows(tmp_path: Path, clock: Clock) -> None:
+    db = open_db(tmp_path / "w.db")
+    ruleset = seed_rules(db, clock)
+    processor(db, ruleset, clock).ingest_and_run(_chat("F", ["halo", "Payment received Rp 250.000"]), clock())
+    processor(db, ruleset, clock).ingest_and_run(_chat("G", ["Payment received Rp 9.000"], phone="6289999999999"),
+                                                 clock())
+    # Rows written without a message (a status set by hand, a lead event): inbox_id NULL.
+    at = datetime(2026, 11, 21, tzinfo=UTC)
+    with db.atomic():
+        record_runs(db, [RuleRunRecord(1, "By hand", "lead.status_changed", True, None, ("note",))],
+                    at=at, inbox_id=None, lead_phone=PHONE)
+        db.conn.execute("INSERT INTO lead_changes (at, lead_phone, inbox_id, changes) VALUES (?, ?, NULL, ?)",
+                        (at.isoformat(), PHONE, '{"status": ["hot", "won"]}'))
+    runs = recent_runs(db, lead_phone=PHONE)
+    assert runs[0]["rule_name"] == "By hand" and runs[0]["inbox_id"] is None  # newest first
+    assert {r["lead_phone"] for r in runs} == {PHONE}
+    assert any(r["inbox_id"] is not None for r in runs)
+    assert [r["id"] for r in runs] == sorted((r["id"] for r in runs), reverse=True)
+    changes = lead_changes(db, PHONE)
+    assert changes[0]["changes"] == {"status": ["hot", "won"]}
+    assert changes[-1]["changes"] == {"created": [None, "new"]}
+    assert all(c["changes"] != {"created": [None, "new"]} or c is changes[-1] for c in changes)
+    other = recent_runs(db, lead_phone="6289999999999")
+    assert other and all(r["lead_phone"] == "6289999999999" for r in other)
+    assert recent_runs(db, lead_phone=PHONE, errors_only=True) == []
+
+
+def test_history_queries_use_the_message_index(tmp_path: Path) -> None:
+    """The lead page's queries must not scan rule_runs / lead_changes (they grow forever)."""
+    db = open_db(tmp_path / "w.db")
+    conn: sqlite3.Connection = db.conn
+    for table in ("rule_runs", "lead_changes"):
+        plan = " ".join(row[3] for row in conn.execute(
+            f"EXPLAIN QUERY PLAN SELECT id FROM {table} WHERE inbox_id IN "
+            f"(SELECT id FROM inbox WHERE lead_phone = ?) UNION ALL SELECT id FROM {table} "
+            f"WHERE inbox_id IS NULL AND lead_phone = ?", (PHONE, PHONE)))
+        assert f"SCAN {table}" not in plan, plan
+        assert "INDEX" in plan
