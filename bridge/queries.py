@@ -49,6 +49,19 @@ class StoreQueries:
 
         return await self._read(query)
 
+    async def list_leads_after(self, filters: Mapping[str, str], after_phone: str,
+                               limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` filtered leads with a phone after `after_phone`, in phone order (full exports)."""
+        unknown = unknown_filters(filters)
+        if unknown:
+            raise ValueError(f"{unknown[0]}: not a lead filter")
+
+        def query(db: Database) -> list[dict[str, Any]]:
+            page = LeadQuery(dict(filters), limit, after_phone=after_phone)
+            return [lead.to_dict() for lead in iter_leads(db, page)]
+
+        return await self._read(query)
+
     def rule_env(self) -> CompileEnv:
         """The validation environment for rules (workspace statuses, webhook endpoints)."""
         return default_env(self.workspace.statuses, self.config.endpoint_names())

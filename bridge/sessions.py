@@ -179,6 +179,11 @@ class SessionControl(Protocol):
         """Leads in the export format; raise ValueError naming an unknown filter."""
         ...
 
+    async def list_leads_after(self, filters: Mapping[str, str], after_phone: str,
+                               limit: int) -> list[dict[str, Any]]:
+        """Like list_leads, in phone order: up to `limit` leads whose phone sorts after `after_phone`."""
+        ...
+
     async def reload_rules(self) -> dict[str, Any]:
         """Reload rules from the database without touching sessions: {"rules", "invalid"}."""
         ...

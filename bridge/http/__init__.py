@@ -19,6 +19,7 @@ from bridge.http import (
     auth,
     dashboard,
     dashboard_editor,
+    dashboard_links,
     dashboard_rules,
     dashboard_suggest,
     events,
@@ -28,6 +29,7 @@ from bridge.http import (
 )
 from bridge.http.auth import AUTH, CLOSING, CONTROL, TEMPLATES, WORKSPACE, Auth
 from bridge.http.errors import errors_middleware
+from bridge.http.money import rupiah
 from bridge.sessions import SessionControl
 
 __all__ = ["create_app"]
@@ -73,6 +75,7 @@ def create_app(control: SessionControl, *, token: str, workspace_name: str) -> w
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    app[TEMPLATES].filters["rupiah"] = rupiah  # lead values: "Rp 1.500.000"
     auth.add_routes(app)
     pairing.add_routes(app)
     api.add_routes(app, simulate=bool(getattr(control, "simulate", False)))
@@ -84,6 +87,7 @@ def create_app(control: SessionControl, *, token: str, workspace_name: str) -> w
     dashboard_rules.add_routes(app)  # issue #7: the Rules screen and the rules API
     dashboard_editor.add_routes(app)  # issue #7: the rule editor and Test a rule
     dashboard_suggest.add_routes(app)  # issue #7: AI Suggest (offline phrase grammar)
+    dashboard_links.add_routes(app)  # issue #7: the Links screen (rotator links, visitors, attribution, partner hooks)
     app.router.add_static("/static/", Path(str(files("bridge") / "static")), name="static")
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(_end_streams)

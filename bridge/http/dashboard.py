@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import structlog
 from aiohttp import web
 
 from bridge.http.api import MAX_LIMIT, _int_param
@@ -22,11 +24,22 @@ from bridge.http.errors import ApiError, json_response
 from bridge.sessions import REASON_WORDS, STATE_WORDS, SessionControl, SessionState
 from engine.model import DEFAULT_STATUSES, Lead
 
+log = structlog.get_logger(__name__)
+
 # The filters the Leads screen offers (a subset of store.leads.FILTERS); "campaign" is utm_campaign.
 LEAD_PAGE_FILTERS = ("q", "status", "source", "utm_campaign")
 CSV_COLUMNS = tuple(f.name for f in fields(Lead))
 PAGE_SIZE = 100
+CSV_PAGE_SIZE = 500  # leads per store read while the CSV export streams
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # first characters a spreadsheet treats as a formula
 ACTIVITY_PARAMS = ("limit", "errors")
+NUMBERS_POLL_SECONDS = 3.0  # how often the Numbers screen asks /api/sessions for changes
+# Which of a number's action groups (dash_numbers.html) shows in which state; dash_numbers.js follows the page's copy.
+NUMBER_ACTIONS: dict[str, tuple[SessionState, ...]] = {
+    "connected": (SessionState.CONNECTED,),  # Details, Restart, Re-pair, Log out
+    "reconnecting": (SessionState.DISCONNECTED,),  # still paired: Details, Restart
+    "unpaired": tuple(s for s in SessionState if s not in (SessionState.CONNECTED, SessionState.DISCONNECTED)),
+}
 
 
 def statuses(control: SessionControl) -> tuple[str, ...]:
@@ -75,11 +88,14 @@ def lead_filters(query: Any) -> dict[str, str]:
 
 
 async def _leads(control: SessionControl, filters: dict[str, str], limit: int,
-                 offset: int) -> list[dict[str, Any]]:
+                 offset: int, after_phone: str | None = None) -> list[dict[str, Any]]:
+    """A page of leads, newest activity first; with `after_phone`, the next page in phone order."""
     if "status" in filters and filters["status"] not in statuses(control):
         raise ApiError(400, "bad_request", f"status: {filters['status']!r} is not one of "
                        f"{', '.join(statuses(control))}", field="status")
     try:
+        if after_phone is not None:
+            return await control.list_leads_after(filters, after_phone, limit)
         return await control.list_leads(filters, limit, offset)
     except ValueError as exc:
         named = str(exc).split(":", 1)[0].strip()
@@ -93,12 +109,18 @@ def _page(request: web.Request, name: str, screen: str, *, status: int = 200, **
     return render(request, name, status=status, screen=screen, when=when, **context)
 
 
+def numbers_screen(request: web.Request, *, status: int = 200, error: str | None = None) -> web.Response:
+    """The Numbers screen (also `/` and the page of an unknown /pair/{number}, with `error`)."""
+    views = request.app[CONTROL].sessions()
+    return _page(request, "dash_numbers.html", "numbers", status=status, error=error, views=views,
+                 state_words=STATE_WORDS, reason_words=REASON_WORDS, actions=NUMBER_ACTIONS,
+                 poll_ms=int(NUMBERS_POLL_SECONDS * 1000))
+
+
 @page_route
 async def numbers_page(request: web.Request) -> web.StreamResponse:
-    """GET /numbers: every admin number, its state in words, last message, pair / log out."""
-    views = request.app[CONTROL].sessions()
-    return _page(request, "dash_numbers.html", "numbers", views=views, state_words=STATE_WORDS,
-                 reason_words=REASON_WORDS, connected=SessionState.CONNECTED)
+    """GET / and /numbers: every admin number, its state in words (kept live), last message, actions."""
+    return numbers_screen(request)
 
 
 @page_route
@@ -155,22 +177,79 @@ async def lead_detail(request: web.Request) -> web.StreamResponse:
     return json_response(detail)
 
 
-async def leads_csv(request: web.Request) -> web.StreamResponse:
-    """GET /api/leads.csv?q=&status=&source=&utm_campaign=: the filtered leads as CSV."""
-    filters = lead_filters(request.query)
-    limit = _int_param(request, "limit", MAX_LIMIT, 1, MAX_LIMIT)
-    leads = await _leads(request.app[CONTROL], filters, limit, 0)
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading '.
+
+    Numbers stay numbers: a negative value is data, not a formula.
+    """
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_row(lead: dict[str, Any]) -> list[Any]:
+    """One lead's cells in CSV_COLUMNS order: tags joined with ';', formula-safe text."""
+    cells: list[Any] = []
+    for name in CSV_COLUMNS:
+        value = lead.get(name)
+        if name == "tags" and isinstance(value, list | tuple):
+            value = ";".join(map(str, value))
+        cells.append(csv_cell(value))
+    return cells
+
+
+def csv_lines(rows: Iterable[Sequence[Any]]) -> bytes:
+    """These rows as CSV text (UTF-8, CRLF line ends as RFC 4180 has them)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    for lead in leads:
-        row = dict(lead)
-        if isinstance(row.get("tags"), list):
-            row["tags"] = ";".join(row["tags"])
-        writer.writerow(row)
-    return web.Response(text=buffer.getvalue(), content_type="text/csv", charset="utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="leads.csv"',
-                                 "Cache-Control": "no-store"})
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def csv_filename(control: SessionControl) -> str:
+    """wabridge-leads-YYYYMMDD.csv, today in the workspace's timezone."""
+    tz = getattr(getattr(control, "workspace", None), "tz", None) or UTC
+    return f"wabridge-leads-{datetime.now(tz):%Y%m%d}.csv"
+
+
+async def leads_csv(request: web.Request) -> web.StreamResponse:
+    """GET /api/leads.csv?q=&status=&source=&utm_campaign=: every filtered lead as CSV, streamed.
+
+    The Leads screen's filters; `limit` optionally caps the rows. Leads are read CSV_PAGE_SIZE
+    at a time in phone order (keyset paging: each lead once even while messages update leads),
+    so memory stays bounded however many there are. The first page is read before the headers
+    go out, so a bad filter is still a JSON 400; a failure after that cuts the download off
+    (the client sees an incomplete transfer, never a file that looks complete).
+    """
+    control = request.app[CONTROL]
+    filters = lead_filters(request.query)
+    cap = _int_param(request, "limit", 0, 1, None) if request.query.get("limit", "") != "" else None
+    size = CSV_PAGE_SIZE if cap is None else min(cap, CSV_PAGE_SIZE)
+    page = await _leads(control, filters, size, 0, after_phone="")
+    response = web.StreamResponse(headers={
+        "Content-Disposition": f'attachment; filename="{csv_filename(control)}"', "Cache-Control": "no-store"})
+    response.content_type = "text/csv"
+    response.charset = "utf-8"
+    await response.prepare(request)
+    sent = 0
+    try:
+        await response.write(csv_lines([CSV_COLUMNS]))
+        while page:
+            await response.write(csv_lines(csv_row(lead) for lead in page))
+            sent += len(page)
+            if len(page) < size or (cap is not None and sent >= cap):
+                break
+            size = CSV_PAGE_SIZE if cap is None else min(cap - sent, CSV_PAGE_SIZE)
+            page = await _leads(control, filters, size, 0, after_phone=str(page[-1]["phone"]))
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away; nothing to tell it
+    except Exception:
+        # The headers are out: an error response is impossible. Cutting the connection keeps the
+        # client from taking the rows so far for the whole export.
+        log.exception("leads_csv_failed", rows_sent=sent)
+        if request.transport is not None:
+            request.transport.abort()
+    return response
 
 
 async def list_runs(request: web.Request) -> web.StreamResponse:
@@ -189,6 +268,7 @@ async def list_runs(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     """Register the dashboard pages and their read API."""
     router = app.router
+    router.add_get("/", numbers_page)  # the start page is the Numbers screen
     router.add_get("/numbers", numbers_page)
     router.add_get("/leads", leads_page)
     router.add_get("/leads/{phone}", lead_page)

@@ -28,6 +28,7 @@ from bridge.http.auth import (
     page_route,
     render,
 )
+from bridge.http.dashboard import numbers_screen
 from bridge.sessions import (
     REASON_WORDS,
     STATE_WORDS,
@@ -231,13 +232,6 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 @page_route
-async def index_page(request: web.Request) -> web.StreamResponse:
-    """GET /: every configured number with its state and a link to its pairing page."""
-    views = request.app[CONTROL].sessions()
-    return render(request, "index.html", views=views, state_words=STATE_WORDS, error=None)
-
-
-@page_route
 async def pair_page(request: web.Request) -> web.StreamResponse:
     """GET /pair/{number}: the page an owner follows to link a phone."""
     control = request.app[CONTROL]
@@ -245,9 +239,7 @@ async def pair_page(request: web.Request) -> web.StreamResponse:
     try:
         view = control.session(number)
     except UnknownNumberError:
-        return render(request, "index.html", status=404, views=control.sessions(),
-                      state_words=STATE_WORDS,
-                      error=f"The number {number} is not in config.toml.")
+        return numbers_screen(request, status=404, error=f"The number {number} is not in config.toml.")
     payload = view_payload(view)
     return render(
         request, "pair.html", view=view, payload=payload, section=payload["section"],
@@ -258,8 +250,7 @@ async def pair_page(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    """Register the pages, QR images and the event stream."""
-    app.router.add_get("/", index_page)
+    """Register the pairing page, QR images and the event stream (`/` is the dashboard's Numbers screen)."""
     app.router.add_get("/pair/{number}", pair_page)
     app.router.add_get("/pair/{number}/qr.png", qr_png)
     app.router.add_get("/pair/{number}/qr.svg", qr_svg)

@@ -45,6 +45,92 @@
   function statusOptions() { return vocab.statuses.map(function (s) { return {value: s, label: s}; }); }
   var STATUS_FIELDS = ["lead.status", "status.from", "status.to"];
 
+  // -- list values as chips ---------------------------------------------------------------
+  // In List / Not In List, and Contains / Not Contains on text ("any of these keywords"), take
+  // several values: each is a chip. Enter or a comma adds the typed word; ✕, or Backspace in the
+  // empty box, removes one. The value keeps the shape it came in (the API takes both): a list stays
+  // a list, a text stays comma-separated text ("order, buy"). Nothing is rewritten until the chips
+  // change, so an opened rule saves back exactly as it was stored. A word still in the box counts.
+  var LIST_OPS = ["in_list", "not_in_list"];
+  var KEYWORD_OPS = ["contains", "not_contains"];
+  function takesList(spec, op) {
+    return LIST_OPS.indexOf(op) >= 0 || (KEYWORD_OPS.indexOf(op) >= 0 && (spec.kind === "text" || spec.kind === "tags"));
+  }
+  function listItems(value) {
+    if (Array.isArray(value)) { return value.slice(); }
+    if (value === undefined || value === null || value === "") { return []; }
+    return String(value).split(",").map(function (w) { return w.trim(); }).filter(function (w) { return w !== ""; });
+  }
+  function sameWord(a, b) {
+    var fold = function (w) { return String(w).trim().replace(/\s+/g, " ").toLowerCase(); };
+    return fold(a) === fold(b);
+  }
+  var listIds = 0;
+
+  function chipInput(leaf, spec, path, placeholder) {
+    var asList = Array.isArray(leaf.value);
+    var items = listItems(leaf.value);
+    var box = el("div", {"class": "chips", role: "group", "aria-label": "Values"});
+    var field = el("input", {type: "text", "data-path": path, "aria-label": "Value", autocomplete: "off",
+      enterkeyhint: "enter"});
+    var suggestions = spec.choices.length ? spec.choices : (STATUS_FIELDS.indexOf(spec.name) >= 0 ? vocab.statuses : []);
+    if (suggestions.length) {
+      var listId = "chip-options-" + (listIds += 1);
+      box.appendChild(el("datalist", {id: listId}, suggestions.map(function (c) { return el("option", {value: c}); })));
+      field.setAttribute("list", listId);
+    }
+    function typed(word) {
+      // A list keeps numbers as numbers for number fields; what people type is text otherwise.
+      return asList && spec.kind === "number" && /^-?[0-9]+(\.[0-9]+)?$/.test(word) ? Number(word) : word;
+    }
+    function save() {
+      var words = items.slice();
+      var draft = field.value.trim();
+      if (draft && !words.some(function (w) { return sameWord(w, draft); })) { words.push(typed(draft)); }
+      leaf.value = asList ? words : words.join(", ");
+    }
+    function draw() {
+      field.placeholder = items.length ? "Add more" : placeholder;  // short once chips explain it (phones)
+      Array.prototype.forEach.call(box.querySelectorAll(".chip"), function (n) { n.remove(); });
+      items.forEach(function (word, index) {
+        var remove = el("button", {type: "button", "class": "chip-x", "aria-label": "Remove " + word, text: "✕"});
+        remove.addEventListener("click", function (event) {
+          items.splice(index, 1); draw(); save();
+          if (event.detail === 0) { field.focus(); }  // from the keyboard: keep typing; a tap keeps the keyboard shut
+        });
+        box.insertBefore(el("span", {"class": "chip", "data-path": path + "[" + index + "]"}, [
+          el("span", {"class": "chip-text", text: String(word)}), remove]), field);
+      });
+    }
+    function add(words) {
+      words.forEach(function (word) {
+        word = word.trim();
+        if (word && !items.some(function (w) { return sameWord(w, word); })) { items.push(typed(word)); }
+      });
+      draw();
+    }
+    field.addEventListener("keydown", function (event) {
+      if (event.isComposing) { return; }
+      if (event.key === "Enter" || event.key === ",") {
+        event.preventDefault();  // Enter would submit the form
+        add([field.value]); field.value = ""; save();
+      } else if (event.key === "Backspace" && field.value === "" && items.length) {
+        event.preventDefault();
+        items.pop(); draw(); save();
+      }
+    });
+    field.addEventListener("input", function () {
+      // Commas from a paste or a phone keyboard: every finished word becomes a chip.
+      var parts = field.value.split(",");
+      if (parts.length > 1) { field.value = parts.pop().replace(/^\s+/, ""); add(parts); }
+      save();
+    });
+    box.addEventListener("click", function (event) { if (event.target === box) { field.focus(); } });
+    box.appendChild(field);
+    draw();
+    return box;
+  }
+
   // -- conditions ---------------------------------------------------------------------
   function defaultLeaf() { return {field: "message.text", op: "contains", value: ""}; }
 
@@ -69,6 +155,9 @@
         : statusOptions();
       if (options.map(function (o) { return o.value; }).indexOf(leaf.value) < 0) { leaf.value = options[0].value; }
       return select(path, options, leaf.value, set, "Value");
+    }
+    if (takesList(spec, leaf.op)) {
+      return chipInput(leaf, spec, path, many ? "Add a value, then Enter" : "Add a keyword, then Enter");
     }
     if (Array.isArray(leaf.value)) { leaf.value = leaf.value.join(", "); }
     if (spec.kind === "number" && !many) {
@@ -333,6 +422,15 @@
   });
 
   // -- Test this rule -------------------------------------------------------------------------
+  function rupiah(value) {
+    // As the pages show money (bridge/http/money.py): "Rp 1.500.000", decimals after a comma.
+    var amount = Number(value);
+    if (!isFinite(amount)) { return String(value); }
+    var cents = Math.round(Math.abs(amount) * 100);
+    var text = String(Math.floor(cents / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+    if (cents % 100) { text += "," + String(cents % 100 + 100).slice(1); }
+    return (amount < 0 && cents ? "-" : "") + "Rp " + text;
+  }
   function traceList(node) {
     var list = el("ul", {"class": "trace"});
     (node.children || []).forEach(function (child) {
@@ -380,7 +478,7 @@
       });
       var before = r.data.lead_before, after = r.data.lead_after;
       out.appendChild(el("p", {"class": "lead-after", text: "Lead after: status " + before.status + " → " +
-        after.status + (after.value_actual !== null ? ", value " + after.value_actual : "")}));
+        after.status + (after.value_actual !== null ? ", value " + rupiah(after.value_actual) : "")}));
     });
   });
 

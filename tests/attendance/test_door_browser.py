@@ -17,10 +17,10 @@ from engine.attendance import scan
 from engine.model import Message
 from store.checkins import resolve_check_ins
 from store.events import generate_codes, get_event, import_attendees
+from tests.browser import ARTIFACTS, PHONE, logged_in_page
 from tests.http.conftest import TOKEN, WORKSPACE
 from tests.http.fake_control import ADMIN, FakeControl
 from tests.http.fake_events import EVENT, FREE_CODE, TZ
-from tests.http.test_pair_page_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _playwright
 
 pytestmark = pytest.mark.browser
 
@@ -62,97 +62,73 @@ def _whatsapp_checkin(control: FakeControl, code: str, phone: str, name: str) ->
 
 
 async def test_door_page_in_chromium(client: TestClient, control: FakeControl) -> None:
-    async_playwright = _playwright()
-    ARTIFACTS.mkdir(exist_ok=True)
     base = str(client.make_url("")).rstrip("/")
-    problems: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1280, "height": 900})
-            page = await context.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+    async with logged_in_page(base, f"/events/{EVENT}") as page:
+        await page.evaluate("() => { window.__sameDocument = true; }")
+        assert await page.locator("#n-checked").inner_text() == "1"
+        assert await page.locator("#n-expected").inner_text() == "8"
+        await page.wait_for_function("() => document.getElementById('live').dataset.on === '1'", timeout=5000)
 
-            await page.goto(f"{base}/events/{EVENT}")
-            assert "/login" in page.url
-            await page.fill("#token", TOKEN)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/events/{EVENT}")
-            await page.evaluate("() => { window.__sameDocument = true; }")
-            assert await page.locator("#n-checked").inner_text() == "1"
-            assert await page.locator("#n-expected").inner_text() == "8"
-            await page.wait_for_function("() => document.getElementById('live').dataset.on === '1'", timeout=5000)
+        # Someone sends the QR's text: the page shows it without a reload.
+        codes = await (await client.get(f"/api/events/{EVENT}/codes?q=Dewi",
+                                        headers={"Authorization": f"Bearer {TOKEN}"})).json()
+        _whatsapp_checkin(control, codes[0]["code"], "6281311112222", "Dewi")
+        await page.wait_for_function("() => document.getElementById('n-checked').textContent === '2'",
+                                     timeout=3000)
+        first = page.locator("#latest li").first
+        assert "Dewi Lestari" in await first.inner_text() and "WhatsApp" in await first.inner_text()
 
-            # Someone sends the QR's text: the page shows it without a reload.
-            codes = await (await client.get(f"/api/events/{EVENT}/codes?q=Dewi",
-                                            headers={"Authorization": f"Bearer {TOKEN}"})).json()
-            _whatsapp_checkin(control, codes[0]["code"], "6281311112222", "Dewi")
-            await page.wait_for_function("() => document.getElementById('n-checked').textContent === '2'",
-                                         timeout=3000)
-            first = page.locator("#latest li").first
-            assert "Dewi Lestari" in await first.inner_text() and "WhatsApp" in await first.inner_text()
+        # The same code again: the duplicate is counted.
+        _whatsapp_checkin(control, codes[0]["code"], "6281399990000", "Someone")
+        await page.wait_for_function("() => document.getElementById('n-duplicates').textContent === '1'",
+                                     timeout=3000)
 
-            # The same code again: the duplicate is counted.
-            _whatsapp_checkin(control, codes[0]["code"], "6281399990000", "Someone")
-            await page.wait_for_function("() => document.getElementById('n-duplicates').textContent === '1'",
-                                         timeout=3000)
+        # A phone died: search by name, check in by hand.
+        await page.fill("#search", "budi")
+        await page.wait_for_selector("#results li")
+        row = page.locator("#results li").first
+        assert FREE_CODE in await row.inner_text()
+        await row.get_by_role("button", name="Check in").click()
+        await page.wait_for_function("() => document.getElementById('n-checked').textContent === '3'",
+                                     timeout=3000)
+        assert (await page.locator("#flash").inner_text()).startswith("Checked in: Budi")
+        await page.wait_for_selector("#results li .done")
+        await page.fill("#search", "")
+        await page.screenshot(path=str(ARTIFACTS / "door-live.png"), full_page=True)
 
-            # A phone died: search by name, check in by hand.
-            await page.fill("#search", "budi")
-            await page.wait_for_selector("#results li")
-            row = page.locator("#results li").first
-            assert FREE_CODE in await row.inner_text()
-            await row.get_by_role("button", name="Check in").click()
-            await page.wait_for_function("() => document.getElementById('n-checked').textContent === '3'",
-                                         timeout=3000)
-            assert (await page.locator("#flash").inner_text()).startswith("Checked in: Budi")
-            await page.wait_for_selector("#results li .done")
-            await page.fill("#search", "")
-            await page.screenshot(path=str(ARTIFACTS / "door-live.png"), full_page=True)
+        # Undo the last one from the live list.
+        await page.locator("#latest li").first.get_by_role("button", name="Undo").click()
+        await page.wait_for_function("() => document.getElementById('n-checked').textContent === '2'",
+                                     timeout=3000)
+        assert "undone" in await page.locator("#latest li").first.inner_text()
+        assert await page.evaluate("() => window.__sameDocument === true")
+        await page.screenshot(path=str(ARTIFACTS / "door-undo.png"), full_page=True)
 
-            # Undo the last one from the live list.
-            await page.locator("#latest li").first.get_by_role("button", name="Undo").click()
-            await page.wait_for_function("() => document.getElementById('n-checked').textContent === '2'",
-                                         timeout=3000)
-            assert "undone" in await page.locator("#latest li").first.inner_text()
-            assert await page.evaluate("() => window.__sameDocument === true")
-            await page.screenshot(path=str(ARTIFACTS / "door-undo.png"), full_page=True)
+        # Search by phone as staff type it.
+        await page.fill("#search", "0813 2222")
+        await page.wait_for_selector("#results li")
+        assert "Rudi Hartono" in await page.locator("#results li").first.inner_text()
 
-            # Search by phone as staff type it.
-            await page.fill("#search", "0813 2222")
-            await page.wait_for_selector("#results li")
-            assert "Rudi Hartono" in await page.locator("#results li").first.inner_text()
+        # The printable QR sheet: every code with its name, the images load.
+        await page.goto(f"{base}/events/{EVENT}/badges")
+        await page.wait_for_function(
+            "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)", timeout=10000)
+        assert await page.locator(".badge").count() == 8
+        assert "Dewi Lestari" in await page.locator(".badges").inner_text()
+        await page.screenshot(path=str(ARTIFACTS / "door-badges.png"), full_page=True)
+        await page.emulate_media(media="print")
+        assert not await page.locator("header.top").is_visible()
+        await page.screenshot(path=str(ARTIFACTS / "door-badges-print.png"), full_page=True)
+        await page.emulate_media(media="screen")
+        await page.goto(f"{base}/events")
+        assert "Launch Party" in await page.locator(".event-list").inner_text()
+        await page.screenshot(path=str(ARTIFACTS / "door-events.png"), full_page=True)
 
-            # The printable QR sheet: every code with its name, the images load.
-            await page.goto(f"{base}/events/{EVENT}/badges")
-            await page.wait_for_function(
-                "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)", timeout=10000)
-            assert await page.locator(".badge").count() == 8
-            assert "Dewi Lestari" in await page.locator(".badges").inner_text()
-            await page.screenshot(path=str(ARTIFACTS / "door-badges.png"), full_page=True)
-            await page.emulate_media(media="print")
-            assert not await page.locator("header.top").is_visible()
-            await page.screenshot(path=str(ARTIFACTS / "door-badges-print.png"), full_page=True)
-            await page.emulate_media(media="screen")
-            await page.goto(f"{base}/events")
-            assert "Launch Party" in await page.locator(".event-list").inner_text()
-            await page.screenshot(path=str(ARTIFACTS / "door-events.png"), full_page=True)
-            await context.close()
-
-            # On a phone at the door.
-            phone = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                                              is_mobile=True)
-            page = await phone.new_page()
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            await page.goto(f"{base}/login?next=/events/{EVENT}")
-            await page.fill("#token", TOKEN)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/events/{EVENT}")
-            width = await page.evaluate("() => document.documentElement.scrollWidth")
-            assert width <= 390, f"the door page scrolls sideways on a phone ({width}px)"
-            await page.screenshot(path=str(ARTIFACTS / "door-phone.png"), full_page=True)
-            await phone.close()
-        finally:
-            await browser.close()
+    # On a phone at the door.
+    async with logged_in_page(base, f"/events/{EVENT}", viewport=PHONE, device_scale_factor=2,
+                              is_mobile=True) as phone:
+        width = await phone.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"the door page scrolls sideways on a phone ({width}px)"
+        await phone.screenshot(path=str(ARTIFACTS / "door-phone.png"), full_page=True)
+    problems = page.problems + page.console + phone.problems
     assert not problems, problems

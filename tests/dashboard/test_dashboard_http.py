@@ -73,7 +73,7 @@ async def test_leads_csv_follows_the_filters(client: TestClient, control: FakeCo
     rows = list(csv.DictReader(io.StringIO(await response.text())))
     assert [(r["phone"], r["status"], r["tags"], r["value_actual"]) for r in rows] == [
         (HOT, "hot", "vip", "250000")]
-    assert control.calls[-1] == ("list_leads", ({"status": "hot", "source": "meta_ads"}, 1000, 0))
+    assert control.calls[-1] == ("list_leads_after", ({"status": "hot", "source": "meta_ads"}, "", 500))
 
 
 async def test_numbers_page(client: TestClient, control: FakeControl) -> None:
@@ -93,7 +93,7 @@ async def test_leads_page_filters_and_links(client: TestClient, control: FakeCon
     await login(client)
     html = await (await client.get("/leads")).text()
     assert f'href="/leads/{HOT}"' in html and f'href="/leads/{NEW}"' in html
-    assert "promo-desember" in html and "250,000" in html
+    assert "promo-desember" in html and "Rp 250.000" in html
     html = await (await client.get("/leads?status=hot&utm_campaign=promo-desember")).text()
     assert f'href="/leads/{NEW}"' not in html
     assert 'href="/api/leads.csv?status=hot&amp;utm_campaign=promo-desember"' in html

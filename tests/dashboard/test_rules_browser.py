@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.http.conftest import TOKEN
+from tests.browser import ARTIFACTS, PHONE, logged_in_page
 from tests.http.fake_control import FakeControl
-from tests.http.test_pair_page_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _playwright
 
 pytestmark = pytest.mark.browser
 SEEDS = ("mark-active-lead", "identify-hot-lead", "auto-closing")
@@ -16,55 +15,40 @@ NAMES = "() => Array.from(document.querySelectorAll('#rules .rule-name')).map(e 
 
 
 async def test_rules_screen_in_chromium(client: TestClient, control: FakeControl) -> None:
-    async_playwright = _playwright()
-    ARTIFACTS.mkdir(exist_ok=True)
     base = str(client.make_url("")).rstrip("/")
-    problems: list[str] = []
 
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1280, "height": 900})
-            page = await context.new_page()
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            await page.goto(f"{base}/rules")
-            await page.fill("#token", TOKEN)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/rules")
-            assert await page.locator("#rules").count() == 0
+    async with logged_in_page(base, "/rules") as page:
+        assert await page.locator("#rules").count() == 0
 
-            await page.click("#open-templates")
-            for slug in SEEDS:
-                await page.click(f'button[data-install="{slug}"]')
-                await page.wait_for_selector(f'button[data-install="{slug}"].installed')
-            await page.screenshot(path=str(ARTIFACTS / "dash-rules-templates.png"))
-            await page.click("#close-templates")
-            await page.wait_for_selector("#rules")
-            assert await page.evaluate(NAMES) == [
-                "Mark Active Lead (CTWA)", "Identify Hot Lead (Keyword)", "Auto-Closing & Capture Value (Regex)"]
+        await page.click("#open-templates")
+        for slug in SEEDS:
+            await page.click(f'button[data-install="{slug}"]')
+            await page.wait_for_selector(f'button[data-install="{slug}"].installed')
+        await page.screenshot(path=str(ARTIFACTS / "dash-rules-templates.png"))
+        await page.click("#close-templates")
+        await page.wait_for_selector("#rules")
+        assert await page.evaluate(NAMES) == [
+            "Mark Active Lead (CTWA)", "Identify Hot Lead (Keyword)", "Auto-Closing & Capture Value (Regex)"]
 
-            await page.check('[data-rule-id="2"] input[data-flag="stop_processing"]')
-            await page.wait_for_selector('[data-rule-id="2"] .pill.stop')
-            await page.uncheck('[data-rule-id="1"] input[data-flag="enabled"]')
-            await page.wait_for_selector('[data-rule-id="1"].disabled')
-            await page.click('[data-rule-id="3"] button[data-move="up"]')
-            await page.wait_for_function(f"() => ({NAMES})()[1].startsWith('Auto-Closing')")
-            await page.screenshot(path=str(ARTIFACTS / "dash-rules.png"), full_page=True)
+        await page.check('[data-rule-id="2"] input[data-flag="stop_processing"]')
+        await page.wait_for_selector('[data-rule-id="2"] .pill.stop')
+        await page.uncheck('[data-rule-id="1"] input[data-flag="enabled"]')
+        await page.wait_for_selector('[data-rule-id="1"].disabled')
+        await page.click('[data-rule-id="3"] button[data-move="up"]')
+        await page.wait_for_function(f"() => ({NAMES})()[1].startsWith('Auto-Closing')")
+        await page.screenshot(path=str(ARTIFACTS / "dash-rules.png"), full_page=True)
 
-            rules = await (await page.request.get(f"{base}/api/rules")).json()
-            flags = {r["id"]: (r["enabled"], r["stop_processing"]) for r in rules["rules"]}
-            assert flags == {1: (False, False), 2: (True, True), 3: (True, False)}
-            assert [r["id"] for r in rules["rules"]] == [1, 3, 2]
+        rules = await (await page.request.get(f"{base}/api/rules")).json()
+        flags = {r["id"]: (r["enabled"], r["stop_processing"]) for r in rules["rules"]}
+        assert flags == {1: (False, False), 2: (True, True), 3: (True, False)}
+        assert [r["id"] for r in rules["rules"]] == [1, 3, 2]
 
-            export = await page.request.get(f"{base}/api/rules/export.toml")
-            assert export.ok and "Identify Hot Lead" in await export.text()
+        export = await page.request.get(f"{base}/api/rules/export.toml")
+        assert export.ok and "Identify Hot Lead" in await export.text()
 
-            await page.set_viewport_size({"width": 390, "height": 844})
-            await page.reload()
-            width = await page.evaluate("() => document.documentElement.scrollWidth")
-            assert width <= 390, width
-            await page.screenshot(path=str(ARTIFACTS / "dash-rules-phone.png"), full_page=True)
-        finally:
-            await browser.close()
-    assert problems == []
+        await page.set_viewport_size(PHONE)
+        await page.reload()
+        width = await page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, width
+        await page.screenshot(path=str(ARTIFACTS / "dash-rules-phone.png"), full_page=True)
+    assert page.problems + page.console == []

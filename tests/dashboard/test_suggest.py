@@ -10,9 +10,9 @@ from aiohttp.test_utils import TestClient
 from bridge.http.dashboard_suggest import suggest
 from engine.model import DEFAULT_STATUSES
 from engine.rules import default_env, parse_rule
-from tests.http.conftest import BEARER, TOKEN
+from tests.browser import ARTIFACTS, logged_in_page
+from tests.http.conftest import BEARER
 from tests.http.fake_control import FakeControl
-from tests.http.test_pair_page_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _playwright
 
 ISSUE = "kalau customer bilang transfer atau sudah bayar dan status hot, ubah ke purchase dan ambil nominal Rp"
 
@@ -87,37 +87,25 @@ async def test_api_never_saves(client: TestClient, control: FakeControl) -> None
 
 @pytest.mark.browser
 async def test_suggest_fills_the_editor_in_chromium(client: TestClient) -> None:
-    async_playwright = _playwright()
-    ARTIFACTS.mkdir(exist_ok=True)
     base = str(client.make_url("")).rstrip("/")
-    problems: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            await page.goto(f"{base}/rules/new")
-            await page.fill("#token", TOKEN)
-            await page.click("button[type=submit]")
-            await page.wait_for_selector("#editor[data-ready=true]")
-            await page.fill("#suggest-text", "hello there")
-            await page.click("#suggest")
-            await page.wait_for_selector("#suggest-message.alert")
-            assert "did not understand" in await page.inner_text("#suggest-message")
-            await page.fill("#suggest-text", ISSUE)
-            await page.click("#suggest")
-            await page.wait_for_selector("#suggest-message.saved")
-            marks = await page.locator(".suggest-sentence mark").all_inner_texts()
-            assert marks == ["bilang transfer atau sudah bayar", "status hot", "ubah ke purchase", "ambil nominal Rp"]
-            assert await page.input_value('[data-path="conditions[0].value"]') == "transfer, sudah bayar"
-            assert await page.input_value('[data-path="conditions[1].value"]') == "hot"
-            assert await page.input_value('[data-path="actions[0].status"]') == "purchase"
-            assert await page.input_value('[data-path="actions[1].preset"]') == "rupiah_flexible"
-            await page.screenshot(path=str(ARTIFACTS / "dash-suggest.png"), full_page=True)
-            rules = await (await page.request.get(f"{base}/api/rules")).json()
-            assert rules["rules"] == []  # not saved by itself
-            await page.click("#save-rule")
-            await page.wait_for_selector("#saved:not([hidden])")
-        finally:
-            await browser.close()
-    assert problems == []
+    async with logged_in_page(base, "/rules/new", ready="#editor[data-ready=true]") as page:
+        await page.fill("#suggest-text", "hello there")
+        await page.click("#suggest")
+        await page.wait_for_selector("#suggest-message.alert")
+        assert "did not understand" in await page.inner_text("#suggest-message")
+        await page.fill("#suggest-text", ISSUE)
+        await page.click("#suggest")
+        await page.wait_for_selector("#suggest-message.saved")
+        marks = await page.locator(".suggest-sentence mark").all_inner_texts()
+        assert marks == ["bilang transfer atau sudah bayar", "status hot", "ubah ke purchase", "ambil nominal Rp"]
+        chips = page.locator('[data-node="conditions[0]"] .chip-text')  # keywords show as chips
+        assert await chips.all_inner_texts() == ["transfer", "sudah bayar"]
+        assert await page.input_value('[data-path="conditions[1].value"]') == "hot"
+        assert await page.input_value('[data-path="actions[0].status"]') == "purchase"
+        assert await page.input_value('[data-path="actions[1].preset"]') == "rupiah_flexible"
+        await page.screenshot(path=str(ARTIFACTS / "dash-suggest.png"), full_page=True)
+        rules = await (await page.request.get(f"{base}/api/rules")).json()
+        assert rules["rules"] == []  # not saved by itself
+        await page.click("#save-rule")
+        await page.wait_for_selector("#saved:not([hidden])")
+        assert page.problems == []

@@ -175,9 +175,7 @@ class FakeControl:
         self.calls.append(("sim_crash", number))
         self.set(number, SessionState.DISCONNECTED, "crashed")
 
-    async def list_leads(self, filters: Mapping[str, str], limit: int,
-                         offset: int) -> list[dict[str, Any]]:
-        self.calls.append(("list_leads", (dict(filters), limit, offset)))
+    def _matching(self, filters: Mapping[str, str]) -> list[dict[str, Any]]:
         unknown = sorted(set(filters) - LEAD_FILTER_NAMES)
         if unknown:
             raise ValueError(f"{unknown[0]}: not a lead filter")
@@ -185,9 +183,20 @@ class FakeControl:
             raise ValueError(f"status: {filters['status']!r} is not one of {', '.join(STATUSES)}")
         if "updated_since" in filters:
             parse_timestamp(filters["updated_since"], "updated_since")
-        rows = [lead for lead in self.leads
+        return [lead for lead in self.leads
                 if all(str(lead.get(k)) == v for k, v in filters.items() if k != "updated_since")]
-        return rows[offset:offset + limit]
+
+    async def list_leads(self, filters: Mapping[str, str], limit: int,
+                         offset: int) -> list[dict[str, Any]]:
+        self.calls.append(("list_leads", (dict(filters), limit, offset)))
+        return self._matching(filters)[offset:offset + limit]
+
+    async def list_leads_after(self, filters: Mapping[str, str], after_phone: str,
+                               limit: int) -> list[dict[str, Any]]:
+        self.calls.append(("list_leads_after", (dict(filters), after_phone, limit)))
+        rows = sorted((lead for lead in self._matching(filters) if lead["phone"] > after_phone),
+                      key=lambda lead: lead["phone"])
+        return [dict(lead) for lead in rows[:limit]]
 
     async def db_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Store calls run inline on the fake's in-memory database (real migrations)."""

@@ -25,7 +25,7 @@ PAGE_ROUTES = {("GET", "/"), ("GET", f"/pair/{ADMIN}"),
                ("GET", "/events"), ("GET", f"/events/{EVENT}"), ("GET", f"/events/{EVENT}/badges"),
                # Dashboard (issue #7)
                ("GET", "/numbers"), ("GET", "/leads"), ("GET", f"/leads/{LEAD}"), ("GET", "/activity"),
-               ("GET", "/rules"), ("GET", "/rules/new"), ("GET", "/rules/1/edit")}
+               ("GET", "/rules"), ("GET", "/rules/new"), ("GET", "/rules/1/edit"), ("GET", "/links")}
 API_ROUTES = {
     ("GET", f"/pair/{ADMIN}/qr.png"), ("GET", f"/pair/{ADMIN}/qr.svg"),
     ("GET", f"/pair/{ADMIN}/qr.json"), ("GET", f"/pair/{ADMIN}/events"),

@@ -1,0 +1,419 @@
+"""AI Suggest's parser: a sentence in English or Bahasa Indonesia → a draft rule, offline and deterministic.
+
+The phrases it knows are data (bridge.http.suggest_phrases, built from suggest_meaning over
+the words of suggest_words). Reading a sentence:
+
+1. Lower-case it (same length, so spans index the sentence as typed) and mask quoted text.
+2. Fixed phrases, in registry order: each claims its span; a later phrase cannot overlap it.
+3. Keyword verbs ("bilang", "says", "tidak bilang"): the words after them, up to the next
+   understood phrase or clause, are keywords of a Message condition. Then the `late` phrases,
+   which read only what no keyword list took ("sudah bayar" after "bilang" is a keyword).
+4. Two conditions joined only by "atau"/"or" become an ANY group.
+5. Every understood span is reported with its meaning; every other word that is not filler is
+   reported as not understood. Nothing is made up from words that matched no phrase.
+
+No action understood means no draft (ok false), with what was not understood and a sentence
+that works. The draft is checked with engine.rules.parse_rule before it is offered.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
+
+from bridge.http.suggest_meaning import Hit, Meaning, Phrase, TextHead, leaf
+from bridge.http.suggest_phrases import PHRASES, TEXT_HEADS
+from bridge.http.suggest_words import (
+    ACTION_VERBS,
+    AND_WORDS,
+    EXAMPLES,
+    FILLER,
+    HINTS,
+    KEYWORD_SPLIT,
+    LIST_SPLIT,
+    MASK,
+    NOT_KEYWORDS,
+    OR_WORDS,
+    SEND,
+    STATUS_ALIASES,
+    VALUE_LEAD,
+    VALUE_STOP,
+    VALUE_TRAIL,
+    expand,
+)
+from engine.actions import ACTIONS, PRESET_LABELS
+from engine.errors import RuleError
+from engine.fields import FIELDS, FieldKind
+from engine.operators import OPERATORS
+from engine.rules import MESSAGE_TRIGGER, SENDERS, TRIGGERS, default_env, parse_rule
+
+_QUOTES = re.compile(r"\"[^\"\n]+\"|“[^”\"\n]+[”\"]|‘[^’'\n]+[’']|(?<![\w])'[^\n]+?'(?![\w])")
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+QUOTE_CHARS = "\"'“”‘’"
+_NEGATED_OP = {"equal": "not_equal", "not_equal": "equal", "contains": "not_contains", "not_contains": "contains",
+               "in_list": "not_in_list", "not_in_list": "in_list", "gt": "lte", "lte": "gt", "gte": "lt", "lt": "gte"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Grammar:
+    """The registry compiled for one workspace's statuses."""
+
+    statuses: dict[str, str]
+    phrases: tuple[tuple[re.Pattern[str], Phrase], ...]
+    heads: tuple[tuple[re.Pattern[str], TextHead], ...]
+    stop: re.Pattern[str]
+    send: re.Pattern[str]
+
+
+@dataclass(slots=True)
+class _Part:
+    """One understood span and what it means."""
+
+    start: int
+    end: int
+    meaning: Meaning
+    description: str = ""
+
+
+def _wrap(body: str, statuses: str, negatable: bool) -> re.Pattern[str]:
+    neg = r"(?:(?P<neg>%NOT%)\s+)?" if negatable else ""
+    return re.compile(expand(rf"(?<![\w{MASK}]){neg}(?:{body})(?![\w])", statuses))
+
+
+@lru_cache(maxsize=16)
+def _grammar(known: tuple[str, ...]) -> _Grammar:
+    words = {" ".join(s.lower().split()): s for s in known}
+    for alias, status in STATUS_ALIASES.items():
+        if status in known and alias not in words:
+            words[alias] = status
+    alternation = "(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+")
+                                   for w in sorted(words, key=len, reverse=True)) + ")"
+    return _Grammar(
+        statuses=words,
+        phrases=tuple((_wrap(p.pattern, alternation, p.negatable), p) for p in PHRASES),
+        heads=tuple((_wrap(h.pattern, alternation, False), h) for h in TEXT_HEADS),
+        stop=re.compile(VALUE_STOP),
+        send=re.compile(SEND),
+    )
+
+
+def _lower(text: str) -> str:
+    """Lower-case without changing the length (a few characters grow when lower-cased)."""
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def _mask(lowered: str) -> str:
+    """Hide what is inside quotes, so no phrase is read there unless it asks for %QUOTED%."""
+    return _QUOTES.sub(lambda m: m.group(0)[0] + MASK * (len(m.group(0)) - 2) + m.group(0)[-1], lowered)
+
+
+def negate(meaning: Meaning) -> Meaning:
+    """The meaning after "tidak"/"bukan"/"not": the opposite operator where the engine has one."""
+    if len(meaning.conditions) != 1:
+        return replace(meaning, conditions=({"not": {"all": list(meaning.conditions)}},))
+    cond = meaning.conditions[0]
+    op = cond.get("op")
+    if "field" in cond and FIELDS[cond["field"]].kind is FieldKind.BOOL and op == "equal":
+        negated = {**cond, "value": not cond["value"]}
+    elif op == "between":
+        start, end = cond["value"].split("-")
+        negated = {**cond, "value": f"{end}-{start}"}  # the rest of the day (the engine wraps midnight)
+    elif op in _NEGATED_OP:
+        negated = {**cond, "op": _NEGATED_OP[op]}
+    else:
+        negated = {"not": {"any": [cond]}}
+    return replace(meaning, conditions=(negated,))
+
+
+# ------------------------------------------------------------------ describing what was understood
+
+
+def _value_text(op: str, value: Any) -> str:
+    if op in ("contains", "not_contains", "in_list", "not_in_list", "starts_with", "ends_with"):
+        return " or ".join(f"“{w.strip()}”" for w in str(value).split(","))
+    return str(value)
+
+
+def describe_condition(cond: dict[str, Any]) -> str:
+    """A condition in the editor's words (the engine's field and operator labels)."""
+    if "not" in cond:
+        inner = cond["not"]
+        children = inner.get("any") or inner.get("all") or [inner]
+        return "NONE of: " + "; ".join(describe_condition(c) for c in children)
+    if "any" in cond:
+        return " OR ".join(describe_condition(c) for c in cond["any"])
+    if "all" in cond:
+        return " AND ".join(describe_condition(c) for c in cond["all"])
+    spec, op = FIELDS[cond["field"]], cond["op"]
+    if spec.kind is FieldKind.BOOL:
+        yes = bool(cond["value"]) is (op == "equal")
+        return f"{spec.label}: {'Yes' if yes else 'No'}"
+    return f"{spec.label} {OPERATORS[op].label.lower()} {_value_text(op, cond['value'])}"
+
+
+def describe_action(action: dict[str, Any]) -> str:
+    """An action in the editor's words."""
+    kind = action["type"]
+    label = ACTIONS[kind].label
+    if kind == "set_status":
+        return f"{label} to {action['status']}"
+    if kind == "update_value":
+        return f"{label} ({PRESET_LABELS[action['preset']]}) into {FIELDS[action['target']].label}"
+    if kind in ("add_tag", "remove_tag"):
+        return f"{label} {action['tag']}"
+    if kind == "adjust_score":
+        return f"{label} {action['by']:+d}"
+    if kind == "send_reply":
+        return f"{label} “{action['text']}”"
+    if kind == "send_webhook":
+        return f"{label} to {action.get('url') or 'endpoint ' + str(action.get('endpoint'))}"
+    if kind == "set_field":
+        return f"{label} {FIELDS[action['field']].label} = {action['value']}"
+    if kind == "conversion_event":
+        return f"{label} ({action['event_name']})"
+    params = ", ".join(f"{k} {v}" for k, v in action.items() if k != "type")
+    return f"{label} {params}".strip()
+
+
+def _describe_setting(key: str, value: Any) -> str:
+    if key == "trigger":
+        return f"Trigger: {TRIGGERS[value]}"
+    if key == "sender":
+        return f"Sender: {SENDERS[value]}"
+    return "Stop Processing: later rules do not run after this one"
+
+
+def describe(meaning: Meaning) -> str:
+    """Everything a phrase means, for the highlight's tooltip and the list under the sentence."""
+    parts = [describe_condition(c) for c in meaning.conditions]
+    parts += [describe_action(a) for a in meaning.actions]
+    parts += [_describe_setting(k, v) for k, v in meaning.settings]
+    text = "; ".join(parts)
+    if not text:
+        return meaning.note
+    return f"{text} ({meaning.note})" if meaning.note else text
+
+
+# ------------------------------------------------------------------ reading
+
+
+class _Reader:
+    """One sentence being read: the spans taken so far and what they mean."""
+
+    def __init__(self, text: str, grammar: _Grammar) -> None:
+        self.text = text
+        self.masked = _mask(_lower(text))
+        self.grammar = grammar
+        self.parts: list[_Part] = []
+        self.taken: list[tuple[int, int]] = []
+
+    def free(self, start: int, end: int) -> bool:
+        return all(end <= s or start >= e for s, e in self.taken)
+
+    def take(self, start: int, end: int, meaning: Meaning) -> None:
+        self.taken.append((start, end))
+        self.parts.append(_Part(start, end, meaning))
+
+    def phrases(self, *, late: bool) -> None:
+        for regex, phrase in self.grammar.phrases:
+            if phrase.late is not late:
+                continue
+            for match in regex.finditer(self.masked):
+                if not self.free(match.start(), match.end()):
+                    continue
+                meaning = phrase.build(Hit(match, self.text, self.grammar.statuses))
+                if meaning is None:
+                    continue
+                if phrase.negatable and match.group("neg"):
+                    meaning = negate(meaning)
+                self.take(match.start(), match.end(), meaning)
+
+    def keywords(self) -> None:
+        heads: list[tuple[re.Match[str], TextHead]] = []
+        for regex, head in self.grammar.heads:
+            for match in regex.finditer(self.masked):
+                if self.free(match.start(), match.end()):
+                    heads.append((match, head))
+                    self.taken.append(match.span())
+        for match, head in sorted(heads, key=lambda h: h[0].start()):
+            self._reported_speech(match.end())
+            found = self._keyword_value(match.end())
+            if found is None:
+                self.taken.remove(match.span())  # a verb with nothing after it: its words are left over
+                continue
+            end, words = found
+            self.taken.remove(match.span())
+            self.take(match.start(), end, Meaning(conditions=(leaf(head.field, head.op, ", ".join(words)),)))
+
+    def _reported_speech(self, start: int) -> None:
+        """"bilang mau kirim foto": a send-verb condition right after a keyword verb is what is said."""
+        after = [p for p in self.parts if p.start >= start and p.meaning.conditions]
+        if not after:
+            return
+        part = min(after, key=lambda p: p.start)
+        between = self.masked[start:part.start]
+        if (any(s >= start and s < part.start for s, _ in self.taken) or re.search(r"[,;.!?]", between)
+                or set(_WORD.findall(between)) & (OR_WORDS | AND_WORDS)
+                or self.grammar.stop.search(between) or not self.grammar.send.match(self.masked, part.start)):
+            return
+        self.parts.remove(part)
+        self.taken.remove((part.start, part.end))
+
+    def _keyword_value(self, start: int) -> tuple[int, list[str]] | None:
+        """The keywords after a verb: (where they end, the words), or None when there are none."""
+        limit = min([s for s, _ in self.taken if s >= start] + [len(self.masked)])
+        stop = self.grammar.stop.search(self.masked, start, limit)
+        if stop is not None:
+            limit = stop.start()
+        region = self.masked[start:limit]
+        segments = region.split(",")
+        end = start + len(segments[0])
+        listed = False
+        for segment in segments[1:]:
+            words = [w for w in _WORD.findall(segment) if w not in OR_WORDS | AND_WORDS]
+            quoted = segment.strip()[:1] in tuple(QUOTE_CHARS)
+            if not quoted and (not 0 < len(words) <= 3 or all(w in FILLER for w in words) or words[0] in ACTION_VERBS):
+                break
+            end += 1 + len(segment)
+            listed = True
+        value = self.masked[start:end]
+        lead = re.match(VALUE_LEAD, value)
+        begin = start + (lead.end() if lead else 0)
+        trail = re.search(VALUE_TRAIL, self.masked[begin:end])
+        end = begin + (trail.start() if trail else len(self.masked[begin:end]))
+        while end > begin and self.masked[end - 1].isspace():
+            end -= 1
+        while begin < end and self.masked[begin].isspace():
+            begin += 1
+        first = _WORD.match(self.masked, begin)
+        if end <= begin or (first is not None and first.group(0) in NOT_KEYWORDS):
+            return None
+        words = self._split_keywords(begin, end, listed)
+        return (end, words) if words else None
+
+    def _split_keywords(self, begin: int, end: int, listed: bool) -> list[str]:
+        """Split on "atau"/"or"/commas (and "dan"/"and" in a comma list); quotes keep their commas."""
+        splitter = LIST_SPLIT if listed else KEYWORD_SPLIT  # "a, b and c": "and" joins a list
+        words: list[str] = []
+        at = begin
+        bounds = [(begin + m.start(), begin + m.end()) for m in re.finditer(splitter, self.masked[begin:end])]
+        for stop, after in [*bounds, (end, end)]:
+            piece = self.text[at:stop].strip()
+            masked = self.masked[at:stop].strip()
+            at = after
+            quoted = len(masked) > 2 and masked[1] == MASK
+            for word in (piece[1:-1].split(",") if quoted else [piece]):
+                word = " ".join(word.strip().strip(QUOTE_CHARS).split())
+                if word and word.casefold() not in (w.casefold() for w in words):
+                    words.append(word)
+        return words
+
+    def conditions(self) -> tuple[list[dict[str, Any]], list[_Part]]:
+        """The conditions in sentence order; runs joined by "atau"/"or" become ANY groups."""
+        parts = sorted((p for p in self.parts if p.meaning.conditions), key=lambda p: p.start)
+        others = [p for p in self.parts if not p.meaning.conditions]
+        groups: list[list[_Part]] = []
+        joints: list[_Part] = []
+        for part in parts:
+            joint = self._or_between(groups[-1][-1], part, others) if groups else None
+            if joint is not None:
+                groups[-1].append(part)
+                joints.append(joint)
+            else:
+                groups.append([part])
+        out: list[dict[str, Any]] = []
+        for group in groups:
+            if len(group) == 1:
+                out.extend(group[0].meaning.conditions)
+                continue
+            out.append({"any": [p.meaning.conditions[0] if len(p.meaning.conditions) == 1
+                                else {"all": list(p.meaning.conditions)} for p in group]})
+        return out, joints
+
+    def _or_between(self, left: _Part, right: _Part, others: list[_Part]) -> _Part | None:
+        if any(left.end <= p.start < right.start for p in others):
+            return None
+        words = [(m.group(0), m.start()) for m in _WORD.finditer(self.masked, left.end, right.start)]
+        names = {w for w, _ in words}
+        if not names & OR_WORDS or names & AND_WORDS:
+            return None
+        at = next(i for w, i in words if w in OR_WORDS)
+        length = len(next(w for w, _ in words if w in OR_WORDS))
+        part = _Part(at, at + length, Meaning(), "OR: either condition is enough (an ANY group)")
+        self.taken.append((part.start, part.end))
+        return part
+
+    def leftover(self) -> list[str]:
+        out: list[str] = []
+        for word in _WORD.finditer(self.text):
+            inside = any(s <= word.start() < e for s, e in self.taken)
+            folded = word.group(0).casefold()
+            if not inside and folded not in FILLER and not folded.isdigit():
+                out.append(word.group(0))
+        return out
+
+
+def _dedupe(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _hints(leftover: list[str]) -> str:
+    said = [HINTS[w.casefold()] for w in dict.fromkeys(leftover) if w.casefold() in HINTS]
+    return (" Hint: " + "; ".join(dict.fromkeys(said)) + ".") if said else ""
+
+
+def suggest(text: str, known_statuses: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """Read one sentence: {"ok", "rule", "understood", "not_understood", "message"}; never saves anything."""
+    statuses = tuple(known_statuses)
+    reader = _Reader(text, _grammar(statuses))
+    reader.phrases(late=False)
+    reader.keywords()
+    reader.phrases(late=True)
+    conditions, joints = reader.conditions()
+    parts = sorted([*reader.parts, *joints], key=lambda p: p.start)
+    understood = [{"start": p.start, "end": p.end, "text": text[p.start:p.end],
+                   "meaning": p.description or describe(p.meaning)} for p in parts]
+    leftover = reader.leftover()
+    in_order = sorted(reader.parts, key=lambda p: p.start)
+    actions = _dedupe([a for p in in_order for a in p.meaning.actions])
+    settings: dict[str, Any] = {}
+    for part in in_order:
+        settings.update(part.meaning.settings)
+    shown = ", ".join(leftover[:12]) + (", …" if len(leftover) > 12 else "")
+    not_understood = f": {shown}" if leftover else ": it has no words for a condition or an action"
+    if not actions:
+        if conditions or settings:
+            message = (f"I did not understand what to do{f' ({shown})' if leftover else ''}. Say an action, e.g. "
+                       "“change to hot”, “ubah ke purchase”, “ambil nominal Rp”, “tambah tag vip”, "
+                       "“balas 'terima kasih'”.")
+        else:
+            message = (f"I did not understand this sentence{not_understood}. A rule needs an action and usually a "
+                       f"condition; try e.g. {EXAMPLES[0]} or {EXAMPLES[1]}.")
+        return {"ok": False, "rule": None, "understood": understood, "not_understood": leftover,
+                "message": message + _hints(leftover)}
+    trigger = settings.get("trigger", MESSAGE_TRIGGER)
+    title = " ".join(text.split())
+    if len(title) > 60:
+        title = title[:60].rsplit(" ", 1)[0] + "…"
+    rule = {"name": "Suggested: " + title, "trigger": trigger,
+            "sender": settings.get("sender", "customer") if trigger == MESSAGE_TRIGGER else "all",
+            "enabled": True, "stop_processing": settings.get("stop_processing", False),
+            "conditions": _dedupe(conditions), "actions": actions}
+    try:
+        parse_rule(rule, "rule", default_env(statuses))
+    except RuleError as exc:
+        return {"ok": False, "rule": None, "understood": understood, "not_understood": leftover,
+                "message": f"The draft would not be a valid rule ({exc.path}: {exc.message}). Reword the sentence."}
+    message = "Draft put in the editor: check it, then press Save. Nothing is saved yet."
+    if not conditions:
+        every = {"lead.created": "new lead", "lead.status_changed": "status change"}.get(trigger, "message")
+        message = f"No condition understood: as written the rule would fire on every {every}. " + message
+    if leftover:
+        message = f"Not understood: {shown}. " + message + _hints(leftover)
+    return {"ok": True, "rule": rule, "understood": understood, "not_understood": leftover, "message": message}
