@@ -54,7 +54,8 @@ def vocabulary(control: SessionControl) -> dict[str, Any]:
 @page_route
 async def new_rule_page(request: web.Request) -> web.StreamResponse:
     """GET /rules/new: an empty rule in the editor."""
-    return render(request, "dash_editor.html", screen="rules", rule=None, rule_id=None)
+    return render(request, "dash_editor.html", screen="rules", rule=None, rule_id=None,
+                  statuses=statuses(request.app[CONTROL]))
 
 
 @page_route
@@ -69,7 +70,8 @@ async def edit_rule_page(request: web.Request) -> web.StreamResponse:
     if rule is None:
         return render(request, "dash_editor.html", status=404, screen="rules", rule=None, rule_id=raw,
                       missing=True)
-    return render(request, "dash_editor.html", screen="rules", rule=rule.to_dict(), rule_id=rule.id)
+    return render(request, "dash_editor.html", screen="rules", rule=rule.to_dict(), rule_id=rule.id,
+                  statuses=statuses(control))
 
 
 async def get_vocabulary(request: web.Request) -> web.StreamResponse:

@@ -15,6 +15,7 @@ import tomli_w
 from aiohttp import web
 
 from bridge.http.auth import CONTROL, page_route, render
+from bridge.http.dashboard import statuses
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.sessions import SessionControl
 from engine.errors import RuleError, RuleSetError
@@ -79,7 +80,7 @@ async def rules_page(request: web.Request) -> web.StreamResponse:
     """GET /rules: the ordered list with enable/disable, move up/down, stop-processing, export/import."""
     state = await rules_state(request.app[CONTROL])
     return render(request, "dash_rules.html", screen="rules", rules=state["rules"], invalid=state["invalid"],
-                  senders=SENDERS, templates=TEMPLATES)
+                  senders=SENDERS, templates=TEMPLATES, statuses=statuses(request.app[CONTROL]))
 
 
 # -- JSON API ----------------------------------------------------------------------------

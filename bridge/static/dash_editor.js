@@ -12,16 +12,7 @@
   };
   delete rule.id;
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      if (key === "text") { node.textContent = attrs[key]; }
-      else if (key === "checked" || key === "disabled" || key === "selected") { node[key] = attrs[key]; }
-      else { node.setAttribute(key, attrs[key]); }
-    });
-    (children || []).forEach(function (child) { if (child) { node.appendChild(child); } });
-    return node;
-  }
+  var el = wabridgeDash.el;
   function select(path, options, value, onChange, label) {
     var box = el("select", {"data-path": path, "aria-label": label || path});
     options.forEach(function (o) {
@@ -421,66 +412,8 @@
     }, function () { button.disabled = false; showFieldError("", "The server did not answer."); });
   });
 
-  // -- Test this rule -------------------------------------------------------------------------
-  function rupiah(value) {
-    // As the pages show money (bridge/http/money.py): "Rp 1.500.000", decimals after a comma.
-    var amount = Number(value);
-    if (!isFinite(amount)) { return String(value); }
-    var cents = Math.round(Math.abs(amount) * 100);
-    var text = String(Math.floor(cents / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ".");
-    if (cents % 100) { text += "," + String(cents % 100 + 100).slice(1); }
-    return (amount < 0 && cents ? "-" : "") + "Rp " + text;
-  }
-  function traceList(node) {
-    var list = el("ul", {"class": "trace"});
-    (node.children || []).forEach(function (child) {
-      var item;
-      if (child.kind === "leaf") {
-        item = el("li", {"class": child.passed ? "pass" : "fail"}, [
-          el("span", {"class": "mark", text: child.passed ? "✓ " : "✗ "}),
-          el("span", {text: child.label + " " + child.op + " " + JSON.stringify(child.expected) +
-            " — saw " + JSON.stringify(child.seen) + (child.error ? " (error: " + child.error + ")" : "")})
-        ]);
-      } else {
-        item = el("li", {"class": child.passed ? "pass" : "fail"}, [
-          el("span", {text: (child.passed ? "✓ " : "✗ ") + child.kind.toUpperCase() + " group"}), traceList(child)]);
-      }
-      list.appendChild(item);
-    });
-    return list;
-  }
-  document.getElementById("run-test").addEventListener("click", function () {
-    clearErrors();
-    var out = document.getElementById("test-result");
-    out.textContent = "Testing…";
-    send("POST", "/api/rules/test", {
-      rule: rule, text: document.getElementById("test-text").value,
-      status: document.getElementById("test-status").value,
-      sender_type: document.getElementById("test-sender").value,
-      chat_count: Number(document.getElementById("test-count").value || 0)
-    }).then(function (r) {
-      out.textContent = "";
-      if (!r.ok) {
-        var error = r.data.error || {message: "Failed"};
-        out.appendChild(el("p", {"class": "alert", text: error.message}));
-        if (error.field && error.field.indexOf("rule.") === 0) {
-          showFieldError(error.field.slice(5), error.message.slice(error.field.length + 2));
-        }
-        return;
-      }
-      r.data.rules.forEach(function (item) {
-        out.appendChild(el("div", {"class": "verdict " + (item.fired ? "fires" : "no")}, [
-          el("strong", {text: item.fired ? "Fires" : "Does not fire"}),
-          el("span", {text: " — " + item.reason})
-        ]));
-        if (item.conditions) { out.appendChild(traceList(item.conditions)); }
-        (item.notes || []).forEach(function (note) { out.appendChild(el("p", {"class": "muted small", text: "→ " + note})); });
-      });
-      var before = r.data.lead_before, after = r.data.lead_after;
-      out.appendChild(el("p", {"class": "lead-after", text: "Lead after: status " + before.status + " → " +
-        after.status + (after.value_actual !== null ? ", value " + rupiah(after.value_actual) : "")}));
-    });
-  });
+  // -- Test this rule (static/dash_test.js) -------------------------------------------------
+  wabridgeDash.testPanel({draft: function () { return rule; }, before: clearErrors, onRuleError: showFieldError});
 
   // -- AI Suggest: a sentence → a draft in the editor (never saved here) --------------------------
   document.getElementById("suggest").addEventListener("click", function () {
@@ -520,8 +453,6 @@
   fetch("/api/rules/vocabulary", {credentials: "same-origin"}).then(function (r) { return r.json(); })
     .then(function (data) {
       vocab = data;
-      var status = document.getElementById("test-status");
-      vocab.statuses.forEach(function (s) { status.appendChild(el("option", {value: s, text: s})); });
       render();
       form.setAttribute("data-ready", "true");
     });

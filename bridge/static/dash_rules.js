@@ -1,4 +1,5 @@
-// Rules screen: toggles, move up/down, delete, templates modal, TOML import. Reloads after a change.
+// Rules screen: toggles, move up/down, delete, templates modal, TOML import (reloads after a change),
+// and the Test panel over every stored rule.
 (function () {
   "use strict";
   var list = document.getElementById("rules");
@@ -88,4 +89,7 @@
       return send("POST", "/api/rules/import", text, "application/toml");
     }).then(done, failed);
   });
+
+  // Test all rules (static/dash_test.js): no draft, so every stored rule is tried.
+  wabridgeDash.testPanel({draft: null});
 }());

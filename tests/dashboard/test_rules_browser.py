@@ -7,6 +7,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.browser import ARTIFACTS, PHONE, logged_in_page
+from tests.http.conftest import TOKEN
 from tests.http.fake_control import FakeControl
 
 pytestmark = pytest.mark.browser
@@ -51,4 +52,33 @@ async def test_rules_screen_in_chromium(client: TestClient, control: FakeControl
         width = await page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= 390, width
         await page.screenshot(path=str(ARTIFACTS / "dash-rules-phone.png"), full_page=True)
+    assert page.problems + page.console == []
+
+
+async def test_test_all_rules_on_the_rules_screen(client: TestClient, control: FakeControl) -> None:
+    """Paste a message on the Rules screen: every stored rule says whether it fires and why."""
+    installed = await client.post("/api/rules/templates/install", json={"slugs": list(SEEDS)},
+                                  headers={"Authorization": f"Bearer {TOKEN}"})
+    assert installed.status in (200, 201), await installed.text()
+    base = str(client.make_url("")).rstrip("/")
+    async with logged_in_page(base, "/rules", ready="#rules") as page:
+        await page.fill("#test-text", "Payment received Rp 1.500.000, terima kasih")
+        await page.select_option("#test-status", "hot")
+        await page.select_option("#test-sender", "team")
+        await page.click("#run-test")
+        await page.wait_for_selector("#test-result .lead-after")
+        verdicts = await page.locator("#test-result .verdict").all_inner_texts()
+        by_rule = {text.split(": ", 1)[0]: text.split(": ", 1)[1] for text in verdicts}
+        assert by_rule["Auto-Closing & Capture Value (Regex)"].startswith("Fires")
+        assert by_rule["Identify Hot Lead (Keyword)"].startswith("Does not fire")
+        assert set(by_rule) == {"Mark Active Lead (CTWA)", "Identify Hot Lead (Keyword)",
+                                "Auto-Closing & Capture Value (Regex)"}
+        lead_after = await page.inner_text("#test-result .lead-after")
+        assert "hot → purchase" in lead_after and "Rp 1.500.000" in lead_after
+        assert "sender is customer" in by_rule["Identify Hot Lead (Keyword)"]  # why it did not fire
+        assert await page.locator("#test-result .trace li.pass").count() == 1  # Auto-Closing's one condition
+        await page.screenshot(path=str(ARTIFACTS / "dash-rules-test.png"), full_page=True)
+        # Nothing was saved by the test: no lead exists.
+        leads = await (await page.request.get(f"{base}/api/leads")).json()
+        assert leads == []
     assert page.problems + page.console == []
