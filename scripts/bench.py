@@ -156,6 +156,18 @@ def bench_evaluation(rules: list[Rule], messages: list[Message]) -> dict[str, An
 # ------------------------------------------------------------------ end to end (child process)
 
 
+def bytes_written() -> int | None:
+    """Bytes this process has caused to be written to storage (Linux /proc), or None."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def e2e_child(mode: str, workdir: Path, limit: int) -> dict[str, Any]:
     """Replay the workload through inbox → engine → store with synchronous=FULL."""
     from bridge.commands.replay import CHUNK as REPLAY_CHUNK
@@ -181,6 +193,7 @@ def e2e_child(mode: str, workdir: Path, limit: int) -> dict[str, Any]:
             messages.append(parse_message(json.loads(line)))
     now = lambda: datetime.now(UTC)  # noqa: E731
     latencies: list[float] = []
+    written_before = bytes_written()
     started = time.perf_counter()
     if mode == "naive":
         # One durable transaction per message for the inbox, one for its processing.
@@ -213,6 +226,7 @@ def e2e_child(mode: str, workdir: Path, limit: int) -> dict[str, Any]:
         "latency_ms_p50": round(statistics.median(latencies) * 1000, 2),
         "latency_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "disk_written_mb": round((bytes_written() - written_before) / 1e6) if written_before is not None else None,
         "not_done": pending,
         "leads_digest": hashlib.sha256(json.dumps(sorted(leads.items())).encode()).hexdigest(),
     }
@@ -319,7 +333,8 @@ def main() -> int:
               f"{ev['engine_with_actions']['rules_fired_per_message']} rules fired/message")
         print(f"end to end (synchronous=FULL): {indexed['messages_per_s']:,} msg/s "
               f"(p50 {indexed['latency_ms_p50']} ms, p99 {indexed['latency_ms_p99']} ms per message, "
-              f"one commit per {indexed['chunk']:,}), peak RSS {indexed['peak_rss_mb']} MB")
+              f"one commit per {indexed['chunk']:,}), peak RSS {indexed['peak_rss_mb']} MB, "
+              f"{indexed['disk_written_mb']} MB written to disk")
         print(f"naive end to end ({naive['messages']:,} messages, one transaction each): "
               f"{naive['messages_per_s']:,} msg/s -> {e2e['speedup']}x; same leads: {e2e['same_leads_as_naive']}")
         print(f"one message at a time: p50 {trickle['latency_ms_p50']} ms, p99 {trickle['latency_ms_p99']} ms "
