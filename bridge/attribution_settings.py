@@ -10,9 +10,10 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from bridge.errors import MISSING, ConfigError
+from bridge.settings_parse import Section, flag, non_empty_text, one_of, positive_int
 
 DEFAULT_GREETING = "Halo kak, saya mau tanya {code}"
 STRATEGIES = ("weighted", "round_robin")
@@ -24,14 +25,6 @@ GENERIC_FIELDS = ("id", "customer", "from_me", "name", "text", "type", "timestam
                   "reply_to", "room_tags", "ctwa_clid", "ad_id", "ad_url")
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 _PLACEHOLDERS = frozenset({"change-me", "changeme", "secret", "token", "your-secret-here", "your-token-here"})
-
-
-class Section(Protocol):
-    """bridge.config's table reader."""
-
-    def get(self, key: str, default: Any, check: Callable[[Any, str], Any]) -> Any: ...
-
-    def finish(self) -> None: ...
 
 
 SectionFactory = Callable[[object, str], Section]
@@ -86,24 +79,6 @@ class AttributionConfig:
         return next((p for p in self.partners if p.source == source), None)
 
 
-def _text(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, value, "a non-empty string")
-    return value.strip()
-
-
-def _flag(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(key, value, "true or false")
-    return value
-
-
-def _count(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(key, value, "a whole number of at least 1")
-    return value
-
-
 def _networks(value: Any, key: str) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ConfigError(key, value, 'a list of IP addresses or networks, e.g. ["127.0.0.1"]')
@@ -116,21 +91,15 @@ def _networks(value: Any, key: str) -> tuple[str, ...]:
 
 
 def _greeting(value: Any, key: str) -> str:
-    text = _text(value, key)
+    text = non_empty_text(value, key)
     if text.count("{code}") != 1 or len(text) > 1000:
         raise ConfigError(key, value, "a text of at most 1000 characters with {code} once (it becomes e.g. [K-7F3Q])")
     return text
 
 
-def _strategy(value: Any, key: str) -> str:
-    if value not in STRATEGIES:
-        raise ConfigError(key, value, f"one of {', '.join(STRATEGIES)}")
-    return str(value)
-
-
 def _secret(minimum: int) -> Callable[[Any, str], str]:
     def check(value: Any, key: str) -> str:
-        text = _text(value, key)
+        text = non_empty_text(value, key)
         if text.lower() in _PLACEHOLDERS:
             raise ConfigError(key, "(hidden)", "the real secret, not the value from config.example.toml")
         if len(text) < minimum:
@@ -138,12 +107,6 @@ def _secret(minimum: int) -> Callable[[Any, str], str]:
         return text
 
     return check
-
-
-def _auth(value: Any, key: str) -> str:
-    if value not in PARTNER_AUTH:
-        raise ConfigError(key, value, f"one of {', '.join(PARTNER_AUTH)}")
-    return str(value)
 
 
 def _channels(value: Any, key: str) -> tuple[str, ...]:
@@ -159,7 +122,7 @@ def _mapping(value: Any, key: str) -> dict[str, str]:
     for name, path in value.items():
         if name not in GENERIC_FIELDS:
             raise ConfigError(f"{key}.{name}", path, f"a generic message field: {', '.join(GENERIC_FIELDS)}")
-        out[name] = _text(path, f"{key}.{name}")
+        out[name] = non_empty_text(path, f"{key}.{name}")
     return out
 
 
@@ -178,7 +141,8 @@ def _rotators(raw: Mapping[str, Any], section: SectionFactory, used: Sequence[st
         sec = section(item, f"rotators.{name}")
         d = RotatorConfig(name)
         out.append(RotatorConfig(name, sec.get("greeting", d.greeting, _greeting),
-                                 sec.get("strategy", d.strategy, _strategy), sec.get("source", d.source, _text)))
+                                 sec.get("strategy", d.strategy, one_of(STRATEGIES)),
+                                 sec.get("source", d.source, non_empty_text)))
         sec.finish()
     # Every rotator the numbers name has a link, with defaults unless configured.
     out.extend(RotatorConfig(name) for name in used if name not in raw)
@@ -203,8 +167,10 @@ def _partner(source: str, item: object, section: SectionFactory) -> PartnerConfi
     if secret is MISSING:
         raise ConfigError(f"{path}.secret", MISSING, "the secret this partner signs or authenticates its webhooks with")
     d = PartnerConfig(source, secret)
-    partner = PartnerConfig(source, secret, None, sec.get("auth", d.auth, _auth), sec.get("header", d.header, _text),
-                            sec.get("messages", "", lambda v, k: v.strip() if isinstance(v, str) else _text(v, k)),
+    partner = PartnerConfig(source, secret, None, sec.get("auth", d.auth, one_of(PARTNER_AUTH)),
+                            sec.get("header", d.header, non_empty_text),
+                            sec.get("messages", "",
+                                    lambda v, k: v.strip() if isinstance(v, str) else non_empty_text(v, k)),
                             sec.get("fields", {}, _mapping), channels)
     sec.finish()
     return partner
@@ -215,9 +181,9 @@ def parse_attribution_settings(top: Section, section: SectionFactory, rotators_u
     """Read [attribution], [rotators.*] and [partners.*] (their keys are recorded on `top`)."""
     at = section(top.get("attribution", None, lambda v, k: v), "attribution")
     d = AttributionConfig()
-    ttl = at.get("visitor_ttl_hours", d.visitor_ttl_hours, _count)
-    overwrite = at.get("overwrite", d.overwrite, _flag)
-    rate = at.get("rate_limit_per_minute", d.rate_limit_per_minute, _count)
+    ttl = at.get("visitor_ttl_hours", d.visitor_ttl_hours, positive_int)
+    overwrite = at.get("overwrite", d.overwrite, flag)
+    rate = at.get("rate_limit_per_minute", d.rate_limit_per_minute, positive_int)
     proxies = at.get("trusted_proxies", d.trusted_proxies, _networks)
     at.finish()
     used = list(dict.fromkeys(rotators_used))

@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.attribution_settings import AttributionConfig, parse_attribution_settings
@@ -25,6 +24,7 @@ from bridge.outbox.settings import (
     parse_reply_settings,
     parse_webhook_settings,
 )
+from bridge.settings_parse import http_url, non_empty_text, positive_int
 from engine.model import DEFAULT_STATUSES, Workspace
 
 # Example values that must never reach production (mautrix's "forbidden defaults").
@@ -160,20 +160,8 @@ class _Section:
             raise ConfigError(key, self.raw[unknown[0]], f"no such setting (known: {', '.join(sorted(self.used))})")
 
 
-def _text(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, value, "a non-empty string")
-    return value.strip()
-
-
-def _positive_int(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(key, value, "a whole number of at least 1")
-    return value
-
-
 def _timezone(value: Any, key: str) -> str:
-    name = _text(value, key)
+    name = non_empty_text(value, key)
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -193,7 +181,7 @@ def _statuses(value: Any, key: str) -> tuple[str, ...]:
 
 
 def _listen(value: Any, key: str) -> str:
-    text = _text(value, key)
+    text = non_empty_text(value, key)
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
         raise ConfigError(key, value, 'host:port, e.g. "127.0.0.1:8787"')
@@ -206,7 +194,7 @@ def _listen(value: Any, key: str) -> str:
 
 
 def _token(value: Any, key: str) -> str:
-    text = _text(value, key)
+    text = non_empty_text(value, key)
     if text.lower() in FORBIDDEN_TOKENS:
         raise ConfigError(key, "(hidden)", "a real secret, not the example value; remove the "
                           "line to have one generated into <data_dir>/api-token")
@@ -222,23 +210,15 @@ def _phone(value: Any, key: str) -> str:
     return digits
 
 
-def _url(value: Any, key: str) -> str:
-    text = _text(value, key)
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(key, value, "an http:// or https:// URL")
-    return text
-
-
 def _level(value: Any, key: str) -> str:
-    text = _text(value, key).upper()
+    text = non_empty_text(value, key).upper()
     if text not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(key, value, "one of DEBUG, INFO, WARNING, ERROR")
     return text
 
 
 def _log_format(value: Any, key: str) -> str:
-    text = _text(value, key).lower()
+    text = non_empty_text(value, key).lower()
     if text not in ("auto", "json", "console"):
         raise ConfigError(key, value, "one of auto, json, console")
     return text
@@ -249,22 +229,22 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
     top = _Section(raw, "")
     ws = _Section(top.get("workspace", None, lambda v, k: v), "workspace")
     workspace = WorkspaceConfig(
-        name=ws.get("name", "My Workspace", _text),
+        name=ws.get("name", "My Workspace", non_empty_text),
         timezone=ws.get("timezone", "Asia/Jakarta", _timezone),
         statuses=ws.get("statuses", DEFAULT_STATUSES, _statuses),
     )
     ws.finish()
     st = _Section(top.get("store", None, lambda v, k: v), "store")
-    data_dir = Path(st.get("data_dir", "./data", _text)).expanduser()
+    data_dir = Path(st.get("data_dir", "./data", non_empty_text)).expanduser()
     if not data_dir.is_absolute():
         data_dir = (base_dir / data_dir).resolve()
-    store = StoreConfig(data_dir, st.get("rule_run_retention_days", 30, _positive_int))
+    store = StoreConfig(data_dir, st.get("rule_run_retention_days", 30, positive_int))
     st.finish()
     ht = _Section(top.get("http", None, lambda v, k: v), "http")
     http = HttpConfig(
         listen=ht.get("listen", "127.0.0.1:8787", _listen),
         token=ht.get("token", None, _token),
-        public_url=ht.get("public_url", None, _url),
+        public_url=ht.get("public_url", None, http_url),
     )
     ht.finish()
     numbers: list[NumberConfig] = []
@@ -275,9 +255,9 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
         sec = _Section(item, f"numbers[{index}]")
         number = NumberConfig(
             phone=sec.get("phone", MISSING, _phone),
-            label=sec.get("label", "", lambda v, k: _text(v, k)),
-            rotator=sec.get("rotator", "default", _text),
-            weight=sec.get("weight", 1, _positive_int),
+            label=sec.get("label", "", lambda v, k: non_empty_text(v, k)),
+            rotator=sec.get("rotator", "default", non_empty_text),
+            weight=sec.get("weight", 1, positive_int),
         )
         if number.phone is MISSING:
             raise ConfigError(f"numbers[{index}].phone", MISSING, "the admin number's phone digits")
@@ -294,8 +274,8 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
         sec = _Section(item, f"webhooks.endpoints.{name}")
         endpoints.append(EndpointConfig(
             name=name,
-            url=sec.get("url", MISSING, _url),
-            secret=sec.get("secret", None, _text),
+            url=sec.get("url", MISSING, http_url),
+            secret=sec.get("secret", None, non_empty_text),
         ))
         if endpoints[-1].url is MISSING:
             raise ConfigError(f"webhooks.endpoints.{name}.url", MISSING, "the receiver's URL")

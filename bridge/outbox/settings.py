@@ -8,22 +8,16 @@ Pure stdlib (bridge.config imports this module).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any
 
 from bridge.errors import ConfigError
+from bridge.settings_parse import SectionReader, flag, http_url, non_empty_text, positive_int
 
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 NUMERIC_LEAD_FIELDS = ("value_actual", "value_potential", "score")
-
-
-class SectionReader(Protocol):
-    """bridge.config's table reader: `get(key, default, check)` records the key as known."""
-
-    def get(self, key: str, default: Any, check: Callable[[Any, str], Any]) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,36 +81,10 @@ def duration(value: Any, key: str) -> float:
     return seconds
 
 
-def _flag(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(key, value, "true or false")
-    return value
-
-
-def _count(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(key, value, "a whole number of at least 1")
-    return value
-
-
 def _seconds_or_zero(value: Any, key: str) -> float:
     if value == 0 or value == "0" or value == "0s":
         return 0.0
     return duration(value, key)
-
-
-def _text(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, value, "a non-empty string")
-    return value.strip()
-
-
-def _http_url(value: Any, key: str) -> str:
-    text = _text(value, key)
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(key, value, "an http:// or https:// URL")
-    return text
 
 
 def parse_webhook_settings(section: SectionReader) -> WebhookSettings:
@@ -124,16 +92,16 @@ def parse_webhook_settings(section: SectionReader) -> WebhookSettings:
     d = WebhookSettings()
     settings = WebhookSettings(
         timeout=section.get("timeout", d.timeout, duration),
-        max_attempts=section.get("max_attempts", d.max_attempts, _count),
+        max_attempts=section.get("max_attempts", d.max_attempts, positive_int),
         max_age=section.get("max_age", d.max_age, duration),
         retry_base=section.get("retry_base", d.retry_base, duration),
         retry_max=section.get("retry_max", d.retry_max, duration),
-        concurrency=section.get("concurrency", d.concurrency, _count),
-        max_in_flight=section.get("max_in_flight", d.max_in_flight, _count),
-        max_body_bytes=section.get("max_body_bytes", d.max_body_bytes, _count),
-        allow_loopback=section.get("allow_loopback", d.allow_loopback, _flag),
-        allow_private=section.get("allow_private", d.allow_private, _flag),
-        allow_link_local=section.get("allow_link_local", d.allow_link_local, _flag),
+        concurrency=section.get("concurrency", d.concurrency, positive_int),
+        max_in_flight=section.get("max_in_flight", d.max_in_flight, positive_int),
+        max_body_bytes=section.get("max_body_bytes", d.max_body_bytes, positive_int),
+        allow_loopback=section.get("allow_loopback", d.allow_loopback, flag),
+        allow_private=section.get("allow_private", d.allow_private, flag),
+        allow_link_local=section.get("allow_link_local", d.allow_link_local, flag),
     )
     if settings.retry_max < settings.retry_base:
         raise ConfigError("webhooks.retry_max", settings.retry_max, f"at least retry_base ({settings.retry_base} s)")
@@ -146,7 +114,7 @@ def parse_reply_settings(section: SectionReader) -> ReplySettings:
     return ReplySettings(
         min_gap=section.get("min_gap", d.min_gap, _seconds_or_zero),
         jitter=section.get("jitter", d.jitter, _seconds_or_zero),
-        hourly_cap=section.get("hourly_cap", d.hourly_cap, _count),
+        hourly_cap=section.get("hourly_cap", d.hourly_cap, positive_int),
         max_wait=section.get("max_wait", d.max_wait, duration),
     )
 
@@ -154,13 +122,13 @@ def parse_reply_settings(section: SectionReader) -> ReplySettings:
 def parse_conversion_settings(section: SectionReader, raw_present: bool,
                               statuses: Sequence[str]) -> ConversionSettings | None:
     """Read [conversions]; None when the table is absent (nothing is ever queued then)."""
-    url = section.get("url", None, _http_url)
+    url = section.get("url", None, http_url)
     token = section.get("access_token", None, _secret)
-    on_status = section.get("on_status", None, _text)
-    event_name = section.get("event_name", "Purchase", _text)
-    value_from = section.get("value_from", "value_actual", _text)
-    currency = section.get("currency", "IDR", _text)
-    waba = section.get("whatsapp_business_account_id", None, _text)
+    on_status = section.get("on_status", None, non_empty_text)
+    event_name = section.get("event_name", "Purchase", non_empty_text)
+    value_from = section.get("value_from", "value_actual", non_empty_text)
+    currency = section.get("currency", "IDR", non_empty_text)
+    waba = section.get("whatsapp_business_account_id", None, non_empty_text)
     if not raw_present:
         return None
     if url is None:
@@ -183,11 +151,11 @@ def parse_conversion_settings(section: SectionReader, raw_present: bool,
 
 def parse_outbox_settings(section: SectionReader) -> OutboxSettings:
     """Read [outbox]."""
-    return OutboxSettings(retention_days=section.get("retention_days", 30, _count))
+    return OutboxSettings(retention_days=section.get("retention_days", 30, positive_int))
 
 
 def _secret(value: Any, key: str) -> str:
-    text = _text(value, key)
+    text = non_empty_text(value, key)
     if text.lower() in ("change-me", "changeme", "token", "secret", "your-token-here"):
         raise ConfigError(key, "(hidden)", "the real access token, not the example value")
     return text

@@ -10,7 +10,6 @@
   var snap = JSON.parse(document.getElementById("initial").textContent);
   var searchTimer = null;
   var lastQuery = "";
-  var source = null;
 
   function $(id) { return document.getElementById(id); }
 
@@ -34,18 +33,7 @@
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
-    return fetch(path, options).then(function (response) {
-      if (response.status === 401) {
-        window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
-        throw new Error("Please log in again.");
-      }
-      return response.json().then(function (data) {
-        if (!response.ok) {
-          throw new Error((data && data.error && data.error.message) || "That did not work.");
-        }
-        return data;
-      });
-    });
+    return wabridge.json(path, options);
   }
 
   function who(item) {
@@ -181,28 +169,6 @@
     if (lastQuery) { search(lastQuery); }
   }
 
-  function connect() {
-    source = new EventSource("/events/" + encodeURIComponent(slug) + "/stream");
-    source.onopen = function () { $("offline").hidden = true; $("live").dataset.on = "1"; };
-    source.onmessage = function (event) {
-      $("offline").hidden = true;
-      render(JSON.parse(event.data));
-    };
-    source.onerror = function () {
-      $("offline").hidden = false;
-      $("live").dataset.on = "";
-      if (source.readyState === EventSource.CLOSED) {
-        source.close();
-        fetch(api, { credentials: "same-origin" }).then(function (response) {
-          if (response.status === 401) {
-            window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
-          }
-        }).catch(function () { return null; });
-        window.setTimeout(connect, 5000);
-      }
-    };
-  }
-
   $("search").addEventListener("input", function () {
     var query = this.value.trim();
     window.clearTimeout(searchTimer);
@@ -220,5 +186,12 @@
     });
   }
   render(snap);
-  connect();
+  wabridge.live("/events/" + encodeURIComponent(slug) + "/stream", function (data) {
+    $("offline").hidden = true;
+    render(data);
+  }, {
+    onOpen: function () { $("offline").hidden = true; $("live").dataset.on = "1"; },
+    onError: function () { $("offline").hidden = false; $("live").dataset.on = ""; },
+    probe: api
+  });
 }());

@@ -12,7 +12,6 @@
   var clockOffset = 0;  // server minus browser time: a wrong laptop clock must not break the countdown
   var shownSeq = (view.qr && document.getElementById("qr").getAttribute("src")) ? view.qr.seq : null;
   var pairCode = document.getElementById("pair-code").textContent.trim() || null;
-  var source = null;
 
   function $(id) { return document.getElementById(id); }
 
@@ -109,21 +108,10 @@
 
   function post(path) {
     showError("");
-    return fetch(path, {
+    return wabridge.json(path, {
       method: "POST",
       credentials: "same-origin",
       headers: { "X-Requested-With": "wabridge-pair" }
-    }).then(function (response) {
-      if (response.status === 401) {
-        window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
-        throw new Error("Please log in again.");
-      }
-      return response.json().then(function (body) {
-        if (!response.ok) {
-          throw new Error((body && body.error && body.error.message) || "That did not work.");
-        }
-        return body;
-      });
     });
   }
 
@@ -151,28 +139,6 @@
     });
   }
 
-  function connect() {
-    source = new EventSource(base + "/events");
-    source.onopen = function () { $("offline").hidden = true; };
-    source.onmessage = function (event) {
-      $("offline").hidden = true;
-      render(JSON.parse(event.data));
-    };
-    source.onerror = function () {
-      $("offline").hidden = false;
-      if (source.readyState === EventSource.CLOSED) {
-        // The browser gave up: a 401 means the login ended; otherwise try again later.
-        source.close();
-        fetch(api, { credentials: "same-origin" }).then(function (response) {
-          if (response.status === 401) {
-            window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
-          }
-        }).catch(function () { return null; });
-        window.setTimeout(connect, 5000);
-      }
-    };
-  }
-
   $("use-code").addEventListener("click", requestCode);
   $("new-code").addEventListener("click", requestCode);
   $("back-to-qr").addEventListener("click", restart);
@@ -180,5 +146,12 @@
   $("qr").addEventListener("error", function () { shownSeq = null; });
   render(view);
   window.setInterval(tick, 1000);
-  connect();
+  wabridge.live(base + "/events", function (data) {
+    $("offline").hidden = true;
+    render(data);
+  }, {
+    onOpen: function () { $("offline").hidden = true; },
+    onError: function () { $("offline").hidden = false; },
+    probe: api  // a 401 here means the login ended; anything else: try again later
+  });
 }());

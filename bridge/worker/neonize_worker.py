@@ -19,6 +19,8 @@ its process:
   `stop()` is only attempted on a clean stop of a connected session, bounded.
 - Go/whatsmeow logs reach structlog at INFO at most (never DEBUG stanza dumps); QR
   payloads, pair codes and message text are never logged.
+
+What each connection event means (state, reason, exit code) is `bridge.worker.session_events`.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from bridge.worker.base import (
     wipe_session_files,
 )
 from bridge.worker.normalise import LID_SERVER, PN_SERVER, jid_str, safe_normalise
+from bridge.worker.session_events import DETAILS, TERMINAL, TRANSIENT, connect_failure_reason, describe
 
 log = structlog.get_logger("bridge.worker.neonize")
 
@@ -72,48 +75,16 @@ STOP_TIMEOUT_S = 3.0
 LOOKUP_LOCK_TIMEOUT_S = 2.0
 WRONG_NUMBER_CONNECT_WAIT_S = 20.0
 _PAIR_SUCCESS = 2  # neonize.PairStatus.PStatus.SUCCESS
-_NOT_NETWORK_HINTS = ("database", "sqlite", "upgrade", "store")
 
 T = TypeVar("T")
 
 
-def _describe(ev: Any, template: str) -> str:
-    """Format `template` with the event's fields (enum fields by their value name)."""
-    values: dict[str, Any] = {}
-    for field in ev.DESCRIPTOR.fields:
-        value = getattr(ev, field.name)
-        if field.enum_type is not None:
-            found = field.enum_type.values_by_number.get(value)
-            value = found.name if found is not None else value
-        values[field.name] = value
-    return template.format(**values)
-
-
-# Events after which this process is done: (state, reason, exit code).
+# The connection events of `session_events`, resolved to neonize's classes (a wrong name fails here).
 _TERMINAL: dict[type[Any], tuple[str, str, ExitCode]] = {
-    nev.LoggedOutEv: ("LOGGED_OUT", "logged_out", ExitCode.LOGGED_OUT),
-    nev.StreamReplacedEv: ("FAILED", "stream_replaced", ExitCode.STREAM_REPLACED),
-    nev.TemporaryBanEv: ("FAILED", "temporary_ban", ExitCode.BANNED_OR_OUTDATED),
-    nev.ClientOutdatedEv: ("FAILED", "client_outdated", ExitCode.BANNED_OR_OUTDATED),
-    # whatsmeow does not reconnect after a connect failure (it expects the disconnect).
-    nev.ConnectFailureEv: ("DISCONNECTED", "connect_failure", ExitCode.TEMPFAIL),
+    getattr(nev, name): outcome for name, outcome in TERMINAL.items()
 }
-# Events whatsmeow recovers from by itself: the reason of the DISCONNECTED state.
-_TRANSIENT: dict[type[Any], str] = {
-    nev.DisconnectedEv: "network",
-    nev.StreamErrorEv: "stream_error",
-    nev.KeepAliveTimeoutEv: "keepalive_timeout",
-}
-_DETAILS: dict[type[Any], str] = {
-    nev.LoggedOutEv: "{Reason} (on connect: {OnConnect})",
-    nev.StreamReplacedEv: "the same session connected from somewhere else",
-    nev.TemporaryBanEv: "{Code}; expires in {Expire} s",
-    nev.ClientOutdatedEv: "WhatsApp rejected the client version: upgrade neonize",
-    nev.ConnectFailureEv: "{Reason}: {Message}",
-    nev.DisconnectedEv: "connection lost; whatsmeow reconnects",
-    nev.StreamErrorEv: "stream error code {Code}",
-    nev.KeepAliveTimeoutEv: "{ErrorCount} keep-alive pings failed",
-}
+_TRANSIENT: dict[type[Any], str] = {getattr(nev, name): reason for name, reason in TRANSIENT.items()}
+_DETAILS: dict[type[Any], str] = {getattr(nev, name): template for name, template in DETAILS.items()}
 
 
 class NeonizeWorker(WorkerBase):
@@ -188,10 +159,7 @@ class NeonizeWorker(WorkerBase):
             if self.exiting:
                 return
             text = str(exc)
-            lowered = text.lower()
-            reason = (
-                "connect_failure" if any(h in lowered for h in _NOT_NETWORK_HINTS) else "network"
-            )
+            reason = connect_failure_reason(text)
             log.warning("connect_failed", reason=reason, error=text[:300])
             self.set_state("DISCONNECTED", reason, text)
             self.request_exit(ExitCode.TEMPFAIL, "connect_failed")
@@ -356,12 +324,12 @@ class NeonizeWorker(WorkerBase):
     def _on_terminal(self, client: NewClient, ev: Any) -> None:
         state, reason, code = _TERMINAL[type(ev)]
         self._account_ok = False
-        self.set_state(state, reason, _describe(ev, _DETAILS[type(ev)]))
+        self.set_state(state, reason, describe(ev, _DETAILS[type(ev)]))
         self.request_exit(code, reason)
 
     def _on_transient(self, client: NewClient, ev: Any) -> None:
         # whatsmeow reconnects by itself after these: report, keep the process.
-        self.set_state("DISCONNECTED", _TRANSIENT[type(ev)], _describe(ev, _DETAILS[type(ev)]))
+        self.set_state("DISCONNECTED", _TRANSIENT[type(ev)], describe(ev, _DETAILS[type(ev)]))
 
     def _on_keepalive_restored(self, client: NewClient, ev: Any) -> None:
         if self._account_ok:

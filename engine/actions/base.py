@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar, dataclass_transform
 
 from engine.errors import RuleError
 from engine.model import LeadDraft, Message
@@ -70,6 +70,44 @@ def register(cls: Any) -> Any:
         raise RuntimeError(f"action {cls.type!r} registered twice")
     ACTIONS[cls.type] = cls
     return cls
+
+
+class ActionBase:
+    """What every registered action shares: its registry data (set by `action`) and its rule-file form."""
+
+    __slots__ = ()
+    type: ClassVar[str]
+    label: ClassVar[str]
+    keys: ClassVar[tuple[str, ...]]  # its rule-file parameters: the dataclass fields, in order
+    defaults: ClassVar[Mapping[str, object]]  # the parameters that may be left out, and their values then
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # set by `action` (makes it a dataclass for mypy)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the rule-file form: the type and every parameter not at its default."""
+        out: dict[str, Any] = {"type": self.type}
+        for key in self.keys:
+            value = getattr(self, key)
+            if key not in self.defaults or value != self.defaults[key]:
+                out[key] = value
+        return out
+
+
+A = TypeVar("A", bound=ActionBase)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def action(name: str, label: str) -> Callable[[type[A]], type[A]]:
+    """Class decorator: a frozen dataclass whose fields are the parameters, registered as `name` with `label`."""
+
+    def entry(cls: type[A]) -> type[A]:
+        made = dataclass(frozen=True, slots=True)(cls)
+        made.type, made.label = name, label
+        made.keys = tuple(f.name for f in fields(made))
+        made.defaults = {f.name: f.default for f in fields(made) if f.default is not MISSING}
+        register(made)
+        return made
+
+    return entry
 
 
 def parse_action(raw: object, path: str, env: CompileEnv) -> Action:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Self
 
-from engine.actions.base import ActionRun, Applied, _status_param, _text_param, register
+from engine.actions.base import ActionBase, ActionRun, Applied, _status_param, _text_param, action
 from engine.amounts import parse_amount
 from engine.errors import RuleError
 from engine.model import LEAD_NUMBER_FIELDS, LEAD_TEXT_FIELDS, LeadDraft
@@ -31,14 +31,10 @@ PRESET_LABELS: dict[str, str] = {
 }
 
 
-@register
-@dataclass(frozen=True, slots=True)
-class SetStatus:
+@action("set_status", "Change Status")
+class SetStatus(ActionBase):
     """Change Status."""
 
-    type: ClassVar[str] = "set_status"
-    label: ClassVar[str] = "Change Status"
-    keys: ClassVar[tuple[str, ...]] = ("status",)
     status: str
 
     @classmethod
@@ -53,10 +49,6 @@ class SetStatus:
             return Applied(f"already {self.status}")
         return Applied(f"{before} -> {self.status}")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the rule-file form."""
-        return {"type": self.type, "status": self.status}
-
 
 def _plain(number: float) -> str:
     """1500000.0 → "1500000", 12.5 → "12.5" (notes are read by people)."""
@@ -66,14 +58,10 @@ def _plain(number: float) -> str:
 NUMERIC_TARGETS = tuple(f"lead.{name}" for name in LEAD_NUMBER_FIELDS)
 
 
-@register
-@dataclass(frozen=True, slots=True)
-class UpdateValue:
+@action("update_value", "Update Lead Value")
+class UpdateValue(ActionBase):
     """Update Lead Value: capture a number from the message with a preset or custom regex."""
 
-    type: ClassVar[str] = "update_value"
-    label: ClassVar[str] = "Update Lead Value"
-    keys: ClassVar[tuple[str, ...]] = ("target", "preset", "pattern")
     target: str
     preset: str
     pattern: str
@@ -132,14 +120,10 @@ class UpdateValue:
 SETTABLE_FIELDS = tuple(f"lead.{n}" for n in (*LEAD_TEXT_FIELDS, *LEAD_NUMBER_FIELDS))
 
 
-@register
-@dataclass(frozen=True, slots=True)
-class SetField:
+@action("set_field", "Set Lead Field")
+class SetField(ActionBase):
     """Set a lead field (priority, source, notes, city, ...)."""
 
-    type: ClassVar[str] = "set_field"
-    label: ClassVar[str] = "Set Lead Field"
-    keys: ClassVar[tuple[str, ...]] = ("field", "value")
     field: str
     value: str | float | None
 
@@ -172,31 +156,24 @@ class SetField:
             return Applied(f"{attr} already {self.value!r}")
         return Applied(f"{attr} = {self.value!r}")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the rule-file form."""
-        return {"type": self.type, "field": self.field, "value": self.value}
 
-
-def _tag_param(raw: Mapping[str, Any], path: str) -> str:
-    tag = _text_param(raw, "tag", path)
-    assert tag is not None
-    return " ".join(tag.split()).lower()
-
-
-@register
 @dataclass(frozen=True, slots=True)
-class AddTag:
-    """Add a tag to the lead."""
+class _TagAction(ActionBase):
+    """Add Tag and Remove Tag: one `tag` parameter, parsed alike."""
 
-    type: ClassVar[str] = "add_tag"
-    label: ClassVar[str] = "Add Tag"
-    keys: ClassVar[tuple[str, ...]] = ("tag",)
     tag: str
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any], path: str, env: CompileEnv) -> AddTag:
+    def parse(cls, raw: Mapping[str, Any], path: str, env: CompileEnv) -> Self:
         """Tags are stored lower-case with single spaces."""
-        return cls(_tag_param(raw, path))
+        tag = _text_param(raw, "tag", path)
+        assert tag is not None
+        return cls(" ".join(tag.split()).lower())
+
+
+@action("add_tag", "Add Tag")
+class AddTag(_TagAction):
+    """Add a tag to the lead."""
 
     def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
         """Add the tag (a set: adding twice is once)."""
@@ -205,25 +182,10 @@ class AddTag:
         lead.set("tags", lead.tags | {self.tag})
         return Applied(f"+{self.tag}")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the rule-file form."""
-        return {"type": self.type, "tag": self.tag}
 
-
-@register
-@dataclass(frozen=True, slots=True)
-class RemoveTag:
+@action("remove_tag", "Remove Tag")
+class RemoveTag(_TagAction):
     """Remove a tag from the lead."""
-
-    type: ClassVar[str] = "remove_tag"
-    label: ClassVar[str] = "Remove Tag"
-    keys: ClassVar[tuple[str, ...]] = ("tag",)
-    tag: str
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any], path: str, env: CompileEnv) -> RemoveTag:
-        """Tags are stored lower-case with single spaces."""
-        return cls(_tag_param(raw, path))
 
     def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
         """Remove the tag if present."""
@@ -232,19 +194,11 @@ class RemoveTag:
         lead.set("tags", lead.tags - {self.tag})
         return Applied(f"-{self.tag}")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the rule-file form."""
-        return {"type": self.type, "tag": self.tag}
 
-
-@register
-@dataclass(frozen=True, slots=True)
-class AdjustScore:
+@action("adjust_score", "Adjust Score")
+class AdjustScore(ActionBase):
     """Add to (or subtract from) the lead score."""
 
-    type: ClassVar[str] = "adjust_score"
-    label: ClassVar[str] = "Adjust Score"
-    keys: ClassVar[tuple[str, ...]] = ("by",)
     by: int
 
     @classmethod
@@ -260,7 +214,3 @@ class AdjustScore:
         before = lead.score or 0
         lead.set("score", before + self.by)
         return Applied(f"score {_plain(before)} -> {_plain(before + self.by)}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the rule-file form."""
-        return {"type": self.type, "by": self.by}

@@ -6,11 +6,11 @@ They only queue requests; delivery is the shell's job (bridge/outbox).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import field
+from typing import Any
 from urllib.parse import urlsplit
 
-from engine.actions.base import ActionRun, Applied, OutboxRequest, _text_param, register
+from engine.actions.base import ActionBase, ActionRun, Applied, OutboxRequest, _text_param, action
 from engine.actions.lead import NUMERIC_TARGETS
 from engine.attendance import scan
 from engine.errors import RuleError
@@ -21,16 +21,12 @@ from engine.render import render, template_names
 WEBHOOK_EVENTS = ("rule.fired", "lead.status_changed", "lead.value_updated", "lead.created")
 
 
-@register
-@dataclass(frozen=True, slots=True)
-class SendWebhook:
+@action("send_webhook", "Send Webhook")
+class SendWebhook(ActionBase):
     """Queue a signed webhook with the lead, the message and the rule."""
 
-    type: ClassVar[str] = "send_webhook"
-    label: ClassVar[str] = "Send Webhook"
-    keys: ClassVar[tuple[str, ...]] = ("url", "endpoint", "secret", "event")
-    url: str | None
-    endpoint: str | None
+    url: str | None = None  # exactly one of url and endpoint is set
+    endpoint: str | None = None
     secret: str | None = field(default=None, repr=False)  # never in reprs or logs
     event: str = "rule.fired"
 
@@ -60,28 +56,11 @@ class SendWebhook:
         request = OutboxRequest("webhook", run.rule_id, run.rule_name, payload)
         return Applied(f"webhook {self.event} queued", (request,))
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the rule-file form."""
-        out: dict[str, Any] = {"type": self.type}
-        if self.url:
-            out["url"] = self.url
-        if self.endpoint:
-            out["endpoint"] = self.endpoint
-        if self.secret:
-            out["secret"] = self.secret
-        if self.event != "rule.fired":
-            out["event"] = self.event
-        return out
 
-
-@register
-@dataclass(frozen=True, slots=True)
-class SendReply:
+@action("send_reply", "Send Reply")
+class SendReply(ActionBase):
     """Queue a WhatsApp reply from the number that received the message."""
 
-    type: ClassVar[str] = "send_reply"
-    label: ClassVar[str] = "Send Reply"
-    keys: ClassVar[tuple[str, ...]] = ("text", "allow_group", "cooldown_hours")
     text: str
     allow_group: bool = False
     cooldown_hours: float | None = None  # at most one reply of this rule per lead per N hours
@@ -132,14 +111,10 @@ class SendReply:
         return out
 
 
-@register
-@dataclass(frozen=True, slots=True)
-class ConversionEvent:
+@action("conversion_event", "Sync CTWA Conversion")
+class ConversionEvent(ActionBase):
     """Queue a click-to-WhatsApp conversion for the ads endpoint ([conversions] in config.toml)."""
 
-    type: ClassVar[str] = "conversion_event"
-    label: ClassVar[str] = "Sync CTWA Conversion"
-    keys: ClassVar[tuple[str, ...]] = ("event_name", "value_from")
     event_name: str
     value_from: str = "lead.value_actual"
 
@@ -163,26 +138,15 @@ class ConversionEvent:
         request = OutboxRequest("conversion", run.rule_id, run.rule_name, payload)
         return Applied(f"conversion {self.event_name} queued", (request,))
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the rule-file form."""
-        out: dict[str, Any] = {"type": self.type, "event_name": self.event_name}
-        if self.value_from != "lead.value_actual":
-            out["value_from"] = self.value_from
-        return out
 
-
-@register
-@dataclass(frozen=True, slots=True)
-class CheckIn:
+@action("check_in", "Event Check-in")
+class CheckIn(ActionBase):
     """Attendance / voucher check-in: find the code in the message; the store decides and records it.
 
     The decision needs facts only the store has at commit time (is the code used?), so this
     queues a `check_in` request that store.checkins resolves inside the message's transaction.
     """
 
-    type: ClassVar[str] = "check_in"
-    label: ClassVar[str] = "Event Check-in"
-    keys: ClassVar[tuple[str, ...]] = ("event", "reply")
     event: str  # an event slug or id; "*" for any event of the number that received the message
     reply: bool = True
 
@@ -214,10 +178,3 @@ class CheckIn:
                    "overflow": found.overflow, "reply": self.reply}
         return Applied(f"check-in of {len(found.codes)} code(s) queued",
                        (OutboxRequest("check_in", run.rule_id, run.rule_name, payload),))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the rule-file form."""
-        out: dict[str, Any] = {"type": self.type, "event": self.event}
-        if not self.reply:
-            out["reply"] = False
-        return out

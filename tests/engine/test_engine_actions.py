@@ -3,14 +3,18 @@ send_webhook, send_reply; their parse-time refusals with paths."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from engine.actions import ACTIONS, REGEX_PRESETS, SendWebhook
+from engine.actions import ACTIONS, REGEX_PRESETS, SendWebhook, parse_action
+from engine.actions.base import ActionBase, action
 from engine.errors import RuleSetError
 from engine.evaluate import Outcome, process_message
-from engine.model import Lead
+from engine.model import DEFAULT_STATUSES, Lead
+from engine.operators import CompileEnv
+from engine.regexes import RegexBank
 from tests.engine.engine_factories import (
     NOW,
     TZ,
@@ -27,6 +31,32 @@ SPEC_ACTIONS = {"set_status", "update_value", "set_field", "add_tag", "remove_ta
 
 def test_spec_actions_are_registered() -> None:
     assert SPEC_ACTIONS <= set(ACTIONS)
+
+
+def test_an_action_entry_is_a_frozen_dataclass_whose_fields_are_its_keys() -> None:
+    for name, cls in ACTIONS.items():
+        assert cls.type == name and cls.label
+        assert cls.keys == tuple(f.name for f in dataclasses.fields(cls))
+        assert cls.__dataclass_params__.frozen
+        assert all("__dict__" not in c.__dict__ for c in cls.__mro__)  # slotted all the way up
+
+
+def test_rule_file_form_leaves_out_defaults() -> None:
+    env = CompileEnv(RegexBank(), DEFAULT_STATUSES, None)
+    hook = parse_action({"type": "send_webhook", "endpoint": "crm", "event": "rule.fired"}, "a", env)
+    assert hook.to_dict() == {"type": "send_webhook", "endpoint": "crm"}
+    cleared = parse_action({"type": "set_field", "field": "city", "value": ""}, "a", env)
+    assert cleared.to_dict() == {"type": "set_field", "field": "lead.city", "value": None}  # no default: kept
+    assert parse_action(cleared.to_dict(), "a", env) == cleared
+
+
+def test_an_action_name_is_registered_once() -> None:
+    before = dict(ACTIONS)
+    with pytest.raises(RuntimeError, match="'add_tag' registered twice"):
+        @action("add_tag", "Add Tag again")
+        class AddTagAgain(ActionBase):
+            tag: str
+    assert ACTIONS == before
 
 
 def act(actions: list[dict[str, Any]], *, text: str = "halo", lead: Lead | None = None,

@@ -168,6 +168,7 @@ def test_state_and_reason_vocabulary_matches_the_contract() -> None:
         "bridge.worker.base",
         "bridge.worker.normalise",
         "bridge.worker.sim_worker",
+        "bridge.worker.session_events",
     ],
 )
 def test_only_the_neonize_worker_imports_neonize(module: str) -> None:

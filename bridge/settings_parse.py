@@ -1,0 +1,67 @@
+"""Value checks shared by the config-section parsers (bridge.attribution_settings, bridge.outbox.settings).
+
+bridge.config's section reader calls each as `check(value, key)`: it returns the value (cleaned)
+or raises ConfigError naming the key, the value and what was expected. Pure stdlib apart from
+bridge.errors, so any settings module that bridge.config imports can use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from bridge.errors import ConfigError
+
+
+class SectionReader(Protocol):
+    """bridge.config's table reader: `get(key, default, check)` records the key as known."""
+
+    def get(self, key: str, default: Any, check: Callable[[Any, str], Any]) -> Any: ...
+
+
+class Section(SectionReader, Protocol):
+    """The table reader with `finish()`, which refuses the keys nobody asked for."""
+
+    def finish(self) -> None: ...
+
+
+def non_empty_text(value: Any, key: str) -> str:
+    """A string with something besides white space, stripped."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(key, value, "a non-empty string")
+    return value.strip()
+
+
+def flag(value: Any, key: str) -> bool:
+    """true or false (not 0/1, not "yes")."""
+    if not isinstance(value, bool):
+        raise ConfigError(key, value, "true or false")
+    return value
+
+
+def positive_int(value: Any, key: str) -> int:
+    """A whole number of at least 1 (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(key, value, "a whole number of at least 1")
+    return value
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
+    """A check that accepts exactly one of `choices`."""
+
+    def check(value: Any, key: str) -> str:
+        if value not in choices:
+            raise ConfigError(key, value, f"one of {', '.join(choices)}")
+        return str(value)
+
+    return check
+
+
+def http_url(value: Any, key: str) -> str:
+    """An http:// or https:// URL with a host."""
+    text = non_empty_text(value, key)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(key, value, "an http:// or https:// URL")
+    return text

@@ -1,0 +1,43 @@
+"""The value checks bridge.attribution_settings and bridge.outbox.settings share: each returns the
+cleaned value or refuses with the key, the value and what was expected, in bridge.config's wording."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bridge.errors import ConfigError
+from bridge.settings_parse import flag, http_url, non_empty_text, one_of, positive_int
+
+STRATEGY = one_of(("weighted", "round_robin"))
+
+
+@pytest.mark.parametrize(("check", "value", "cleaned"), [
+    (non_empty_text, "  hi ", "hi"),
+    (flag, False, False),
+    (positive_int, 3, 3),
+    (STRATEGY, "round_robin", "round_robin"),
+    (http_url, " https://crm.example/hook ", "https://crm.example/hook"),
+])
+def test_accepted(check: Any, value: Any, cleaned: Any) -> None:
+    assert check(value, "sec.key") == cleaned
+
+
+@pytest.mark.parametrize(("check", "value", "expected"), [
+    (non_empty_text, "  ", "a non-empty string"),
+    (non_empty_text, 5, "a non-empty string"),
+    (flag, 1, "true or false"),
+    (positive_int, 0, "a whole number of at least 1"),
+    (positive_int, True, "a whole number of at least 1"),
+    (positive_int, 2.0, "a whole number of at least 1"),
+    (STRATEGY, "random", "one of weighted, round_robin"),
+    (http_url, "ftp://crm.example", "an http:// or https:// URL"),
+    (http_url, "https://", "an http:// or https:// URL"),
+    (http_url, "", "a non-empty string"),
+])
+def test_refused(check: Any, value: Any, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        check(value, "sec.key")
+    assert (info.value.key, info.value.value, info.value.expected) == ("sec.key", value, expected)
+    assert str(info.value) == f"config: sec.key = {value!r}: expected {expected}"
