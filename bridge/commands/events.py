@@ -15,7 +15,7 @@ from typing import Any
 
 from bridge.commands.common import Context, err, out, out_json, utc_now
 from bridge.errors import EXIT_FAILED, EXIT_OK
-from engine.attendance import Event, Result, compact_of, display, wa_link
+from engine.attendance import Event, Result, compact_of, display, make_code, wa_link
 from engine.event_spec import REPLY_KINDS, EventSpecError, local_hhmm, local_when, parse_event_spec
 from store.checkins import event_counts, export_rows, manual_check_in
 from store.events import (
@@ -74,7 +74,8 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> int:
         out_json(event_dict(event))
         return EXIT_OK
     out(f"created {event.mode} event {event.slug!r}: {event.name}, +{event.number}, {_window(event, ctx)}")
-    out(f"codes look like {event.prefix}-XXXXXX; attendees send \"{event.keyword} <code>\"")
+    example = display(make_code(event.prefix, "K3Q9T"))  # a valid code of this event, as an example
+    out(f"codes look like {example}; attendees send \"{event.keyword} <code>\"")
     if event.mode == "open":
         (shared,) = list_codes(ctx.db, event)
         out(f"shared code {shared['code']}: {wa_link(event.number, event.keyword, compact_of(shared['code']))}")
