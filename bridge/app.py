@@ -36,6 +36,7 @@ from bridge.partners.service import PartnerHooks
 from bridge.queries import StoreQueries
 from bridge.sessions import NotAvailableError, SessionState, SessionView, UnknownNumberError
 from bridge.supervisor import Session, WorkerSpec
+from bridge.tasks import BackgroundTasks
 from bridge.tokens import ensure_token
 from engine.evaluate import RuleSet
 from engine.model import Message, MessageFormatError, parse_message
@@ -83,7 +84,7 @@ class Daemon(StoreQueries):
                                        numbers=tuple(self.numbers.values()))
         self.partners = PartnerHooks(config.attribution, db_call=self.db_call, wake=self.work.set, clock=utc_now)
         self.stopping = asyncio.Event()
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = BackgroundTasks("background_task_failed", log)
         self.totals = ProcessStats()
         self.fresh: dict[int, Message] = {}  # inbox id → message just ingested, not yet processed
         self.store_ok = False
@@ -173,13 +174,9 @@ class Daemon(StoreQueries):
         await self.outbox.stop()  # before the workers (replies in flight) and the store
         await asyncio.gather(*(s.stop() for s in self.workers.values()), return_exceptions=True)
         self.work.set()
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.tasks.cancel_all()
         for session in self.workers.values():
-            for task in list(session.tasks):
-                task.cancel()
-            await asyncio.gather(*session.tasks, return_exceptions=True)
+            await session.tasks.cancel_all()
         loop = asyncio.get_running_loop()
         with contextlib.suppress(Exception):
             await loop.run_in_executor(self.store_thread, self._drain)
@@ -218,15 +215,7 @@ class Daemon(StoreQueries):
         return {"rules": len(self.processor.ruleset.rules), "invalid": list(self.broken_rules)}
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background_task_failed", error=repr(task.exception()))
+        return self.tasks.spawn(coro)
 
     async def _watchdog(self, interval: float) -> None:
         while not self.stopping.is_set():

@@ -35,6 +35,7 @@ import structlog
 from bridge import protocol as p
 from bridge.config import NumberConfig, normalise_phone
 from bridge.sessions import NotAvailableError, QrCode, SessionState, SessionView, Transition
+from bridge.tasks import BackgroundTasks
 
 log = structlog.get_logger(__name__)
 
@@ -83,7 +84,7 @@ class Session:
         self.view = SessionView(number.phone, number.label, number.rotator, SessionState.STOPPED)
         self.log = log.bind(number=number.phone)
         self.proc: asyncio.subprocess.Process | None = None
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = BackgroundTasks("session_task_failed", self.log)
         self.pending: dict[str, asyncio.Future[p.Frame]] = {}
         self.crashes: deque[float] = deque()
         self.attempt = 0
@@ -119,15 +120,7 @@ class Session:
         self._spawn(wake())
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.log.error("session_task_failed", error=repr(task.exception()))
+        return self.tasks.spawn(coro)
 
     # ------------------------------------------------------------------ process
 

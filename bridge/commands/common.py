@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlite_utils import Database
 
 from bridge.config import Config
+from bridge.errors import EXIT_FAILED, EXIT_OK
 from engine.errors import RuleError, RuleSetError
 from engine.evaluate import RuleSet
 from engine.operators import CompileEnv
@@ -34,6 +36,24 @@ def out(text: str = "") -> None:
 def err(text: str) -> None:
     """Write a line for the user to stderr (problems, hints)."""
     sys.stderr.write(text + "\n")
+
+
+def write_output(path: str | None, write: Callable[[TextIO], int], what: str) -> int:
+    """Run `write` on the --output file (or stdout) and report how many `what` it wrote.
+
+    A closed pipe (`… | head`) ends the command with EXIT_FAILED instead of a traceback.
+    """
+    handle = open(path, "w", encoding="utf-8", newline="") if path else sys.stdout
+    try:
+        count = write(handle)
+    except BrokenPipeError:
+        return EXIT_FAILED
+    finally:
+        if path:
+            handle.close()
+    if path:
+        err(f"wrote {count} {what} to {path}")
+    return EXIT_OK
 
 
 def out_json(value: Any) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from bridge.commands.common import Context, err, out, out_json, utc_now
+from bridge.commands.common import Context, err, out, out_json, utc_now, write_output
+from bridge.csv_cells import csv_cell
 from bridge.errors import EXIT_FAILED, EXIT_OK
 from engine.attendance import Event, Result, compact_of, display, make_code, wa_link
 from engine.event_spec import REPLY_KINDS, EventSpecError, local_hhmm, local_when, parse_event_spec
@@ -167,20 +167,15 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
     """The event as CSV: one row per code with its check-ins (open events: one per check-in)."""
     event = get_event(ctx.db, args.event)
     rows = export_rows(ctx.db, event, ctx.config.workspace.to_workspace().tz)
-    handle = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
-    try:
+
+    def write(handle: TextIO) -> int:
         if rows:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
-            writer.writerows(rows)
-    except BrokenPipeError:
-        return EXIT_FAILED
-    finally:
-        if args.output:
-            handle.close()
-    if args.output:
-        err(f"wrote {len(rows)} row(s) to {args.output}")
-    return EXIT_OK
+            writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
+        return len(rows)
+
+    return write_output(args.output, write, "row(s)")
 
 
 def cmd_checkin(ctx: Context, args: argparse.Namespace) -> int:

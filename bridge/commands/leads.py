@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
+from typing import TextIO
 
-from bridge.commands.common import Context, err
-from bridge.errors import EXIT_FAILED, EXIT_OK
+from bridge.commands.common import Context, write_output
+from bridge.csv_cells import csv_cell
 from store.leads import LEAD_COLUMNS, LeadQuery, iter_leads
 
 
@@ -16,29 +16,24 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
     """Write leads to stdout (or --output) in the lead export format."""
     filters = {k: v for k, v in (("status", args.status), ("source", args.source),
                                  ("utm_campaign", args.campaign), ("tag", args.tag)) if v}
-    handle = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
-    count = 0
-    try:
+
+    def write(handle: TextIO) -> int:
+        count = 0
         if args.format == "csv":
             writer = csv.DictWriter(handle, fieldnames=list(LEAD_COLUMNS))
             writer.writeheader()
             for lead in iter_leads(ctx.db, LeadQuery(filters)):
                 row = lead.to_dict()
                 row["tags"] = ",".join(row["tags"])
-                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+                writer.writerow({k: "" if v is None else csv_cell(v) for k, v in row.items()})
                 count += 1
         else:
             for lead in iter_leads(ctx.db, LeadQuery(filters)):
                 handle.write(json.dumps(lead.to_dict(), ensure_ascii=False) + "\n")
                 count += 1
-    except BrokenPipeError:
-        return EXIT_FAILED
-    finally:
-        if args.output:
-            handle.close()
-    if args.output:
-        err(f"wrote {count} lead(s) to {args.output}")
-    return EXIT_OK
+        return count
+
+    return write_output(args.output, write, "lead(s)")
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import structlog
 from aiohttp import web
 
+from bridge.csv_cells import csv_cell
 from bridge.http.api import MAX_LIMIT, _int_param
 from bridge.http.auth import CONTROL, page_route, render
 from bridge.http.errors import ApiError, json_response
@@ -31,7 +32,6 @@ LEAD_PAGE_FILTERS = ("q", "status", "source", "utm_campaign")
 CSV_COLUMNS = tuple(f.name for f in fields(Lead))
 PAGE_SIZE = 100
 CSV_PAGE_SIZE = 500  # leads per store read while the CSV export streams
-CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # first characters a spreadsheet treats as a formula
 ACTIVITY_PARAMS = ("limit", "errors")
 NUMBERS_POLL_SECONDS = 3.0  # how often the Numbers screen asks /api/sessions for changes
 # Which of a number's action groups (dash_numbers.html) shows in which state; dash_numbers.js follows the page's copy.
@@ -175,16 +175,6 @@ async def lead_detail(request: web.Request) -> web.StreamResponse:
     if detail is None:
         raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
     return json_response(detail)
-
-
-def csv_cell(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading '.
-
-    Numbers stay numbers: a negative value is data, not a formula.
-    """
-    if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def csv_row(lead: dict[str, Any]) -> list[Any]:

@@ -161,6 +161,18 @@ def test_leads_export_jsonl_and_csv_with_filters(wabridge, tmp_path: Path) -> No
     assert {row["city"] for row in table} == {""}
 
 
+def test_leads_csv_export_neutralises_formula_cells(wabridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A customer named "=HYPERLINK(...)" must not become a live formula in the shop's spreadsheet."""
+    rows = [message(id="1", text="halo", sender_name="=HYPERLINK(\"http://x\")")]
+    wabridge("replay", str(write_jsonl(tmp_path / "m.jsonl", rows)))
+    out_file = tmp_path / "leads.csv"
+    done = wabridge("leads", "export", "--format", "csv", "--output", str(out_file))
+    assert "wrote 1 lead(s)" in done.err
+    (row,) = list(csv.DictReader(io.StringIO(out_file.read_text(encoding="utf-8"))))
+    assert row["name"] == "'=HYPERLINK(\"http://x\")"
+    assert row["chat_count"] == "1"
+
+
 def test_unknown_config_key_is_refused_with_key_value_and_expectation(wabridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = tmp_path / "config.toml"
     config.write_text('[workspace]\nname = "Toko"\ntimezon = "Asia/Jakarta"\n')
