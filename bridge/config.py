@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bridge.attribution_settings import AttributionConfig, parse_attribution_settings
+from bridge.attribution.settings import AttributionConfig, parse_attribution_settings
 from bridge.errors import MISSING, ConfigError
 from bridge.outbox.settings import (
     ConversionSettings,

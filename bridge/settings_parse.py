@@ -1,4 +1,4 @@
-"""Value checks shared by the config-section parsers (bridge.attribution_settings, bridge.outbox.settings).
+"""Value checks shared by the config-section parsers (bridge.attribution.settings, bridge.outbox.settings).
 
 bridge.config's section reader calls each as `check(value, key)`: it returns the value (cleaned)
 or raises ConfigError naming the key, the value and what was expected. Pure stdlib apart from

@@ -18,15 +18,15 @@ import qrcode
 
 from bridge.commands.common import Context, err, out, out_json
 from bridge.config import normalise_phone
+from bridge.daemon.tokens import read_token
 from bridge.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from bridge.tokens import read_token
 
 UNIT_TEMPLATE = Path(__file__).resolve().parent.parent / "systemd" / "wabridge.service"
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     """Run the daemon until SIGTERM/SIGINT."""
-    from bridge.app import Daemon
+    from bridge.daemon.app import Daemon
 
     listen = None
     if args.listen:

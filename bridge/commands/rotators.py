@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bridge.attribution import rotator_report
+from bridge.attribution.rotator import build_rotators
+from bridge.attribution.service import rotator_report
 from bridge.commands.common import Context, out, out_json
 from bridge.errors import EXIT_OK
-from bridge.rotator import build_rotators
 from engine.attribution import normalise_code
 from store.partners import partner_channels
 from store.visitors import VISITOR_STATES, attribution_log, list_visitors, rotator_stats

@@ -14,23 +14,12 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from bridge.http import (
-    api,
-    auth,
-    dashboard,
-    dashboard_editor,
-    dashboard_links,
-    dashboard_rules,
-    dashboard_suggest,
-    events,
-    outbox_api,
-    pairing,
-    public,
-)
+from bridge.daemon.sessions import SessionControl
+from bridge.http import api, auth, events, outbox_api, pairing, public
 from bridge.http.auth import AUTH, CLOSING, CONTROL, TEMPLATES, WORKSPACE, Auth
+from bridge.http.dashboard import activity, editor, leads, links, numbers, rules, suggest
+from bridge.http.dashboard.views import rupiah
 from bridge.http.errors import errors_middleware
-from bridge.http.money import rupiah
-from bridge.sessions import SessionControl
 
 __all__ = ["create_app"]
 
@@ -83,11 +72,14 @@ def create_app(control: SessionControl, *, token: str, workspace_name: str) -> w
     events.add_routes(app)  # issue #5: door pages, QR sheets, event API (control.events)
     # Rotator links and partner webhooks (public, own protections) plus their API (issue #6).
     public.add_routes(app, getattr(control, "attribution", None), getattr(control, "partners", None))
-    dashboard.add_routes(app)  # issue #7: Numbers, Leads, lead page, Activity
-    dashboard_rules.add_routes(app)  # issue #7: the Rules screen and the rules API
-    dashboard_editor.add_routes(app)  # issue #7: the rule editor and Test a rule
-    dashboard_suggest.add_routes(app)  # issue #7: AI Suggest (offline phrase grammar)
-    dashboard_links.add_routes(app)  # issue #7: the Links screen (rotator links, visitors, attribution, partner hooks)
+    # The dashboard, one module per screen.
+    numbers.add_routes(app)  # Numbers (also /)
+    leads.add_routes(app)  # Leads, a lead's page, the leads CSV
+    activity.add_routes(app)  # Activity, /api/runs
+    rules.add_routes(app)  # Rules and the rules API
+    editor.add_routes(app)  # the rule editor and Test a rule
+    suggest.add_routes(app)  # AI Suggest (engine.suggest's offline phrase grammar)
+    links.add_routes(app)  # Links (rotator links, visitors, attribution, partner hooks)
     app.router.add_static("/static/", Path(str(files("bridge") / "static")), name="static")
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(_end_streams)

@@ -22,8 +22,8 @@ import jinja2
 import structlog
 from aiohttp import web
 
+from bridge.daemon.sessions import SessionControl
 from bridge.http.errors import Handler, error_response
-from bridge.sessions import SessionControl
 
 log = structlog.get_logger(__name__)
 

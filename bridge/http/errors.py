@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from bridge.sessions import NotAvailableError, UnknownNumberError
+from bridge.daemon.sessions import NotAvailableError, UnknownNumberError
 from engine.model import MessageFormatError
 
 log = structlog.get_logger(__name__)

@@ -17,10 +17,10 @@ import structlog
 from aiohttp import web
 
 from bridge.attendance import EventDesk
+from bridge.daemon.sessions import NotAvailableError
 from bridge.http.auth import CLOSING, CONTROL, page_route, render
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.http.pairing import render_png, render_svg
-from bridge.sessions import NotAvailableError
 from engine.attendance import Result
 from engine.event_spec import EventSpecError
 from store.errors import NotFoundError

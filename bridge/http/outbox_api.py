@@ -11,11 +11,11 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from bridge.daemon.sessions import NotAvailableError
 from bridge.errors import ConfigError
 from bridge.http.auth import CONTROL
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.outbox.settings import duration
-from bridge.sessions import NotAvailableError
 from store.errors import NotFoundError
 from store.outbox import OUTBOX_KINDS, OUTBOX_STATES
 

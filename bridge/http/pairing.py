@@ -19,6 +19,15 @@ import qrcode.image.svg  # type: ignore[import-untyped]
 import structlog
 from aiohttp import web
 
+from bridge.daemon.sessions import (
+    REASON_WORDS,
+    STATE_WORDS,
+    NotAvailableError,
+    QrCode,
+    SessionState,
+    SessionView,
+    UnknownNumberError,
+)
 from bridge.http.auth import (
     AUTH,
     AUTHENTICATED_BY,
@@ -28,16 +37,7 @@ from bridge.http.auth import (
     page_route,
     render,
 )
-from bridge.http.dashboard import numbers_screen
-from bridge.sessions import (
-    REASON_WORDS,
-    STATE_WORDS,
-    NotAvailableError,
-    QrCode,
-    SessionState,
-    SessionView,
-    UnknownNumberError,
-)
+from bridge.http.dashboard.numbers import numbers_screen
 
 log = structlog.get_logger(__name__)
 

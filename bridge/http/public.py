@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bridge.attribution import Attribution, Click
+from bridge.attribution.service import Attribution, Click
 from bridge.http.api import _int_param
 from bridge.http.auth import public_route, render
 from bridge.http.errors import ApiError, error_response, json_response

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 from bridge import protocol as p
-from bridge.sessions import NotAvailableError
+from bridge.daemon.sessions import NotAvailableError
 
 SEND_TIMEOUT = 30.0
 
@@ -43,7 +43,7 @@ class ReplyTransport(Protocol):
 
 
 class WorkerTransport:
-    """ReplyTransport over the daemon's `Session` objects (bridge.supervisor)."""
+    """ReplyTransport over the daemon's `Session` objects (bridge.daemon.supervisor)."""
 
     def __init__(self, workers: Mapping[str, Any]) -> None:
         self.workers = workers

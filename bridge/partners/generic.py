@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from bridge.attribution_settings import GENERIC_FIELDS, PartnerConfig
+from bridge.attribution.settings import GENERIC_FIELDS, PartnerConfig
 from bridge.partners.errors import PayloadError
 from engine.model import MESSAGE_TYPES, phone_to_jid
 

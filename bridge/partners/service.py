@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from bridge.attribution_settings import AttributionConfig, PartnerConfig
+from bridge.attribution.settings import AttributionConfig, PartnerConfig
 from bridge.partners import cloud, generic
 from bridge.partners.errors import PartnerError, PayloadError
 from bridge.partners.signatures import request_is_signed

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from bridge.attribution_settings import PartnerConfig
+from bridge.attribution.settings import PartnerConfig
 
 CLOUD_HEADER = "X-Hub-Signature-256"
 

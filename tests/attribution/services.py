@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bridge.attribution import Attribution
+from bridge.attribution.service import Attribution
 from bridge.config import Config, parse_config
 from bridge.partners.service import PartnerHooks
 from engine.evaluate import RuleSet

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bridge.attribution import Click
-from bridge.attribution_settings import DEFAULT_GREETING
+from bridge.attribution.service import Click
+from bridge.attribution.settings import DEFAULT_GREETING
 from bridge.config import parse_config
 from bridge.errors import ConfigError
 from tests.attribution.services import BASE_CONFIG, make_services

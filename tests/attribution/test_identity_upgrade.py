@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bridge import attribution as attribution_module
-from bridge.attribution import Click
+from bridge.attribution import service as attribution_module
+from bridge.attribution.service import Click
 from engine.model import parse_message
 from engine.rules import default_env, parse_rules
 from store.inbox import ingest, ingest_many

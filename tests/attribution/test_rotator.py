@@ -1,4 +1,4 @@
-"""bridge.rotator: number choice among CONNECTED numbers, bots, rate limits, the wa.me link."""
+"""bridge.attribution.rotator: number choice among CONNECTED numbers, bots, rate limits, the wa.me link."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bridge.attribution_settings import RotatorConfig
+from bridge.attribution.rotator import RateLimiter, Rotator, client_address, greeting_text, is_bot, wa_link
+from bridge.attribution.settings import RotatorConfig
 from bridge.config import NumberConfig
-from bridge.rotator import RateLimiter, Rotator, client_address, greeting_text, is_bot, wa_link
 
 A, B, C = "6281100000001", "6281100000002", "6281100000003"
 

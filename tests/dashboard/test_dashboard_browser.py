@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bridge.sessions import SessionState
+from bridge.daemon.sessions import SessionState
 from tests.browser import ARTIFACTS, PHONE, browser_page, logged_in_page
 from tests.dashboard.sample import HOT, fill
 from tests.http.fake_control import ADMIN, OTHER_ADMIN, FakeControl

@@ -8,7 +8,7 @@ import io
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bridge.sessions import SessionState
+from bridge.daemon.sessions import SessionState
 from tests.dashboard.sample import HOT, NEW, fill
 from tests.http.conftest import BEARER, login
 from tests.http.fake_control import ADMIN, OTHER_ADMIN, FakeControl

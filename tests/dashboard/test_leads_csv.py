@@ -15,8 +15,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from bridge.csv_cells import csv_cell
 from bridge.http.api import MAX_LIMIT
-from bridge.http.dashboard import CSV_COLUMNS, CSV_PAGE_SIZE, csv_cell
+from bridge.http.dashboard.leads import CSV_PAGE_SIZE
+from bridge.http.dashboard.views import CSV_COLUMNS
 from engine.model import Lead
 from store.db import open_db
 from store.leads import LeadQuery, iter_leads, upsert_lead

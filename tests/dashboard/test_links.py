@@ -13,8 +13,8 @@ from urllib.parse import unquote
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bridge.http.dashboard_links import LOG_REASONS, PARTNER_STATES
-from bridge.sessions import STATE_WORDS, SessionState
+from bridge.daemon.sessions import STATE_WORDS, SessionState
+from bridge.http.dashboard.links import LOG_REASONS, PARTNER_STATES
 from engine.model import parse_message
 from store.inbox import ingest
 from tests.attribution.services import CLOUD_SECRET, Services, make_services

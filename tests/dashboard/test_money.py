@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from bridge.http import create_app
 from bridge.http.auth import TEMPLATES
-from bridge.http.money import rupiah
+from bridge.http.dashboard.views import rupiah
 from tests.browser import ARTIFACTS, PHONE, logged_in_page
 from tests.dashboard.sample import HOT, fill, lead
 from tests.http.conftest import BEARER, login

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.sessions import STATE_WORDS
+from bridge.daemon.sessions import STATE_WORDS
 from engine.model import parse_message
 from store.inbox import ingest
 from tests.browser import ARTIFACTS, PHONE, logged_in_page

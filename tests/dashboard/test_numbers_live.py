@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bridge.http.dashboard import NUMBERS_POLL_SECONDS, when
-from bridge.sessions import REASON_WORDS, STATE_WORDS, SessionState
+from bridge.daemon.sessions import REASON_WORDS, STATE_WORDS, SessionState
+from bridge.http.dashboard.numbers import NUMBERS_POLL_SECONDS
+from bridge.http.dashboard.views import when
 from tests.browser import ARTIFACTS, logged_in_page
 from tests.http.conftest import login
 from tests.http.fake_control import ADMIN, OTHER_ADMIN, FakeControl

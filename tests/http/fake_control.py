@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from bridge.sessions import (
+from bridge.daemon.sessions import (
     NotAvailableError,
     QrCode,
     SessionState,

@@ -8,7 +8,7 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestClient
 
-from bridge.sessions import SessionState
+from bridge.daemon.sessions import SessionState
 from tests.http.conftest import BEARER, Serve
 from tests.http.fake_control import ADMIN, OTHER_ADMIN, FakeControl
 

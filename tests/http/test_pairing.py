@@ -15,8 +15,8 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
+from bridge.daemon.sessions import SessionState
 from bridge.http import create_app, pairing
-from bridge.sessions import SessionState
 from tests.http.conftest import BEARER, TOKEN, Serve, login
 from tests.http.fake_control import ADMIN, FakeControl
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bridge.app import Daemon
 from bridge.config import parse_config
+from bridge.daemon.app import Daemon
+from bridge.daemon.sessions import SessionState
 from bridge.outbox.replies import ReplyFailed
-from bridge.sessions import SessionState
 from engine.model import DEFAULT_STATUSES
 from engine.rules import default_env, parse_rules
 from store.db import open_db

@@ -1,4 +1,4 @@
-"""The value checks bridge.attribution_settings and bridge.outbox.settings share: each returns the
+"""The value checks bridge.attribution.settings and bridge.outbox.settings share: each returns the
 cleaned value or refuses with the key, the value and what was expected, in bridge.config's wording."""
 
 from __future__ import annotations

@@ -23,8 +23,7 @@ from typing import Any
 import structlog
 from sqlite_utils import Database
 
-from bridge.config import Config, NumberConfig
-from bridge.rotator import (
+from bridge.attribution.rotator import (
     Connected,
     RateLimiter,
     Rotator,
@@ -34,6 +33,7 @@ from bridge.rotator import (
     is_bot,
     wa_link,
 )
+from bridge.config import Config, NumberConfig
 from engine.attribution import code_from_bytes
 from store.visitors import (
     ClickCount,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from bridge.attribution_settings import RotatorConfig
+from bridge.attribution.settings import RotatorConfig
 from bridge.config import NumberConfig
 
 Connected = Callable[[str], bool]

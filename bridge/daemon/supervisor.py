@@ -34,8 +34,8 @@ import structlog
 
 from bridge import protocol as p
 from bridge.config import NumberConfig, normalise_phone
-from bridge.sessions import NotAvailableError, QrCode, SessionState, SessionView, Transition
-from bridge.tasks import BackgroundTasks
+from bridge.daemon.sessions import NotAvailableError, QrCode, SessionState, SessionView, Transition
+from bridge.daemon.tasks import BackgroundTasks
 
 log = structlog.get_logger(__name__)
 

@@ -2,10 +2,10 @@
 
 A phrase is one `_phrase(pattern, build)` entry. Patterns run over the sentence lower-cased,
 with quoted text masked (nothing is read inside quotes unless a phrase asks for %QUOTED%), and
-use the %WORD% macros of bridge.http.suggest_words (%STATUS% is the workspace's statuses).
+use the %WORD% macros of engine.suggest.words (%STATUS% is the workspace's statuses).
 Entries are tried in order and a span of the sentence belongs to the first entry that matches
 it, so more specific phrases come first. `negatable` entries are also read after a negation
-("tidak", "bukan", "doesn't", ...), which negates their condition (suggest_grammar.negate).
+("tidak", "bukan", "doesn't", ...), which negates their condition (grammar.negate).
 
 Message keywords are free text, read after the fixed phrases: `TEXT_HEADS` lists the verbs
 ("bilang", "says", ...) whose following words, up to the next understood phrase or clause, are
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bridge.http.suggest_meaning import (
+from engine.suggest.meaning import (
     Build,
     Hit,
     Meaning,
@@ -29,7 +29,7 @@ from bridge.http.suggest_meaning import (
     open_window,
     window,
 )
-from bridge.http.suggest_words import (
+from engine.suggest.words import (
     ANY_TYPE,
     CLOCK_WORD,
     CONVERSIONS,

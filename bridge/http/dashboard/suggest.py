@@ -1,7 +1,7 @@
 """AI Suggest (issue #7, stage 4): a sentence in English or Bahasa Indonesia → a draft rule.
 
-Offline and deterministic: a phrase grammar over the engine's vocabulary (bridge.http.suggest_vocab
-lists the phrases, bridge.http.suggest_grammar reads a sentence with them), no model. It reports which
+Offline and deterministic: a phrase grammar over the engine's vocabulary (engine.suggest.phrases
+lists the phrases, engine.suggest reads a sentence with them), no model. It reports which
 parts of the sentence it understood (character spans, for highlighting) and which words it did not;
 it never saves anything.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from bridge.http.auth import CONTROL
-from bridge.http.dashboard import statuses
+from bridge.http.dashboard.views import statuses
 from bridge.http.errors import ApiError, json_response, read_json_object
-from bridge.http.suggest_grammar import suggest
 from engine.errors import RuleError
 from engine.rules import parse_rule
+from engine.suggest import suggest
 
 __all__ = ["MAX_TEXT", "add_routes", "suggest", "suggest_rule"]
 

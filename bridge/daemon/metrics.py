@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sized
+from typing import Protocol
 
-from bridge.sessions import SessionState
+from bridge.daemon.sessions import SessionState, SessionView
+from store.processor import ProcessStats
 
-if TYPE_CHECKING:
-    from bridge.app import Daemon
+
+class OutboxMetrics(Protocol):
+    def lines(self) -> list[str]: ...
+
+
+class OutboxView(Protocol):
+    @property
+    def metrics(self) -> OutboxMetrics: ...
+
+
+class MetricsSource(Protocol):
+    """The read-only view of the daemon that /metrics needs (the Daemon satisfies it; no import loop)."""
+
+    totals: ProcessStats
+    backlog: int
+    broken_rules: Sized
+
+    @property
+    def outbox(self) -> OutboxView: ...
+
+    def sessions(self) -> list[SessionView]: ...
 
 
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
-def render_metrics(daemon: Daemon) -> str:
+def render_metrics(daemon: MetricsSource) -> str:
     """The /metrics body."""
     lines: list[str] = []
 

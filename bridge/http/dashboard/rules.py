@@ -14,10 +14,10 @@ from typing import Any
 import tomli_w
 from aiohttp import web
 
+from bridge.daemon.sessions import SessionControl
 from bridge.http.auth import CONTROL, page_route, render
-from bridge.http.dashboard import statuses
+from bridge.http.dashboard.views import statuses
 from bridge.http.errors import ApiError, json_response, read_json_object
-from bridge.sessions import SessionControl
 from engine.errors import RuleError, RuleSetError
 from engine.rules import SENDERS, Rule, parse_rule, parse_rules
 from engine.templates import TEMPLATES

@@ -1,16 +1,10 @@
-"""The dashboard (issue #7), stage 1: Numbers, Leads, a lead's page, Activity.
-
-Server-rendered pages (Jinja2) with a little JavaScript (static/dash.js) that calls the
-JSON API: the existing session and outbox routes, plus the few read routes added here
-(a lead's history, recent rule runs, the leads CSV).
-"""
+"""The Leads screen and a lead's page; their read API (a lead's history, the leads CSV)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -19,57 +13,18 @@ import structlog
 from aiohttp import web
 
 from bridge.csv_cells import csv_cell
-from bridge.http.api import MAX_LIMIT, _int_param
-from bridge.http.auth import CONTROL, page_route, render
+from bridge.daemon.sessions import SessionControl
+from bridge.http.api import _int_param
+from bridge.http.auth import CONTROL, page_route
+from bridge.http.dashboard.views import CSV_COLUMNS, full_lead, page, statuses, valid_phone
 from bridge.http.errors import ApiError, json_response
-from bridge.sessions import REASON_WORDS, STATE_WORDS, SessionControl, SessionState
-from engine.model import DEFAULT_STATUSES, Lead
 
 log = structlog.get_logger(__name__)
 
 # The filters the Leads screen offers (a subset of store.leads.FILTERS); "campaign" is utm_campaign.
 LEAD_PAGE_FILTERS = ("q", "status", "source", "utm_campaign")
-CSV_COLUMNS = tuple(f.name for f in fields(Lead))
 PAGE_SIZE = 100
 CSV_PAGE_SIZE = 500  # leads per store read while the CSV export streams
-ACTIVITY_PARAMS = ("limit", "errors")
-NUMBERS_POLL_SECONDS = 3.0  # how often the Numbers screen asks /api/sessions for changes
-# Which of a number's action groups (dash_numbers.html) shows in which state; dash_numbers.js follows the page's copy.
-NUMBER_ACTIONS: dict[str, tuple[SessionState, ...]] = {
-    "connected": (SessionState.CONNECTED,),  # Details, Restart, Re-pair, Log out
-    "reconnecting": (SessionState.DISCONNECTED,),  # still paired: Details, Restart
-    "unpaired": tuple(s for s in SessionState if s not in (SessionState.CONNECTED, SessionState.DISCONNECTED)),
-}
-
-
-def statuses(control: SessionControl) -> tuple[str, ...]:
-    """The workspace's lead statuses (the daemon's config), or the defaults."""
-    workspace = getattr(control, "workspace", None)
-    return tuple(getattr(workspace, "statuses", DEFAULT_STATUSES))
-
-
-def when(value: Any) -> str:
-    """A timestamp for people: '2026-11-23 14:05' (UTC offset dropped), or '—'."""
-    if value is None or value == "":
-        return "—"
-    try:
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    return moment.strftime("%Y-%m-%d %H:%M")
-
-
-def full_lead(lead: dict[str, Any]) -> dict[str, Any]:
-    """Every export field present (None when unset), so templates can rely on them."""
-    return {**{name: None for name in CSV_COLUMNS}, "tags": [], "chat_count": 0, **lead}
-
-
-def valid_phone(phone: str) -> str:
-    """The lead's phone in digits, or a 400 naming the `phone` field."""
-    if not phone.isdigit() or not 5 <= len(phone) <= 20:
-        raise ApiError(400, "bad_request", f"phone: {phone!r} is not a phone number in digits, "
-                       "e.g. 6281200000002", field="phone")
-    return phone
 
 
 def lead_filters(query: Any) -> dict[str, str]:
@@ -103,26 +58,6 @@ async def _leads(control: SessionControl, filters: dict[str, str], limit: int,
                        field=named if named in LEAD_PAGE_FILTERS else None) from None
 
 
-# -- pages -------------------------------------------------------------------------------
-
-def _page(request: web.Request, name: str, screen: str, *, status: int = 200, **context: Any) -> web.Response:
-    return render(request, name, status=status, screen=screen, when=when, **context)
-
-
-def numbers_screen(request: web.Request, *, status: int = 200, error: str | None = None) -> web.Response:
-    """The Numbers screen (also `/` and the page of an unknown /pair/{number}, with `error`)."""
-    views = request.app[CONTROL].sessions()
-    return _page(request, "dash_numbers.html", "numbers", status=status, error=error, views=views,
-                 state_words=STATE_WORDS, reason_words=REASON_WORDS, actions=NUMBER_ACTIONS,
-                 poll_ms=int(NUMBERS_POLL_SECONDS * 1000))
-
-
-@page_route
-async def numbers_page(request: web.Request) -> web.StreamResponse:
-    """GET / and /numbers: every admin number, its state in words (kept live), last message, actions."""
-    return numbers_screen(request)
-
-
 @page_route
 async def leads_page(request: web.Request) -> web.StreamResponse:
     """GET /leads?q=&status=&source=&utm_campaign=: searchable, filterable list."""
@@ -139,7 +74,7 @@ async def leads_page(request: web.Request) -> web.StreamResponse:
         error = exc.message
     more = len(leads) > PAGE_SIZE
     query = urlencode(filters)
-    return _page(request, "dash_leads.html", "leads", status=400 if error else 200, error=error,
+    return page(request, "dash_leads.html", "leads", status=400 if error else 200, error=error,
                  leads=[full_lead(lead) for lead in leads[:PAGE_SIZE]], filters=filters,
                  statuses=statuses(control), offset=offset, more=more, page_size=PAGE_SIZE, csv_query=query)
 
@@ -150,23 +85,10 @@ async def lead_page(request: web.Request) -> web.StreamResponse:
     phone = request.match_info["phone"]
     detail = await request.app[CONTROL].lead_detail(phone) if phone.isdigit() else None
     if detail is None:
-        return _page(request, "dash_lead.html", "leads", status=404, phone=phone, detail=None)
+        return page(request, "dash_lead.html", "leads", status=404, phone=phone, detail=None)
     detail = {**detail, "lead": full_lead(detail["lead"])}
-    return _page(request, "dash_lead.html", "leads", phone=phone, detail=detail)
+    return page(request, "dash_lead.html", "leads", phone=phone, detail=detail)
 
-
-@page_route
-async def activity_page(request: web.Request) -> web.StreamResponse:
-    """GET /activity: recent rule runs and errors; outbox deliveries with retry."""
-    control = request.app[CONTROL]
-    runs = await control.recent_runs(50, False)
-    errors = await control.recent_runs(20, True)
-    outbox = getattr(control, "outbox", None)
-    entries = await outbox.list_entries(None, None, 50) if outbox is not None else None
-    return _page(request, "dash_activity.html", "activity", runs=runs, errors=errors, entries=entries)
-
-
-# -- JSON API ----------------------------------------------------------------------------
 
 async def lead_detail(request: web.Request) -> web.StreamResponse:
     """GET /api/leads/{phone}: {"lead", "messages", "runs", "changes"}."""
@@ -242,27 +164,10 @@ async def leads_csv(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def list_runs(request: web.Request) -> web.StreamResponse:
-    """GET /api/runs?limit=50&errors=true: the newest rule runs (or only the failed ones)."""
-    unknown = sorted(set(request.query) - set(ACTIVITY_PARAMS))
-    if unknown:
-        raise ApiError(400, "bad_request", f"{unknown[0]}: not a parameter (known: errors, limit)",
-                       field=unknown[0])
-    limit = _int_param(request, "limit", 50, 1, MAX_LIMIT)
-    errors = request.query.get("errors", "false").lower()
-    if errors not in ("true", "false", "1", "0"):
-        raise ApiError(400, "bad_request", f"errors: must be true or false, not {errors!r}", field="errors")
-    return json_response(await request.app[CONTROL].recent_runs(limit, errors in ("true", "1")))
-
-
 def add_routes(app: web.Application) -> None:
-    """Register the dashboard pages and their read API."""
+    """Register the Leads screen, a lead's page and their read API."""
     router = app.router
-    router.add_get("/", numbers_page)  # the start page is the Numbers screen
-    router.add_get("/numbers", numbers_page)
     router.add_get("/leads", leads_page)
     router.add_get("/leads/{phone}", lead_page)
-    router.add_get("/activity", activity_page)
     router.add_get("/api/leads.csv", leads_csv)
     router.add_get("/api/leads/{phone}", lead_detail)
-    router.add_get("/api/runs", list_runs)

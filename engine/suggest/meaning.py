@@ -2,7 +2,7 @@
 
 `Meaning` is the contribution (conditions, actions, rule settings, a note on how it was read);
 `Hit` is one match of a phrase, giving its groups as typed; `Phrase` and `TextHead` are the
-entries of the registry in bridge.http.suggest_phrases. Conditions and actions are the rule
+entries of the registry in engine.suggest.phrases. Conditions and actions are the rule
 file's own dicts (engine.rules), so a draft is checked by the engine as it is.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.http.suggest_words import LIST_SEP, MASK, TIME
+from engine.suggest.words import LIST_SEP, MASK, TIME
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge.attribution import Attribution
+from bridge.attribution.service import Attribution
+from bridge.daemon.sessions import STATE_WORDS, SessionState, SessionView
 from bridge.http.auth import CONTROL, is_https, page_route, render
-from bridge.http.dashboard import when
+from bridge.http.dashboard.views import when
 from bridge.http.public import ATTRIBUTION, PARTNERS
-from bridge.sessions import STATE_WORDS, SessionState, SessionView
 
 RECENT = 50  # visitors and attribution-log entries shown
 MAX_ORIGIN_LOOKUPS = 20  # upgraded codes older than the recent visitors, looked up one by one

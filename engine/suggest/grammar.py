@@ -1,7 +1,7 @@
 """AI Suggest's parser: a sentence in English or Bahasa Indonesia → a draft rule, offline and deterministic.
 
-The phrases it knows are data (bridge.http.suggest_phrases, built from suggest_meaning over
-the words of suggest_words). Reading a sentence:
+The phrases it knows are data (engine.suggest.phrases, built from engine.suggest.meaning over
+the words of engine.suggest.words). Reading a sentence:
 
 1. Lower-case it (same length, so spans index the sentence as typed) and mask quoted text.
 2. Fixed phrases, in registry order: each claims its span; a later phrase cannot overlap it.
@@ -23,9 +23,14 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from bridge.http.suggest_meaning import Hit, Meaning, Phrase, TextHead, leaf
-from bridge.http.suggest_phrases import PHRASES, TEXT_HEADS
-from bridge.http.suggest_words import (
+from engine.actions import ACTIONS, PRESET_LABELS
+from engine.errors import RuleError
+from engine.fields import FIELDS, FieldKind
+from engine.operators import OPERATORS
+from engine.rules import MESSAGE_TRIGGER, SENDERS, TRIGGERS, default_env, parse_rule
+from engine.suggest.meaning import Hit, Meaning, Phrase, TextHead, leaf
+from engine.suggest.phrases import PHRASES, TEXT_HEADS
+from engine.suggest.words import (
     ACTION_VERBS,
     AND_WORDS,
     EXAMPLES,
@@ -43,11 +48,6 @@ from bridge.http.suggest_words import (
     VALUE_TRAIL,
     expand,
 )
-from engine.actions import ACTIONS, PRESET_LABELS
-from engine.errors import RuleError
-from engine.fields import FIELDS, FieldKind
-from engine.operators import OPERATORS
-from engine.rules import MESSAGE_TRIGGER, SENDERS, TRIGGERS, default_env, parse_rule
 
 _QUOTES = re.compile(r"\"[^\"\n]+\"|“[^”\"\n]+[”\"]|‘[^’'\n]+[’']|(?<![\w])'[^\n]+?'(?![\w])")
 _WORD = re.compile(r"\w+(?:['’]\w+)*")

@@ -1,6 +1,6 @@
 """Read-side queries the HTTP layer asks of the daemon (leads, lead detail, rule runs).
 
-A mixin of `bridge.app.Daemon`: the daemon is about lifecycle and sessions; these only
+A mixin of `bridge.daemon.app.Daemon`: the daemon is about lifecycle and sessions; these only
 read the store, always on its single store thread.
 """
 

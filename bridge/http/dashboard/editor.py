@@ -12,11 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge.daemon.sessions import SessionControl
 from bridge.http.auth import CONTROL, page_route, render
-from bridge.http.dashboard import statuses
-from bridge.http.dashboard_rules import ROOT, field_of
+from bridge.http.dashboard.rules import ROOT, field_of
+from bridge.http.dashboard.views import statuses
 from bridge.http.errors import ApiError, json_response, read_json_object
-from bridge.sessions import SessionControl
 from engine.actions import ACTIONS, NUMERIC_TARGETS, PRESET_LABELS, REGEX_PRESETS, SETTABLE_FIELDS
 from engine.errors import RuleError
 from engine.evaluate import RuleSet, explain_message

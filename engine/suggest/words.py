@@ -1,7 +1,7 @@
 """AI Suggest's lexicon: the words the sentence grammar knows, in English and Bahasa Indonesia.
 
 Plain tables (negations, verbs, message types, comparators, ad platforms, ...) and the %WORD%
-macros the phrase patterns of bridge.http.suggest_phrases are written with; casual spellings
+macros the phrase patterns of engine.suggest.phrases are written with; casual spellings
 ("kalo", "gk", "udh", "trf") sit next to the formal ones. Adding a word is adding it to a table.
 """
 

@@ -25,19 +25,19 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlite_utils import Database
 
 from bridge import protocol as p
-from bridge import systemd
 from bridge.attendance import EventDesk
-from bridge.attribution import Attribution
+from bridge.attribution.service import Attribution
 from bridge.config import Config, NumberConfig, normalise_phone
-from bridge.metrics import render_metrics
+from bridge.daemon import systemd
+from bridge.daemon.metrics import render_metrics
+from bridge.daemon.queries import StoreQueries
+from bridge.daemon.sessions import NotAvailableError, SessionState, SessionView, UnknownNumberError
+from bridge.daemon.supervisor import Session, WorkerSpec
+from bridge.daemon.tasks import BackgroundTasks
+from bridge.daemon.tokens import ensure_token
 from bridge.outbox.replies import WorkerTransport
 from bridge.outbox.service import OutboxService
 from bridge.partners.service import PartnerHooks
-from bridge.queries import StoreQueries
-from bridge.sessions import NotAvailableError, SessionState, SessionView, UnknownNumberError
-from bridge.supervisor import Session, WorkerSpec
-from bridge.tasks import BackgroundTasks
-from bridge.tokens import ensure_token
 from engine.evaluate import RuleSet
 from engine.model import Message, MessageFormatError, parse_message
 from engine.rules import default_env

@@ -1,0 +1,42 @@
+"""The Activity screen: recent rule runs and errors, outbox deliveries with retry; /api/runs."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bridge.http.api import MAX_LIMIT, _int_param
+from bridge.http.auth import CONTROL, page_route
+from bridge.http.dashboard.views import page
+from bridge.http.errors import ApiError, json_response
+
+ACTIVITY_PARAMS = ("limit", "errors")
+
+
+@page_route
+async def activity_page(request: web.Request) -> web.StreamResponse:
+    """GET /activity: recent rule runs and errors; outbox deliveries with retry."""
+    control = request.app[CONTROL]
+    runs = await control.recent_runs(50, False)
+    errors = await control.recent_runs(20, True)
+    outbox = getattr(control, "outbox", None)
+    entries = await outbox.list_entries(None, None, 50) if outbox is not None else None
+    return page(request, "dash_activity.html", "activity", runs=runs, errors=errors, entries=entries)
+
+
+async def list_runs(request: web.Request) -> web.StreamResponse:
+    """GET /api/runs?limit=50&errors=true: the newest rule runs (or only the failed ones)."""
+    unknown = sorted(set(request.query) - set(ACTIVITY_PARAMS))
+    if unknown:
+        raise ApiError(400, "bad_request", f"{unknown[0]}: not a parameter (known: errors, limit)",
+                       field=unknown[0])
+    limit = _int_param(request, "limit", 50, 1, MAX_LIMIT)
+    errors = request.query.get("errors", "false").lower()
+    if errors not in ("true", "false", "1", "0"):
+        raise ApiError(400, "bad_request", f"errors: must be true or false, not {errors!r}", field="errors")
+    return json_response(await request.app[CONTROL].recent_runs(limit, errors in ("true", "1")))
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the Activity screen and its read API."""
+    app.router.add_get("/activity", activity_page)
+    app.router.add_get("/api/runs", list_runs)
