@@ -17,6 +17,7 @@ from engine.errors import RuleSetError
 from engine.evaluate import RuleExplanation, explain_message
 from engine.model import Lead, Message, parse_timestamp
 from engine.rules import parse_rules
+from engine.suggest import suggest
 from engine.templates import TEMPLATES
 from store.rules import delete_rule, get_rule, save_rules
 
@@ -158,6 +159,30 @@ def cmd_test(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_suggest(ctx: Context, args: argparse.Namespace) -> int:
+    """AI Suggest on the command line: a sentence → a draft rule (TOML, ready for `rules import`)."""
+    result = suggest(args.sentence, ctx.config.workspace.statuses)
+    if result["rule"] is not None:
+        try:
+            parse_rules({"rules": [result["rule"]]}, ctx.env())
+        except RuleSetError as exc:  # e.g. a webhook endpoint this workspace does not define
+            problems = "; ".join(problem.describe() for problem in exc.errors)
+            result.update(ok=False, message=f"The draft is not valid here ({problems}).")
+    if args.json:
+        out_json(result)
+        return EXIT_OK if result["ok"] else EXIT_FAILED
+    (out if result["ok"] else err)(result["message"])
+    for part in result["understood"]:
+        out(f"  understood: {part['text']!r} = {part['meaning']}")
+    if result["not_understood"]:
+        err(f"  not understood: {', '.join(result['not_understood'])}")
+    if result["rule"] is None:
+        return EXIT_FAILED
+    out("")
+    out(tomli_w.dumps(_without_nulls({"rules": [result["rule"]]})).rstrip())
+    return EXIT_OK if result["ok"] else EXIT_FAILED
+
+
 def _print_explanation(item: RuleExplanation) -> None:
     mark = "FIRES " if item.fired else "no    "
     out(f"{mark} [{item.trigger}] {item.rule_name}: {item.reason}")
@@ -252,6 +277,17 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--source", help="lead source (ads, website, ...)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_test)
+
+    p = rsub.add_parser("suggest", parents=[common], help="AI Suggest: a sentence → a draft rule (saves nothing)",
+                        description="Read one sentence in English or Bahasa Indonesia and print the draft rule "
+                                    "it describes as TOML (for `wabridge rules import`), with what was understood "
+                                    "and what was not. Offline and deterministic; nothing is saved. Exit 1 when no "
+                                    "draft could be made.",
+                        epilog='example: wabridge rules suggest "kalau customer bilang transfer dan status hot, '
+                               'ubah ke purchase dan ambil nominal Rp"')
+    p.add_argument("sentence", help="the rule in words, e.g. \"if customer says order, change to hot\"")
+    p.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    p.set_defaults(func=cmd_suggest)
 
     templates = sub.add_parser("templates", help="list and install the shipped rule templates")
     tsub = templates.add_subparsers(dest="action", required=True, metavar="ACTION")

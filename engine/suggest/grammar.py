@@ -410,7 +410,7 @@ def suggest(text: str, known_statuses: tuple[str, ...] | list[str]) -> dict[str,
     except RuleError as exc:
         return {"ok": False, "rule": None, "understood": understood, "not_understood": leftover,
                 "message": f"The draft would not be a valid rule ({exc.path}: {exc.message}). Reword the sentence."}
-    message = "Draft put in the editor: check it, then press Save. Nothing is saved yet."
+    message = "Draft ready: check it before you save it. Nothing is saved yet."
     if not conditions:
         every = {"lead.created": "new lead", "lead.status_changed": "status change"}.get(trigger, "message")
         message = f"No condition understood: as written the rule would fire on every {every}. " + message

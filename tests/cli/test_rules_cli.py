@@ -183,3 +183,28 @@ def test_unknown_config_key_is_refused_with_key_value_and_expectation(wabridge, 
     result = wabridge("--config", str(config), "rules", "list")
     assert result.code == 11 and "workspace.timezone = 'Mars/Olympus'" in result.err
     assert "IANA timezone" in result.err
+
+
+def test_rules_suggest_prints_an_importable_draft(wabridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sentence = "kalau customer bilang transfer dan status hot, ubah ke purchase dan ambil nominal Rp"
+    result = wabridge("rules", "suggest", sentence)
+    assert result.code == 0, result.err
+    assert "understood: 'status hot' = Lead Status equal hot" in result.out
+    draft = result.out[result.out.index("[[rules]]"):]
+    (rule,) = tomllib.loads(draft)["rules"]
+    assert rule["conditions"] == [{"field": "message.text", "op": "contains", "value": "transfer"},
+                                  {"field": "lead.status", "op": "equal", "value": "hot"}]
+    assert rule["actions"][0] == {"type": "set_status", "status": "purchase"}
+    path = tmp_path / "suggested.toml"
+    path.write_text(draft)
+    assert "1 created" in wabridge("rules", "import", str(path)).out  # the printed draft imports as it is
+    as_json = json.loads(wabridge("rules", "suggest", sentence, "--json").out)
+    assert as_json["ok"] is True and as_json["rule"]["conditions"] == rule["conditions"]
+
+
+def test_rules_suggest_says_what_it_did_not_understand_and_exits_1(wabridge) -> None:  # type: ignore[no-untyped-def]
+    result = wabridge("rules", "suggest", "tolong bikinkan yang bagus")
+    assert result.code == 1
+    assert result.err.startswith("I did not understand this sentence: bikinkan, bagus.")
+    assert "[[rules]]" not in result.out
+    assert json.loads(wabridge("rules", "suggest", "tolong bikinkan yang bagus", "--json").out)["rule"] is None
