@@ -26,6 +26,12 @@ Ordering promises (both workers keep them):
 - a `message` frame with seq N is followed by no other `message` until the daemon's
   `ack {seq: N}` arrived (or the worker's 30 s ack timeout passed).
 
+Size: a frame is at most `MAX_FRAME_BYTES` (1 MiB, newline included). The largest text a
+WhatsApp user can send (65,536 characters, `engine.model.MAX_TEXT_CHARS`; longer texts are
+truncated and marked `text_truncated`) is at most ~390 KB as escaped JSON, so every message
+fits. `encode` refuses a bigger frame; `LineSplitter` lets the daemon skip one (logged and
+counted) and go on reading, instead of losing the session's reader to it.
+
 Pure stdlib: the daemon imports this module, so it must never import neonize.
 """
 
@@ -39,6 +45,7 @@ from enum import IntEnum
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 
 PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 1 << 20  # one frame, newline included
 
 WORKER = "worker"  # frames the worker sends (worker -> daemon)
 DAEMON = "daemon"  # frames the daemon sends (daemon -> worker)
@@ -390,7 +397,56 @@ def encode(frame: Frame) -> bytes:
         text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise ProtocolError(f"{frame.TYPE}: not JSON-serialisable ({exc})") from None
-    return text.encode("utf-8") + b"\n"
+    data = text.encode("utf-8") + b"\n"
+    if len(data) > MAX_FRAME_BYTES:
+        raise ProtocolError(f"{frame.TYPE}: {len(data)} bytes is over the {MAX_FRAME_BYTES}-byte frame limit")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class OversizedFrame:
+    """A line longer than the frame limit, skipped by `LineSplitter` (its size in bytes)."""
+
+    size: int
+
+
+class LineSplitter:
+    """Split a byte stream into frame lines, never holding more than `limit` bytes.
+
+    A line over the limit is dropped as it streams past and reported once as an
+    `OversizedFrame`, so one bad frame costs that frame, not the reader.
+    """
+
+    def __init__(self, limit: int = MAX_FRAME_BYTES) -> None:
+        self.limit = limit
+        self._buffer = bytearray()
+        self._skipped = 0  # bytes of an oversized line dropped so far (0: not skipping)
+
+    def feed(self, data: bytes) -> list[bytes | OversizedFrame]:
+        """Add bytes; return the complete lines (newline included) and oversized markers."""
+        out: list[bytes | OversizedFrame] = []
+        start = 0
+        while start < len(data):
+            end = data.find(b"\n", start)
+            piece = data[start:] if end < 0 else data[start:end + 1]
+            start += len(piece)
+            if self._skipped:
+                self._skipped += len(piece)
+                if end >= 0:
+                    out.append(OversizedFrame(self._skipped))
+                    self._skipped = 0
+                continue
+            self._buffer += piece
+            if end >= 0:
+                if len(self._buffer) > self.limit:
+                    out.append(OversizedFrame(len(self._buffer)))
+                else:
+                    out.append(bytes(self._buffer))
+                self._buffer.clear()
+            elif len(self._buffer) > self.limit:
+                self._skipped = len(self._buffer)
+                self._buffer.clear()
+        return out
 
 
 def decode(line: bytes | str) -> Frame:

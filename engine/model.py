@@ -27,6 +27,8 @@ MESSAGE_TYPES: tuple[str, ...] = (
     "other",
 )
 SENDER_TYPES: tuple[str, ...] = ("customer", "team")
+# The longest text a WhatsApp user can send; a longer one is cut here and `text_truncated`.
+MAX_TEXT_CHARS = 65_536
 DEFAULT_STATUSES: tuple[str, ...] = ("new", "responded", "hot", "purchase", "won", "lost")
 
 
@@ -76,6 +78,7 @@ class Message:
     referral: Referral | None = None
     sender_lid: str | None = None
     reply_to: str | None = None
+    text_truncated: bool = False
 
     @property
     def sender_type(self) -> str:
@@ -96,7 +99,7 @@ class Message:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form (one line of `wabridge replay`)."""
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "session": self.session,
             "chat": self.chat,
@@ -116,6 +119,10 @@ class Message:
             "sender_lid": self.sender_lid,
             "reply_to": self.reply_to,
         }
+        # Flags of rarer messages appear only when set, so ordinary payloads stay as they were.
+        if self.text_truncated:
+            out["text_truncated"] = True
+        return out
 
 
 def jid_to_phone(jid: str) -> str:
@@ -130,7 +137,7 @@ def phone_to_jid(phone: str) -> str:
     return f"{digits}@s.whatsapp.net"
 
 
-_BOOL_FIELDS = ("from_me", "is_group", "has_media", "is_reply")
+_BOOL_FIELDS = ("from_me", "is_group", "has_media", "is_reply", "text_truncated")
 _OPT_STR_FIELDS = ("sender_name", "channel_id", "sender_lid", "reply_to")
 _KNOWN_FIELDS = frozenset(f.name for f in fields(Message))
 
@@ -221,6 +228,9 @@ def parse_message(raw: Mapping[str, Any]) -> Message:
         text = ""
     if not isinstance(text, str):
         raise MessageFormatError("text", "must be a string")
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS]
+        values["text_truncated"] = True
     values["text"] = text
     partner = raw.get("partner_source") or "whatsapp_web"
     if not isinstance(partner, str):

@@ -389,10 +389,13 @@ class Daemon(StoreQueries):
             "store": {"ok": self.store_ok and self.db is not None, "detail": str(self.config.store.db_path)},
         }
         for phone, session in self.workers.items():
-            alive = session.proc is not None and session.proc.returncode is None
+            alive = session.proc is not None and session.proc.returncode is None and session.reader_alive
             waiting_for_person = session.view.state in (SessionState.LOGGED_OUT, SessionState.FAILED)
-            checks[f"worker:{phone}"] = {"ok": alive or waiting_for_person,
-                                         "detail": session.view.state.value}
+            detail = session.view.state.value
+            if session.reader_failure is not None:
+                detail = f"{detail}: {session.reader_failure}"
+            checks[f"worker:{phone}"] = {"ok": (alive or waiting_for_person) and session.reader_failure is None,
+                                         "detail": detail}
         return {"ready": all(c["ok"] for c in checks.values()), "checks": checks}
 
     def metrics(self) -> str:

@@ -55,6 +55,7 @@ REASON_WORDS: Mapping[str, str] = {
     "keepalive_timeout": "The connection stopped answering.",
     "stream_error": "WhatsApp closed the connection with an error.",
     "too_many_failures": "It kept failing, so it was stopped. Restart it when the cause is fixed.",
+    "frame_reader_failed": "The daemon stopped understanding this worker; it was restarted.",
 }
 
 

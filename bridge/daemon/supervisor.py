@@ -11,7 +11,11 @@ Policy (neonize-notes §7.2, peers.md):
 - logged out, stream replaced, banned, outdated, wrong number: no automatic restart,
   the owner is told why;
 - a pairing that links another phone than the configured number is logged out at once
-  and nothing from it is processed (the worker refuses it too: defence in depth).
+  and nothing from it is processed (the worker refuses it too: defence in depth);
+- the frame reader never dies of a frame: one over `MAX_FRAME_BYTES` is skipped, logged and
+  counted. Should it die anyway, the number must not look healthy while every message is
+  lost: the worker is killed and restarted like a crash, with reason frame_reader_failed
+  (in /api/sessions and, while it lasts, /readyz).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
 OFFLINE_BACKOFF_CAP = 300.0
 STOP_GRACE = 5.0
+READ_CHUNK = 1 << 16
 COMMAND_TIMEOUT = 30.0
 NO_RESTART = {
     p.ExitCode.BAD_ARGS: ("FAILED", "crashed"),
@@ -96,6 +101,9 @@ class Session:
         self.request_counter = 0
         self.lock = asyncio.Lock()
         self.committed: deque[str] = deque(maxlen=2000)  # ids of messages committed to the inbox
+        self.reader_alive = False  # the frame reader of the current worker is running
+        self.reader_failure: str | None = None  # why the last reader died (until the next launch)
+        self.frames_oversized = 0  # frames skipped for being over the frame limit
 
     # ------------------------------------------------------------------ state
 
@@ -138,6 +146,7 @@ class Session:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(self.spec.env or {})}
         self.refuse_messages = False
         self.qr_deadline = None
+        self.reader_failure = None
         self.set_view(state=SessionState.STARTING, reason=None, detail=None, qr=None, pair_code=None)
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bridge.worker", "--kind", self.spec.kind, "--phone", self.config.phone,
@@ -148,6 +157,7 @@ class Session:
         self.set_view(worker_pid=self.proc.pid)
         self.log.info("worker_started", pid=self.proc.pid, kind=self.spec.kind)
         proc = self.proc
+        self.reader_alive = True
         self._spawn(self._read_frames(proc))
         self._spawn(self._read_logs(proc))
         self._spawn(self._watch(proc))
@@ -218,7 +228,11 @@ class Session:
                               detail=f"exited {len(self.crashes)} times in {int(BREAKER_WINDOW / 60)} minutes "
                                      f"(last exit code {code})")
                 return
-            self.set_view(state=SessionState.DISCONNECTED, reason="crashed", detail=f"exit code {code}")
+            if self.reader_failure is not None:
+                self.set_view(state=SessionState.DISCONNECTED, reason="frame_reader_failed",
+                              detail=self.reader_failure)
+            else:
+                self.set_view(state=SessionState.DISCONNECTED, reason="crashed", detail=f"exit code {code}")
         else:
             self.set_view(restarts=self.view.restarts + 1)
             if self.view.state is not SessionState.DISCONNECTED:
@@ -234,20 +248,45 @@ class Session:
     # ------------------------------------------------------------------ frames
 
     async def _read_frames(self, proc: asyncio.subprocess.Process) -> None:
+        try:
+            await self._read_frame_lines(proc)
+        except Exception as exc:
+            self._reader_died(proc, f"{type(exc).__name__}: {exc}"[:300])
+        finally:
+            if proc is self.proc:
+                self.reader_alive = False
+
+    async def _read_frame_lines(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
+        splitter = p.LineSplitter()
         while True:
-            line = await proc.stdout.readline()
-            if not line:
+            data = await proc.stdout.read(READ_CHUNK)
+            if not data:
                 return
-            try:
-                frame = p.decode(line)
-            except p.ProtocolError as exc:
-                self.log.warning("worker_protocol_error", error=str(exc))
-                continue
-            try:
-                await self._handle(frame)
-            except Exception:
-                self.log.exception("worker_frame_failed", frame=frame.TYPE)
+            for line in splitter.feed(data):
+                if isinstance(line, p.OversizedFrame):
+                    self.frames_oversized += 1
+                    self.log.error("worker_frame_oversized", size=line.size, limit=p.MAX_FRAME_BYTES)
+                    continue
+                try:
+                    frame = p.decode(line)
+                except p.ProtocolError as exc:
+                    self.log.warning("worker_protocol_error", error=str(exc))
+                    continue
+                try:
+                    await self._handle(frame)
+                except Exception:
+                    self.log.exception("worker_frame_failed", frame=frame.TYPE)
+
+    def _reader_died(self, proc: asyncio.subprocess.Process, why: str) -> None:
+        """A dead reader would silently refuse every later message: kill the worker instead."""
+        if proc is not self.proc or proc.returncode is not None:
+            return
+        self.log.error("worker_frame_reader_failed", pid=proc.pid, error=why)
+        self.reader_failure = f"frame reader failed: {why}"
+        self.set_view(state=SessionState.DISCONNECTED, reason="frame_reader_failed", detail=self.reader_failure)
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()  # _watch sees the exit and restarts it like a crash
 
     async def _handle(self, frame: p.Frame) -> None:
         if isinstance(frame, p.MessageFrame):
