@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.attribution.settings import AttributionConfig, parse_attribution_settings
 from bridge.errors import MISSING, ConfigError
+from bridge.history.settings import HistorySettings, parse_history_settings
 from bridge.outbox.settings import (
     ConversionSettings,
     OutboxSettings,
@@ -119,6 +120,7 @@ class Config:
     conversions: ConversionSettings | None = None
     outbox: OutboxSettings = OutboxSettings()
     attribution: AttributionConfig = AttributionConfig()  # [attribution], [rotators.*], [partners.*]
+    history: HistorySettings = HistorySettings()  # [history]
 
     def number(self, phone: str) -> NumberConfig | None:
         """The configured admin number with these digits, if any."""
@@ -296,10 +298,13 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
     outbox = parse_outbox_settings(ob)
     ob.finish()
     attribution = parse_attribution_settings(top, _Section, [n.rotator for n in numbers])
+    hs = _Section(top.get("history", None, lambda v, k: v), "history")
+    history = parse_history_settings(hs)
+    hs.finish()
     top.finish()
     return Config(workspace, store, http, tuple(numbers), tuple(endpoints), logging, source,
                   webhooks=webhooks, replies=replies, conversions=conversions, outbox=outbox,
-                  attribution=attribution)
+                  attribution=attribution, history=history)
 
 
 def load_config(path: Path | None, *, data_dir: Path | None = None) -> Config:

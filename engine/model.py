@@ -79,6 +79,7 @@ class Message:
     sender_lid: str | None = None
     reply_to: str | None = None
     text_truncated: bool = False
+    history: bool = False  # from the phone's history sync or a chat export, not received live
 
     @property
     def sender_type(self) -> str:
@@ -99,6 +100,7 @@ class Message:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form (one line of `wabridge replay`)."""
+        """Return the JSON form (one line of `wabridge replay`); `history` only when true."""
         out: dict[str, Any] = {
             "id": self.id,
             "session": self.session,
@@ -122,6 +124,8 @@ class Message:
         # Flags of rarer messages appear only when set, so ordinary payloads stay as they were.
         if self.text_truncated:
             out["text_truncated"] = True
+        if self.history:
+            out["history"] = True
         return out
 
 
@@ -137,7 +141,7 @@ def phone_to_jid(phone: str) -> str:
     return f"{digits}@s.whatsapp.net"
 
 
-_BOOL_FIELDS = ("from_me", "is_group", "has_media", "is_reply", "text_truncated")
+_BOOL_FIELDS = ("from_me", "is_group", "has_media", "is_reply", "text_truncated", "history")
 _OPT_STR_FIELDS = ("sender_name", "channel_id", "sender_lid", "reply_to")
 _KNOWN_FIELDS = frozenset(f.name for f in fields(Message))
 

@@ -20,6 +20,7 @@ import orjson
 from sqlite_utils import Database
 
 from engine.evaluate import Outcome, RuleSet, process_message
+from engine.history import absorb_history, keep_first_seen
 from engine.model import Lead, Message, MessageFormatError, Workspace, parse_message
 from store.checkins import resolve_check_ins
 from store.inbox import Ingested, ingest_many, parsed_by_id
@@ -88,6 +89,8 @@ class Processor:
 
     # The shell sets this from [conversions] (automatic conversion events on a status).
     outbox_policy: OutboxPolicy = OutboxPolicy()
+    # [history] run_rules: history messages go through the rules (like a replay) or only fill leads in.
+    history_rules: bool = False
 
     def __init__(self, db: Database, ruleset: RuleSet, workspace: Workspace, clock: Clock,
                  *, batch_size: int = 1000, upgrades: VisitorUpgrades | None = None) -> None:
@@ -163,6 +166,31 @@ class Processor:
             raise
         return results, stats
 
+    def ingest_history(self, messages: Sequence[Message], received_at: datetime) -> tuple[list[Ingested], ProcessStats]:
+        """Store a chunk of history (sync or chat export) and its effects in ONE transaction.
+
+        The chunk goes in time order; rows already in the inbox (seen live, or imported
+        before) are skipped by their key. Pending live rows, older in the inbox, are
+        processed first in the same run: a chunk never makes a live message wait longer
+        than the chunk itself takes.
+        """
+        ordered = sorted(messages, key=attrgetter("timestamp"))
+        with self.db.atomic():
+            results = ingest_many(self.db, ordered, received_at)
+            stats = self.run(parsed=parsed_by_id(ordered, results))
+        return results, stats
+
+    def _outcome(self, lead: Lead | None, message: Message, now: datetime, inbox_id: int, stamp: str) -> Outcome:
+        """One message's effects: rules (with the visitor-code upgrade), or for history without
+        rules only the lead's first-seen time, name and chat count."""
+        if message.history and not self.history_rules:
+            return absorb_history(lead, message, now=now, statuses=self.ruleset.statuses)
+        decision = self.upgrades.decide(message, now)
+        outcome = process_message(self.ruleset, lead, message, now=now, tz=self.workspace.tz,
+                                  upgrade=decision.upgrade)
+        self.upgrades.record(decision, inbox_id=inbox_id, before=lead, after=outcome.lead, stamp=stamp)
+        return keep_first_seen(lead, outcome, message) if message.history else outcome
+
     def _write(self, batch: _WriteSet) -> None:
         """Commit one batch: leads, history, rule runs, outbox, processed marks (one fsync)."""
         conn = self.db.conn
@@ -233,15 +261,12 @@ class Processor:
             if lead is not None and phone not in touched:
                 batch.stored[phone] = lead
             try:
-                decision = self.upgrades.decide(message, now)
-                outcome = process_message(self.ruleset, lead, message, now=now, tz=self.workspace.tz,
-                                          upgrade=decision.upgrade)
+                outcome = self._outcome(lead, message, now, inbox_id, stamp)
             except Exception as exc:  # an engine bug must not stop the inbox
                 reason = _describe(exc)
                 batch.failed.append((reason, stamp, inbox_id))
                 stats.errors.append((inbox_id, reason))
                 continue
-            self.upgrades.record(decision, inbox_id=inbox_id, before=lead, after=outcome.lead, stamp=stamp)
             if outcome.lead is not lead:
                 diff = lead_diff(lead, outcome.lead)
                 if diff:
@@ -297,10 +322,7 @@ class Processor:
         lead = leads[phone] if phone in leads else get_lead(self.db, phone)
         conn = self.db.conn
         self.upgrades.begin(conn, [message])
-        decision = self.upgrades.decide(message, now)
-        outcome = process_message(self.ruleset, lead, message, now=now, tz=self.workspace.tz,
-                                  upgrade=decision.upgrade)
-        self.upgrades.record(decision, inbox_id=inbox_id, before=lead, after=outcome.lead, stamp=stamp)
+        outcome = self._outcome(lead, message, now, inbox_id, stamp)
         self.upgrades.write(conn)
         if outcome.lead is not lead:
             upsert_lead(self.db, outcome.lead)

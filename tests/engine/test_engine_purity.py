@@ -17,6 +17,7 @@ ALLOWED = {
     "functools", "itertools", "math", "operator", "re", "string", "typing", "urllib",
     "zoneinfo", "fractions", "numbers", "types",
     "re2",  # linear-time regexes
+    "hashlib",  # deterministic ids of imported export messages (pure computation)
     "engine",
 }
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
