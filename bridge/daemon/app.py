@@ -29,12 +29,13 @@ from bridge.attendance import EventDesk
 from bridge.attribution.service import Attribution
 from bridge.config import Config, NumberConfig, normalise_phone
 from bridge.daemon import systemd
-from bridge.daemon.metrics import render_metrics
+from bridge.daemon.metrics import DaemonCollector
 from bridge.daemon.queries import StoreQueries
 from bridge.daemon.sessions import NotAvailableError, SessionState, SessionView, UnknownNumberError
 from bridge.daemon.supervisor import Session, WorkerSpec
 from bridge.daemon.tasks import BackgroundTasks
 from bridge.daemon.tokens import ensure_token
+from bridge.metrics import Metrics
 from bridge.outbox.replies import WorkerTransport
 from bridge.outbox.service import OutboxService
 from bridge.partners.service import PartnerHooks
@@ -79,10 +80,13 @@ class Daemon(StoreQueries):
         self.workers = {phone: Session(n, spec, self._ingest, self._session_changed)
                          for phone, n in self.numbers.items()}
         self.work = asyncio.Event()
+        self.telemetry = Metrics()  # this daemon's Prometheus registry (GET /metrics)
+        self.telemetry.add_collector(DaemonCollector(self))
         # Rotator links and partner webhooks (issue #6): clicks are buffered, flushed by the store thread.
         self.attribution = Attribution(config, connected=self._connected, db_call=self.db_call, clock=utc_now,
                                        numbers=tuple(self.numbers.values()))
-        self.partners = PartnerHooks(config.attribution, db_call=self.db_call, wake=self.work.set, clock=utc_now)
+        self.partners = PartnerHooks(config.attribution, db_call=self.db_call, wake=self.work.set, clock=utc_now,
+                                     metrics=self.telemetry)
         self.stopping = asyncio.Event()
         self.tasks = BackgroundTasks("background_task_failed", log)
         self.totals = ProcessStats()
@@ -94,7 +98,7 @@ class Daemon(StoreQueries):
         self.token = ""
         self.started_at = utc_now()
         # Webhooks, replies (through the receiving number's worker) and conversion events.
-        self.outbox = OutboxService(config, self.db_call, WorkerTransport(self.workers))
+        self.outbox = OutboxService(config, self.db_call, WorkerTransport(self.workers), metrics=self.telemetry)
         # Event check-ins (issue #5): the door pages' store access and their change signal.
         self.events = EventDesk(self.db_call, tz=self.workspace.tz, statuses=self.workspace.statuses,
                                 numbers={p: n.label for p, n in self.numbers.items()}, clock=utc_now)
@@ -236,6 +240,7 @@ class Daemon(StoreQueries):
             message = parse_message(raw)
         except MessageFormatError as exc:
             log.warning("message_unreadable", number=number, field=exc.field, problem=exc.problem)
+            self.telemetry.messages_unreadable.labels(source="whatsapp", reason="malformed").inc()
             import orjson
 
             reference = str(raw.get("id") or uuid.uuid4().hex)
@@ -288,6 +293,10 @@ class Daemon(StoreQueries):
         self.totals.fired += stats.fired
         self.totals.status_changes += stats.status_changes
         self.totals.queued += stats.queued
+        self.telemetry.messages_processed.inc(stats.processed)
+        self.telemetry.rules_fired.inc(stats.fired)
+        self.telemetry.status_changes.inc(stats.status_changes)
+        self.telemetry.outbox_queued.inc(stats.queued)
         self.totals.errors.extend(stats.errors[-100:])
         del self.totals.errors[:-100]
 
@@ -398,9 +407,12 @@ class Daemon(StoreQueries):
                                          "detail": detail}
         return {"ready": all(c["ok"] for c in checks.values()), "checks": checks}
 
-    def metrics(self) -> str:
-        """Prometheus text exposition."""
-        return render_metrics(self)
+    async def metrics(self) -> bytes:
+        """Prometheus text exposition; the inbox and outbox backlogs are read from SQLite first."""
+        if self.db is not None and not self.stopping.is_set():
+            self.backlog = await self.db_call(pending_count)
+            await self.outbox.refresh_gauges()
+        return self.telemetry.render()
 
 
 def complete_sim_message(number: str, raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,27 +1,31 @@
-"""Prometheus text exposition of the daemon's state (per-number state, traffic, backlog)."""
+"""The daemon's values read at scrape time (per-number state and traffic, backlogs, rules
+that no longer parse, outbox gauges), as a prometheus_client collector in the daemon's
+registry (bridge/metrics.py). The traffic counters live in that registry itself."""
 
 from __future__ import annotations
 
-from collections.abc import Sized
+from collections.abc import Iterator, Mapping, Sized
 from typing import Protocol
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
 from bridge.daemon.sessions import SessionState, SessionView
-from store.processor import ProcessStats
 
 
-class OutboxMetrics(Protocol):
-    def lines(self) -> list[str]: ...
+class OutboxGauges(Protocol):
+    backlog: dict[str, int]
+    dead_letters: dict[str, int]
 
 
 class OutboxView(Protocol):
     @property
-    def metrics(self) -> OutboxMetrics: ...
+    def metrics(self) -> OutboxGauges: ...
 
 
 class MetricsSource(Protocol):
     """The read-only view of the daemon that /metrics needs (the Daemon satisfies it; no import loop)."""
 
-    totals: ProcessStats
     backlog: int
     broken_rules: Sized
 
@@ -31,39 +35,41 @@ class MetricsSource(Protocol):
     def sessions(self) -> list[SessionView]: ...
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+def _by_kind(name: str, help_text: str, values: Mapping[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, help_text, labels=["kind"])
+    for kind, value in sorted(values.items()):
+        family.add_metric([kind], value)
+    return family
 
 
-def render_metrics(daemon: MetricsSource) -> str:
-    """The /metrics body."""
-    lines: list[str] = []
+class DaemonCollector:
+    """Reads the daemon's state on every scrape (`registry.register(DaemonCollector(daemon))`)."""
 
-    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            lines.append(f"{name}{{{labels}}} {value:g}" if labels else f"{name} {value:g}")
+    def __init__(self, source: MetricsSource) -> None:
+        self.source = source
 
-    views = daemon.sessions()
-    metric("wabridge_session_state", "gauge", "1 for the state each admin number is in.",
-           [(f'number="{_label(v.number)}",state="{state.value}"', 1.0 if v.state is state else 0.0)
-            for v in views for state in SessionState])
-    metric("wabridge_messages_received_total", "counter", "Messages received from each number's worker.",
-           [(f'number="{_label(v.number)}"', float(v.messages_received)) for v in views])
-    metric("wabridge_worker_restarts_total", "counter", "Worker process restarts per number.",
-           [(f'number="{_label(v.number)}"', float(v.restarts)) for v in views])
-    totals = daemon.totals
-    metric("wabridge_messages_processed_total", "counter", "Inbox messages processed by the rules.",
-           [("", float(totals.processed))])
-    metric("wabridge_rules_fired_total", "counter", "Rules that fired.", [("", float(totals.fired))])
-    metric("wabridge_status_changes_total", "counter", "Lead status changes made by rules.",
-           [("", float(totals.status_changes))])
-    metric("wabridge_outbox_queued_total", "counter", "Webhooks and replies queued by rules.",
-           [("", float(totals.queued))])
-    metric("wabridge_inbox_backlog", "gauge", "Messages committed but not yet processed.",
-           [("", float(daemon.backlog))])
-    metric("wabridge_rules_invalid", "gauge", "Stored rules skipped because they no longer parse.",
-           [("", float(len(daemon.broken_rules)))])
-    lines.extend(daemon.outbox.metrics.lines())  # backlog, delivered, failed, dead, latency
-    return "\n".join(lines) + "\n"
+    def collect(self) -> Iterator[Metric]:
+        """The families, freshly read."""
+        views = self.source.sessions()
+        state = GaugeMetricFamily("wabridge_session_state", "1 for the state each admin number is in.",
+                                  labels=["number", "state"])
+        received = CounterMetricFamily("wabridge_messages_received", "Messages received from each number's worker.",
+                                       labels=["number"])
+        restarts = CounterMetricFamily("wabridge_worker_restarts", "Worker process restarts per number.",
+                                       labels=["number"])
+        for view in views:
+            for each in SessionState:
+                state.add_metric([view.number, each.value], 1.0 if view.state is each else 0.0)
+            received.add_metric([view.number], view.messages_received)
+            restarts.add_metric([view.number], view.restarts)
+        yield from (state, received, restarts)
+        yield GaugeMetricFamily("wabridge_inbox_backlog", "Messages committed but not yet processed.",
+                                value=self.source.backlog)
+        yield GaugeMetricFamily("wabridge_rules_invalid", "Stored rules skipped because they no longer parse.",
+                                value=len(self.source.broken_rules))
+        gauges = self.source.outbox.metrics
+        yield _by_kind("wabridge_outbox_backlog", "Outbox entries waiting for delivery (pending or retrying).",
+                       gauges.backlog)
+        # Named _dead_letters: `wabridge_outbox_dead` is the family of the wabridge_outbox_dead_total counter.
+        yield _by_kind("wabridge_outbox_dead_letters", "Outbox entries in the dead-letter state now.",
+                       gauges.dead_letters)

@@ -209,6 +209,6 @@ class SessionControl(Protocol):
         """{"ready": bool, "checks": {name: {"ok": bool, "detail": str}}}."""
         ...
 
-    def metrics(self) -> str:
-        """Prometheus text exposition."""
+    async def metrics(self) -> bytes:
+        """Prometheus text exposition (backlogs freshly read from the database)."""
         ...

@@ -139,7 +139,7 @@ async def readyz(request: web.Request) -> web.StreamResponse:
 
 async def metrics(request: web.Request) -> web.StreamResponse:
     """GET /metrics: Prometheus text exposition."""
-    return web.Response(text=request.app[CONTROL].metrics(),
+    return web.Response(body=await request.app[CONTROL].metrics(),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import structlog
 
 from bridge.config import Config
+from bridge.metrics import Metrics
 from bridge.outbox.control import OutboxControl
 from bridge.outbox.guard import AddressGuard
 from bridge.outbox.metrics import OutboxMetrics
@@ -68,7 +69,7 @@ class OutboxService(OutboxControl):
 
     def __init__(self, config: Config, db_call: DbCall, transport: ReplyTransport, *,
                  clock: Callable[[], datetime] = _utc_now, rng: random.Random | None = None,
-                 tick_seconds: float = 5.0) -> None:
+                 tick_seconds: float = 5.0, metrics: Metrics | None = None) -> None:
         self.config = config
         self.webhooks = config.webhooks
         self.replies = config.replies
@@ -83,7 +84,7 @@ class OutboxService(OutboxControl):
         self.tick_seconds = tick_seconds
         self.sender = HttpSender(AddressGuard(self.webhooks), max_connections=self.webhooks.max_in_flight,
                                  clock=clock)
-        self.metrics = OutboxMetrics()
+        self.metrics = OutboxMetrics(metrics or Metrics())
         self.pacers: dict[str, Pacer] = {}
         self.waiting_reason: dict[str, str] = {}  # reply lane -> why its replies wait
         self.inflight: dict[str, int] = {}
@@ -144,7 +145,7 @@ class OutboxService(OutboxControl):
             expired = await self.db_call(expire_waiting, lane, cutoff, f"not sent within max_wait "
                                          f"{self.replies.max_wait:g} s: {reason}", now)
             if expired:
-                self.metrics.dead["reply"] = self.metrics.dead.get("reply", 0) + expired
+                self.metrics.count_dead("reply", expired)
                 log.warning("outbox_replies_expired", number=number, count=expired, reason=reason)
         await self.refresh_gauges()
         self.wake()

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from bridge.attribution.settings import AttributionConfig, PartnerConfig
+from bridge.metrics import UNKNOWN_SOURCE, Metrics
 from bridge.partners import cloud, generic
 from bridge.partners.errors import PartnerError, PayloadError
 from bridge.partners.signatures import request_is_signed
@@ -36,8 +37,9 @@ class PartnerHooks:
     """`/hooks/{source}/{channel}`: the Cloud API handshake and signed message deliveries."""
 
     def __init__(self, config: AttributionConfig, *, db_call: DbCall, wake: Callable[[], None],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], metrics: Metrics | None = None) -> None:
         self.partners = {p.source: p for p in config.partners}
+        self.metrics = metrics or Metrics()
         self.db_call = db_call
         self.wake = wake
         self.clock = clock
@@ -46,8 +48,10 @@ class PartnerHooks:
     def _partner(self, source: str, channel: str) -> PartnerConfig:
         partner = self.partners.get(source)
         if partner is None:
+            self.metrics.partner_refused.labels(source=UNKNOWN_SOURCE, reason="unknown_source").inc()
             raise PartnerError(404, "unknown_source", f"no [partners.{source}] in config.toml")
         if partner.channels and channel not in partner.channels:
+            self.metrics.partner_refused.labels(source=source, reason="unknown_channel").inc()
             raise PartnerError(404, "unknown_channel", f"channel {channel!r} is not in partners.{source}.channels")
         return partner
 
@@ -76,12 +80,14 @@ class PartnerHooks:
         try:
             payload = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
+            self.metrics.partner_refused.labels(source=source, reason="not_json").inc()
             raise PartnerError(400, "bad_request", "the body is not JSON") from None
         now = self.clock()
         try:
             items = list(cloud.normalise(payload, url_channel=channel, received_at=now) if partner.cloud
                          else generic.normalise(payload, partner, channel=channel, received_at=now))
         except PayloadError as exc:
+            self.metrics.partner_refused.labels(source=source, reason="bad_payload").inc()
             raise PartnerError(400, "bad_request", str(exc)) from None
         messages: list[Message] = []
         unreadable: list[tuple[str, str, str, str]] = []
@@ -95,11 +101,14 @@ class PartnerHooks:
                 reference = str(item.get("id") or uuid.uuid4().hex)
                 unreadable.append((str(item["session"]), reference, json.dumps(item), f"malformed message: {exc}"))
         results = await self.db_call(ingest_partner, source, channel, messages, now)
+        self.metrics.partner_requests.labels(source=source).inc()
         for session, reference, raw, error in unreadable:
+            self.metrics.messages_unreadable.labels(source=source, reason="malformed").inc()
             log.warning("partner_message_unreadable", source=source, channel=channel, error=error)
             await self.db_call(record_unreadable, session, reference, raw, error, now)
         accepted = sum(1 for r in results if not r.duplicate)
         if accepted:
+            self.metrics.partner_messages.labels(source=source).inc(accepted)
             self.wake()
         log.info("partner_request", source=source, channel=channel, accepted=accepted,
                  duplicates=len(results) - accepted, unreadable=len(unreadable))
@@ -110,6 +119,7 @@ class PartnerHooks:
         count, _ = self._refused.get((source, channel), (0, self.clock()))
         if len(self._refused) < 10_000:  # bounded: a flood of made-up channels must not grow memory
             self._refused[(source, channel)] = (count + 1, self.clock())
+        self.metrics.partner_refused.labels(source=source, reason=reason).inc()
         log.warning("partner_request_refused", source=source, channel=channel, reason=reason)
 
     async def channels(self) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.daemon import NUMBERS, RunningDaemon
 
@@ -51,13 +52,15 @@ def test_pair_then_messages_move_the_lead_through_the_seed_recipes(daemon: Runni
     assert sessions[B]["state"] in ("SCAN_QR", "STARTING", "FAILED")  # unscanned: its round may end
     assert sessions[B]["linked_jid"] is None
 
-    def metrics() -> bytes:
+    def metrics() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         status, body = daemon.request("GET", "/metrics")
         assert status == 200
-        return body  # type: ignore[no-any-return]
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(body.decode()) for s in family.samples}
 
-    assert f'wabridge_session_state{{number="{A}",state="CONNECTED"}} 1'.encode() in metrics()
-    daemon.wait(lambda: b"wabridge_rules_fired_total 3" in metrics(), what="fired counter")
+    assert metrics()[("wabridge_session_state", (("number", A), ("state", "CONNECTED")))] == 1
+    daemon.wait(lambda: metrics()[("wabridge_rules_fired_total", ())] == 3, what="fired counter")
+    assert metrics()[("wabridge_messages_received_total", (("number", A),))] == 5
 
 
 def test_a_crashed_worker_comes_back_connected_and_loses_no_accepted_message(daemon: RunningDaemon) -> None:

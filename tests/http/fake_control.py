@@ -224,10 +224,10 @@ class FakeControl:
                 "checks": {"store": {"ok": self.ready, "detail": "writable" if self.ready
                                      else "database is locked"}}}
 
-    def metrics(self) -> str:
+    async def metrics(self) -> bytes:
         lines = ["# HELP wabridge_session_state 1 for the session's current state.",
                  "# TYPE wabridge_session_state gauge"]
         for view in self._views.values():
             lines.append(f'wabridge_session_state{{number="{view.number}",'
                          f'state="{view.state.value}"}} 1')
-        return "\n".join(lines) + "\n"
+        return ("\n".join(lines) + "\n").encode()
