@@ -1,4 +1,4 @@
-"""`wabridge run`, `pair`, `sim …` and `install-service`: the daemon and its clients."""
+"""`wabridge run`, `pair` and `sim …`: the daemon and its clients."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import qrcode
@@ -20,8 +18,6 @@ from bridge.commands.common import Context, err, out, out_json
 from bridge.config import normalise_phone
 from bridge.daemon.tokens import read_token
 from bridge.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-
-UNIT_TEMPLATE = Path(__file__).resolve().parent.parent / "systemd" / "wabridge.service"
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
@@ -169,35 +165,8 @@ def cmd_pair(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
-def render_unit(ctx: Context) -> str:
-    """The systemd unit with this installation's paths filled in."""
-    exe = shutil.which("wabridge") or str(Path(sys.executable).with_name("wabridge"))
-    config = ctx.config.source.resolve() if ctx.config.source else Path.cwd() / "config.toml"
-    text = UNIT_TEMPLATE.read_text(encoding="utf-8")
-    return text.replace("@WABRIDGE@", exe).replace("@CONFIG@", str(config)).replace(
-        "@WORKDIR@", str(config.parent))
-
-
-def cmd_install_service(ctx: Context, args: argparse.Namespace) -> int:
-    """Write the systemd unit (or print it with --print)."""
-    unit = render_unit(ctx)
-    if args.print:
-        sys.stdout.write(unit)
-        return EXIT_OK
-    target = Path(args.path)
-    try:
-        target.write_text(unit, encoding="utf-8")
-    except OSError as exc:
-        err(f"cannot write {target}: {exc} (run as root, or use --print and copy it yourself)")
-        return EXIT_FAILED
-    out(f"wrote {target}")
-    out("now run: systemctl daemon-reload && systemctl enable --now wabridge")
-    out("logs: journalctl -u wabridge -f    status: systemctl status wabridge")
-    return EXIT_OK
-
-
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Register `run`, `pair`, `sim`, `install-service`."""
+    """Register `run`, `pair`, `sim`."""
     p = sub.add_parser("run", parents=[common], help="run the daemon (WhatsApp sessions, rules, HTTP)",
                        description="Run wabridge: one WhatsApp worker per admin number, the rules, and the "
                                    "HTTP server with the pairing pages. Stops cleanly on SIGTERM; SIGHUP "
@@ -236,9 +205,3 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("number")
     p.add_argument("--url", help=url_help)
     p.set_defaults(func=cmd_sim_crash)
-
-    p = sub.add_parser("install-service", parents=[common], help="install the systemd unit",
-                       description="Write /etc/systemd/system/wabridge.service for this installation.")
-    p.add_argument("--path", default="/etc/systemd/system/wabridge.service")
-    p.add_argument("--print", action="store_true", help="print the unit instead of writing it")
-    p.set_defaults(func=cmd_install_service)
