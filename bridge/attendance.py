@@ -88,7 +88,10 @@ class EventDesk:
         now = self.clock()
         data = event_dict(event)
         data.update(state=event.state(now), label=self.numbers.get(event.number, ""),
-                    start_local=local_when(event.starts_at, self.tz), end_local=local_when(event.ends_at, self.tz))
+                    start_local=local_when(event.starts_at, self.tz), end_local=local_when(event.ends_at, self.tz),
+                    # ISO 8601 in the workspace's offset: the pages show them with its zone abbreviation
+                    start=event.starts_at.astimezone(self.tz).isoformat(),
+                    end=event.ends_at.astimezone(self.tz).isoformat())
         return data
 
     async def event(self, ref: str) -> Event:
@@ -117,8 +120,9 @@ class EventDesk:
         return data
 
     def _local(self, checkin: dict[str, Any]) -> dict[str, Any]:
-        moment = datetime.fromisoformat(checkin["at"])
-        return {**checkin, "time": moment.astimezone(self.tz).strftime("%H:%M")}
+        moment = datetime.fromisoformat(checkin["at"]).astimezone(self.tz)
+        # "10:37 WIB": the door page shows the workspace zone; `at` carries its offset too
+        return {**checkin, "at": moment.isoformat(), "time": f"{moment:%H:%M} {moment.tzname()}"}
 
     async def codes(self, ref: str, q: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
         """Codes with their use; `q` searches name, phone, email and code."""
@@ -127,7 +131,8 @@ class EventDesk:
         for row in rows:
             row["link"] = wa_link(event.number, event.keyword, compact_of(row["code"]))
             last = row["last_checkin_at"]
-            row["last_time"] = datetime.fromisoformat(last).astimezone(self.tz).strftime("%H:%M") if last else ""
+            local = datetime.fromisoformat(last).astimezone(self.tz) if last else None
+            row["last_time"] = f"{local:%H:%M} {local.tzname()}" if local else ""
         return rows
 
     async def checkins(self, ref: str, q: str | None, limit: int) -> list[dict[str, Any]]:

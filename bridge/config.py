@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bridge.attribution.settings import AttributionConfig, parse_attribution_settings
 from bridge.errors import MISSING, ConfigError
 from bridge.history.settings import HistorySettings, parse_history_settings
+from bridge.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bridge.outbox.settings import (
     ConversionSettings,
     OutboxSettings,
@@ -39,6 +40,7 @@ class WorkspaceConfig:
     name: str = "My Workspace"
     timezone: str = "Asia/Jakarta"
     statuses: tuple[str, ...] = DEFAULT_STATUSES
+    language: str = DEFAULT_LANGUAGE  # the pages' default; each browser can switch in the header
 
     def to_workspace(self) -> Workspace:
         """The engine's view of the workspace."""
@@ -219,6 +221,13 @@ def _level(value: Any, key: str) -> str:
     return text
 
 
+def _language(value: Any, key: str) -> str:
+    text = non_empty_text(value, key).lower()
+    if text not in LANGUAGES:
+        raise ConfigError(key, value, "one of " + ", ".join(f'"{code}"' for code in LANGUAGES))
+    return text
+
+
 def _log_format(value: Any, key: str) -> str:
     text = non_empty_text(value, key).lower()
     if text not in ("auto", "json", "console"):
@@ -234,6 +243,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
         name=ws.get("name", "My Workspace", non_empty_text),
         timezone=ws.get("timezone", "Asia/Jakarta", _timezone),
         statuses=ws.get("statuses", DEFAULT_STATUSES, _statuses),
+        language=ws.get("language", DEFAULT_LANGUAGE, _language),
     )
     ws.finish()
     st = _Section(top.get("store", None, lambda v, k: v), "store")

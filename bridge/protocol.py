@@ -63,6 +63,7 @@ STATES: tuple[str, ...] = (
 )
 REASONS: tuple[str, ...] = (
     "logged_out",
+    "logged_out_by_owner",  # the daemon asked (the owner's Log out or Re-pair)
     "temporary_ban",
     "client_outdated",
     "stream_replaced",

@@ -145,7 +145,8 @@ class Daemon(StoreQueries):
         self.work.set()  # whatever a previous run left pending goes first
         from bridge.http import create_app
 
-        app = create_app(self, token=self.token, workspace_name=self.workspace.name)
+        app = create_app(self, token=self.token, workspace_name=self.workspace.name,
+                         page_language=self.config.workspace.language)
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.listen[0], self.listen[1])

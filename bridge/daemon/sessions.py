@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+from bridge.i18n import N_
 from engine.operators import CompileEnv
 
 T = TypeVar("T")
@@ -30,33 +31,46 @@ class SessionState(StrEnum):
     FAILED = "FAILED"  # gave up (wrong number, banned, keeps crashing): see reason
 
 
-# Words for people, used by the pairing page and the dashboard.
+# Words for people, used by the pairing page and the dashboard (msgids: pages show them translated).
 STATE_WORDS: Mapping[SessionState, str] = {
-    SessionState.STOPPED: "Stopped",
-    SessionState.STARTING: "Starting…",
-    SessionState.SCAN_QR: "Waiting for you to scan the QR code",
-    SessionState.PAIRING_CODE: "Waiting for you to enter the code on the phone",
-    SessionState.CONNECTED: "Connected",
-    SessionState.DISCONNECTED: "Reconnecting (connection lost)",
-    SessionState.LOGGED_OUT: "Logged out: the phone removed this device. Pair again.",
-    SessionState.FAILED: "Stopped after repeated problems",
+    SessionState.STOPPED: N_("Stopped"),
+    SessionState.STARTING: N_("Starting…"),
+    SessionState.SCAN_QR: N_("Waiting for you to scan the QR code"),
+    SessionState.PAIRING_CODE: N_("Waiting for you to enter the code on the phone"),
+    SessionState.CONNECTED: N_("Connected"),
+    SessionState.DISCONNECTED: N_("Reconnecting (connection lost)"),
+    SessionState.LOGGED_OUT: N_("Logged out: the phone removed this device. Pair again."),
+    SessionState.FAILED: N_("Stopped after repeated problems"),
 }
 
 REASON_WORDS: Mapping[str, str] = {
-    "logged_out": "The phone removed this linked device.",
-    "temporary_ban": "WhatsApp temporarily banned this number.",
-    "client_outdated": "WhatsApp says this client is outdated: update wabridge.",
-    "stream_replaced": "This number was opened by another WhatsApp Web session.",
-    "qr_exhausted": "Nobody scanned the QR code in time.",
-    "wrong_number": "A different phone scanned the code; it was logged out.",
-    "crashed": "The WhatsApp worker crashed and is restarted.",
-    "network": "No network connection to WhatsApp.",
-    "connect_failure": "WhatsApp refused the connection.",
-    "keepalive_timeout": "The connection stopped answering.",
-    "stream_error": "WhatsApp closed the connection with an error.",
-    "too_many_failures": "It kept failing, so it was stopped. Restart it when the cause is fixed.",
-    "frame_reader_failed": "The daemon stopped understanding this worker; it was restarted.",
+    "logged_out": N_("The phone removed this linked device."),
+    "logged_out_by_owner": N_("This device was logged out from wabridge (Log out or Re-pair)."),
+    "temporary_ban": N_("WhatsApp temporarily banned this number."),
+    "client_outdated": N_("WhatsApp says this client is outdated: update wabridge."),
+    "stream_replaced": N_("This number was opened by another WhatsApp Web session."),
+    "qr_exhausted": N_("Nobody scanned the QR code in time."),
+    "wrong_number": N_("A different phone scanned the code; it was logged out."),
+    "crashed": N_("The WhatsApp worker crashed and is restarted."),
+    "network": N_("No network connection to WhatsApp."),
+    "connect_failure": N_("WhatsApp refused the connection."),
+    "keepalive_timeout": N_("The connection stopped answering."),
+    "stream_error": N_("WhatsApp closed the connection with an error."),
+    "too_many_failures": N_("It kept failing, so it was stopped. Restart it when the cause is fixed."),
+    "frame_reader_failed": N_("The daemon stopped understanding this worker; it was restarted."),
 }
+
+# Where a reason says more than its state's words (the owner's own logout is not the phone's doing;
+# an unscanned QR round is not "repeated problems").
+SPECIFIC_STATE_WORDS: Mapping[tuple[SessionState, str], str] = {
+    (SessionState.LOGGED_OUT, "logged_out_by_owner"): N_("Logged out from the dashboard. Pair again to reconnect."),
+    (SessionState.FAILED, "qr_exhausted"): N_("The QR code expired: nobody scanned it in time"),
+}
+
+
+def state_words(state: SessionState, reason: str | None) -> str:
+    """The state in words for people (a msgid: pages translate it)."""
+    return SPECIFIC_STATE_WORDS.get((state, reason or ""), STATE_WORDS[state])
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +123,7 @@ class SessionView:
             "label": self.label,
             "rotator": self.rotator,
             "state": self.state.value,
-            "state_words": STATE_WORDS[self.state],
+            "state_words": state_words(self.state, self.reason),
             "reason": self.reason,
             "reason_words": REASON_WORDS.get(self.reason or "", None),
             "detail": self.detail,

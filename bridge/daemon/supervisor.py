@@ -207,6 +207,8 @@ class Session:
             state, reason = NO_RESTART[p.ExitCode(code)]
             if code == p.ExitCode.BANNED_OR_OUTDATED and self.last_state_reason:
                 reason = self.last_state_reason
+            if code == p.ExitCode.LOGGED_OUT and self.view.reason == "logged_out_by_owner":
+                reason = self.view.reason  # the owner's own logout, not the phone's
             self.wanted = False
             if self.view.state.value != state or self.view.reason != reason:
                 self.set_view(state=SessionState(state), reason=reason)

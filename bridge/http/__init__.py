@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 from importlib.resources import files
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-import jinja2
 from aiohttp import web
 
 from bridge.daemon.sessions import SessionControl
-from bridge.http import api, auth, events, outbox_api, pairing, public
-from bridge.http.auth import AUTH, CLOSING, CONTROL, TEMPLATES, WORKSPACE, Auth
+from bridge.http import api, auth, events, language, outbox_api, pairing, public
+from bridge.http.auth import AUTH, CLOSING, CONTROL, PAGES, TEMPLATES, WORKSPACE, Auth
 from bridge.http.dashboard import activity, editor, leads, links, numbers, rules, suggest
-from bridge.http.dashboard.views import rupiah
 from bridge.http.errors import errors_middleware
+from bridge.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 __all__ = ["create_app"]
 
@@ -49,22 +49,25 @@ async def _end_streams(app: web.Application) -> None:
     app[CLOSING].set()
 
 
-def create_app(control: SessionControl, *, token: str, workspace_name: str) -> web.Application:
-    """Build the aiohttp application around the daemon's session control."""
+def _workspace_zone(control: SessionControl) -> ZoneInfo:
+    zone = getattr(getattr(control, "workspace", None), "tz", None)
+    return zone if isinstance(zone, ZoneInfo) else ZoneInfo("Asia/Jakarta")  # the config's default
+
+
+def create_app(control: SessionControl, *, token: str, workspace_name: str,
+               page_language: str = DEFAULT_LANGUAGE) -> web.Application:
+    """Build the aiohttp application around the daemon's session control; pages default to
+    `page_language` (a browser can pick the other one) and show times in the workspace zone."""
+    if page_language not in LANGUAGES:
+        raise ValueError(f"page_language: one of {', '.join(LANGUAGES)}")
     app = web.Application(middlewares=[errors_middleware, auth.auth_middleware],
                           client_max_size=MAX_BODY_BYTES)
     app[CONTROL] = control
     app[AUTH] = Auth(token)
     app[WORKSPACE] = workspace_name
     app[CLOSING] = asyncio.Event()
-    app[TEMPLATES] = jinja2.Environment(
-        loader=jinja2.PackageLoader("bridge", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    app[TEMPLATES].filters["rupiah"] = rupiah  # lead values: "Rp 1.500.000"
+    language.add_routes(app, language=page_language, tz=_workspace_zone(control))  # /language, template sets
+    app[TEMPLATES] = app[PAGES][page_language]  # the workspace language's templates
     auth.add_routes(app)
     pairing.add_routes(app)
     api.add_routes(app, simulate=bool(getattr(control, "simulate", False)))

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bridge.http.auth import CONTROL, open_route
 from bridge.http.errors import ApiError, json_response, read_json_object
+from bridge.http.language import session_json, wording
 from engine.model import MessageFormatError
 from store.leads import FILTERS as LEAD_FILTERS
 
@@ -20,26 +21,26 @@ def _number(request: web.Request) -> str:
 
 async def list_sessions(request: web.Request) -> web.StreamResponse:
     """GET /api/sessions: every configured number, in config order."""
-    return json_response([view.to_dict() for view in request.app[CONTROL].sessions()])
+    return json_response([session_json(view, wording(request)) for view in request.app[CONTROL].sessions()])
 
 
 async def get_session(request: web.Request) -> web.StreamResponse:
     """GET /api/sessions/{number}"""
-    return json_response(request.app[CONTROL].session(_number(request)).to_dict())
+    return json_response(session_json(request.app[CONTROL].session(_number(request)), wording(request)))
 
 
 async def logout_session(request: web.Request) -> web.StreamResponse:
     """POST /api/sessions/{number}/logout: unlink the device."""
     control = request.app[CONTROL]
     await control.logout(_number(request))
-    return json_response(control.session(_number(request)).to_dict())
+    return json_response(session_json(control.session(_number(request)), wording(request)))
 
 
 async def restart_session(request: web.Request) -> web.StreamResponse:
     """POST /api/sessions/{number}/restart: restart the worker (new QR round when unpaired)."""
     control = request.app[CONTROL]
     await control.restart(_number(request))
-    return json_response(control.session(_number(request)).to_dict())
+    return json_response(session_json(control.session(_number(request)), wording(request)))
 
 
 async def reload_rules(request: web.Request) -> web.StreamResponse:
@@ -104,7 +105,7 @@ async def sim_scan(request: web.Request) -> web.StreamResponse:
                        "\"6281200000002\"", field="as")
     control = request.app[CONTROL]
     await control.sim_scan(_number(request), as_phone)
-    return json_response(control.session(_number(request)).to_dict())
+    return json_response(session_json(control.session(_number(request)), wording(request)))
 
 
 async def sim_message(request: web.Request) -> web.StreamResponse:

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 import jinja2
 import structlog
@@ -24,6 +25,8 @@ from aiohttp import web
 
 from bridge.daemon.sessions import SessionControl
 from bridge.http.errors import Handler, error_response
+from bridge.i18n import COOKIE as LANGUAGE_COOKIE
+from bridge.i18n import LANGUAGES, N_
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +34,9 @@ CONTROL: web.AppKey[SessionControl] = web.AppKey("control", SessionControl)
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates", jinja2.Environment)
 WORKSPACE: web.AppKey[str] = web.AppKey("workspace", str)
 CLOSING: web.AppKey[asyncio.Event] = web.AppKey("closing", asyncio.Event)
+LANGUAGE: web.AppKey[str] = web.AppKey("language", str)  # the workspace's default page language
+ZONE: web.AppKey[ZoneInfo] = web.AppKey("zone", ZoneInfo)  # the workspace time zone
+PAGES: web.AppKey[dict[str, jinja2.Environment]] = web.AppKey("pages", dict)  # template sets by language
 AUTHENTICATED_BY: web.RequestKey[str] = web.RequestKey("authenticated_by", str)
 
 COOKIE_NAME = "wabridge_session"
@@ -212,10 +218,16 @@ def is_https(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
+def page_language(request: web.Request) -> str:
+    """The language this browser picked (header switch cookie), else the workspace's."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    return chosen if chosen in LANGUAGES else request.app[LANGUAGE]
+
+
 def render(request: web.Request, name: str, *, status: int = 200, **context: Any) -> web.Response:
-    """Render a template from bridge/templates as an HTML response."""
-    template = request.app[TEMPLATES].get_template(name)
-    html = template.render(workspace_name=request.app[WORKSPACE], **context)
+    """Render a template from bridge/templates in the page's language as an HTML response."""
+    template = request.app[PAGES][page_language(request)].get_template(name)
+    html = template.render(workspace_name=request.app[WORKSPACE], here=request.path_qs, **context)
     return web.Response(text=html, status=status, content_type="text/html",
                         headers={"Cache-Control": "no-store"})
 
@@ -265,12 +277,12 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if auth.login_blocked(client):
         log.warning("http_login_throttled", client=client)
         return render(request, "login.html", status=429, next_path=next_path,
-                      error="Too many wrong tries. Wait a few minutes, then try again.")
+                      error=N_("Too many wrong tries. Wait a few minutes, then try again."))
     if not auth.token_ok(str(form.get("token") or "").strip()):
         auth.login_failed(client)
         log.info("http_login_failed", client=client)
         return render(request, "login.html", status=401, next_path=next_path,
-                      error="That token is not right. Check it and try again.")
+                      error=N_("That token is not right. Check it and try again."))
     response = web.Response(status=303, headers={"Location": next_path})
     response.set_cookie(COOKIE_NAME, auth.new_cookie(), max_age=COOKIE_MAX_AGE, path="/",
                         httponly=True, samesite="Strict", secure=is_https(request))

@@ -21,6 +21,7 @@ from bridge.daemon.sessions import NotAvailableError
 from bridge.http.auth import CLOSING, CONTROL, page_route, render
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.http.pairing import render_png, render_svg
+from bridge.i18n import N_
 from engine.attendance import Result
 from engine.event_spec import EventSpecError
 from store.errors import NotFoundError
@@ -254,13 +255,13 @@ async def _page_event(request: web.Request) -> dict[str, Any] | web.Response:
         return await desk.snapshot(_ref(request))
     except NotFoundError:
         return render(request, "events.html", status=404, events=await desk.events(),
-                      error=f"There is no event {_ref(request)!r}.")
+                      error=N_("There is no event %(event)s."), error_values={"event": repr(_ref(request))})
 
 
 @page_route
 async def events_page(request: web.Request) -> web.StreamResponse:
     """GET /events: every event with its counts and links to its pages."""
-    return render(request, "events.html", events=await _desk(request).events(), error=None)
+    return render(request, "events.html", events=await _desk(request).events(), error=None, error_values={})
 
 
 @page_route

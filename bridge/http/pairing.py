@@ -27,6 +27,7 @@ from bridge.daemon.sessions import (
     SessionState,
     SessionView,
     UnknownNumberError,
+    state_words,
 )
 from bridge.http.auth import (
     AUTH,
@@ -38,6 +39,8 @@ from bridge.http.auth import (
     render,
 )
 from bridge.http.dashboard.numbers import numbers_screen
+from bridge.http.language import session_json, wording
+from bridge.i18n import N_, Wording
 
 log = structlog.get_logger(__name__)
 
@@ -66,51 +69,45 @@ def phone_of_jid(jid: str | None) -> str | None:
     return user if user.isdigit() else None
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat()
-
-
 def current_qr(view: SessionView) -> QrCode | None:
     """The QR to show, only while the session waits for a scan (never a stale one)."""
     return view.qr if view.state is SessionState.SCAN_QR else None
 
 
-def headline(view: SessionView) -> str:
+def headline(view: SessionView, words: Wording) -> str:
     """The status line: the state in words, more specific for the failures owners can fix."""
     if view.state is SessionState.FAILED and view.reason == "wrong_number":
-        return "A different phone scanned the code"
-    if view.state is SessionState.FAILED and view.reason == "qr_exhausted":
-        return "The QR code expired: nobody scanned it in time"
-    return STATE_WORDS[view.state]
+        return words.gettext("A different phone scanned the code")
+    return words.gettext(state_words(view.state, view.reason))
 
 
-def problem_text(view: SessionView) -> str:
+def problem_text(view: SessionView, words: Wording) -> str:
     """What went wrong and what to do, for the page's problem block."""
     if view.state is SessionState.STOPPED:
-        return "This number is stopped. Press Restart pairing to start it."
+        return words.gettext("This number is stopped. Press Restart pairing to start it.")
     if view.reason == "wrong_number":
         return ""  # the page explains it in full, with the phone that tried
-    words = REASON_WORDS.get(view.reason or "") or STATE_WORDS[view.state]
+    said = words.gettext(REASON_WORDS.get(view.reason or "") or state_words(view.state, view.reason))
     detail = f" ({view.detail})" if view.detail else ""
-    return f"{words}{detail} Press Restart pairing to get a new code."
+    return f"{said}{detail} " + words.gettext("Press Restart pairing to get a new code.")
 
 
-def view_payload(view: SessionView, now: datetime | None = None) -> dict[str, Any]:
-    """The page's view of a session: to_dict() plus QR timing (not the payload)."""
-    data = view.to_dict()
+def view_payload(view: SessionView, words: Wording, now: datetime | None = None) -> dict[str, Any]:
+    """The page's view of a session: session_json() plus QR timing (not the payload)."""
+    data = session_json(view, words)
     qr = current_qr(view)
     data["qr"] = (
-        {"seq": qr.seq, "issued_at": _iso(qr.issued_at), "expires_at": _iso(qr.expires_at)}
+        {"seq": qr.seq, "issued_at": words.iso(qr.issued_at), "expires_at": words.iso(qr.expires_at)}
         if qr else None
     )
     data["version"] = view.version
     data["attempted_phone"] = view.attempted_phone
     data["linked_phone"] = phone_of_jid(view.linked_jid)
     data["section"] = SECTIONS.get(view.state, "wait")
-    data["headline"] = headline(view)
-    data["problem_text"] = problem_text(view)
+    data["headline"] = headline(view, words)
+    data["problem_text"] = problem_text(view, words)
     # Lets the page count down correctly even when the laptop's clock is off.
-    data["server_time"] = _iso(now or datetime.now(UTC))
+    data["server_time"] = words.iso(now or datetime.now(UTC))
     return data
 
 
@@ -160,8 +157,9 @@ async def qr_svg(request: web.Request) -> web.StreamResponse:
 async def qr_json(request: web.Request) -> web.StreamResponse:
     """GET /pair/{number}/qr.json: the raw payload for apps that draw their own QR."""
     view, qr = _qr_for_request(request)
+    words = wording(request)
     body = {"state": view.state.value, "qr": qr.code, "seq": qr.seq,
-            "issued_at": _iso(qr.issued_at), "expires_at": _iso(qr.expires_at)}
+            "issued_at": words.iso(qr.issued_at), "expires_at": words.iso(qr.expires_at)}
     return web.json_response(body, headers=NO_STORE)
 
 
@@ -187,6 +185,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     control = request.app[CONTROL]
     number = request.match_info["number"]
     view = control.session(number)  # unknown number: 404 before the stream starts
+    words = wording(request)
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-store",
         "X-Accel-Buffering": "no",  # nginx would otherwise hold events back
@@ -197,7 +196,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     change: asyncio.Task[SessionView] | None = None
     log.debug("pair_events_open", number=number)
     try:
-        await response.write(b"retry: 3000\n\n" + _sse_data(view_payload(view)))
+        await response.write(b"retry: 3000\n\n" + _sse_data(view_payload(view, words)))
         while not closing.is_set():
             if change is None:
                 change = asyncio.create_task(
@@ -211,7 +210,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             new, change = change.result(), None
             if new.version > view.version:
                 view = new
-                await response.write(_sse_data(view_payload(view)))
+                await response.write(_sse_data(view_payload(view, words)))
             else:
                 await response.write(b": keep-alive\n\n")
     except ConnectionResetError:
@@ -239,8 +238,9 @@ async def pair_page(request: web.Request) -> web.StreamResponse:
     try:
         view = control.session(number)
     except UnknownNumberError:
-        return numbers_screen(request, status=404, error=f"The number {number} is not in config.toml.")
-    payload = view_payload(view)
+        return numbers_screen(request, status=404, error=N_("The number %(number)s is not in config.toml."),
+                              error_values={"number": number})
+    payload = view_payload(view, wording(request))
     return render(
         request, "pair.html", view=view, payload=payload, section=payload["section"],
         state_words=STATE_WORDS,

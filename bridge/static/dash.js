@@ -17,10 +17,11 @@
     }).then(function (response) {
       if (response.ok) { window.location.reload(); return null; }
       return response.json().then(function (body) {
-        showError((body && body.error && body.error.message) || ("Failed: HTTP " + response.status));
-      }, function () { showError("Failed: HTTP " + response.status); });
+        showError((body && body.error && body.error.message) ||
+          window.wabridge.format(_("Failed: HTTP {status}"), {status: response.status}));
+      }, function () { showError(window.wabridge.format(_("Failed: HTTP {status}"), {status: response.status})); });
     }).catch(function () {
-      showError("The server did not answer. Is wabridge running?");
+      showError(_("The server did not answer. Is wabridge running?"));
     }).then(function () { button.disabled = false; });
   });
 }());

@@ -13,11 +13,8 @@
     if (box) { box.textContent = text; box.hidden = false; } else { window.alert(text); }
   }
 
-  // The same form as the server's when(): "2026-11-23 14:05" in the timestamp's own offset, or "—".
-  function when(iso) {
-    if (!iso) { return "—"; }
-    return iso.length >= 16 ? iso.slice(0, 10) + " " + iso.slice(11, 16) : iso;
-  }
+  // The server's form (bridge.i18n): "6 Dec 2026 10:37 WIB"; /api/sessions carries the workspace's offset.
+  var when = window.wabridge.when;
 
   function setText(item, selector, text) {
     var node = item.querySelector(selector);
@@ -75,8 +72,8 @@
 
   function failure(response) {
     return response.json().then(function (body) {
-      return (body && body.error && body.error.message) || ("Failed: HTTP " + response.status);
-    }, function () { return "Failed: HTTP " + response.status; });
+      return (body && body.error && body.error.message) || window.wabridge.format(_("Failed: HTTP {status}"), {status: response.status});
+    }, function () { return window.wabridge.format(_("Failed: HTTP {status}"), {status: response.status}); });
   }
 
   // Re-pair: after the confirm, log the linked phone out, start a new QR round, show the pairing page.
@@ -95,7 +92,7 @@
         window.location.assign("/pair/" + number);
       });
     }).catch(function () {
-      showError("The server did not answer. Is wabridge running?");
+      showError(_("The server did not answer. Is wabridge running?"));
       button.disabled = false;
     });
   });

@@ -15,11 +15,11 @@
     return fetch(path, options).then(function (response) {
       if (response.status === 401) {
         toLogin();
-        throw new Error("Please log in again.");
+        throw new Error(_("Please log in again."));
       }
       return response.json().then(function (body) {
         if (!response.ok) {
-          throw new Error((body && body.error && body.error.message) || "That did not work.");
+          throw new Error((body && body.error && body.error.message) || _("That did not work."));
         }
         return body;
       });

@@ -418,5 +418,5 @@ class NeonizeWorker(WorkerBase):
         else:
             # No live socket to tell the server: at least destroy the local credentials.
             wipe_session_files(self.session_db)
-        self.set_state("LOGGED_OUT", "logged_out", "logout requested by the daemon")
+        self.set_state("LOGGED_OUT", "logged_out_by_owner", "logout requested by the daemon")
         self.request_exit(ExitCode.LOGGED_OUT, "logout")

@@ -274,7 +274,7 @@ class SimWorker(WorkerBase):
             self._device = None
             self._pairing_open = False
             self._qr_stop.set()
-        self.set_state("LOGGED_OUT", "logged_out", "logout requested by the daemon")
+        self.set_state("LOGGED_OUT", "logged_out_by_owner", "logout requested by the daemon")
         self.request_exit(ExitCode.LOGGED_OUT, "logout")
 
     def _send_text(self, frame: SendText) -> None:

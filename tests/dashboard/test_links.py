@@ -105,7 +105,7 @@ async def test_links_shows_a_rotator_its_visitors_attribution_and_partners(serve
     visitor_row = row(html, "data-code", code)  # the visitors table comes first
     assert visitor["code"] == code and visitor["state"] == "upgraded"
     assert "facebook / cpc / promo-desember" in visitor_row and f"+{CUSTOMER}" in visitor_row
-    assert "upgraded" in visitor_row
+    assert "became a lead" in visitor_row
 
     # The attribution log: which lead got which source.
     log_table = html.split('class="dash-table attribution-log"', 1)[1]

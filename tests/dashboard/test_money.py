@@ -94,7 +94,7 @@ async def test_leads_and_lead_page_show_rupiah_in_chromium(client: TestClient, c
         await page.wait_for_selector("#lead-value")
         assert (await page.inner_text("#lead-value")).strip() == "Rp 1.500.000"
         assert (await page.inner_text("#lead-potential")).strip() == "Rp 2.750.000,50"
-        assert "value_actual: — → Rp 1.500.000" in " ".join((await page.inner_text("#changes")).split())
+        assert "Value: — → Rp 1.500.000" in " ".join((await page.inner_text("#changes")).split())
         await page.screenshot(path=str(ARTIFACTS / "dash-lead-rupiah.png"), full_page=True)
         assert page.problems == []
     async with logged_in_page(base, "/leads", viewport=PHONE, ready=".leads-table") as page:

@@ -134,7 +134,7 @@ class FakeControl:
         self.calls.append(("logout", number))
         if self._get(number).state is not SessionState.CONNECTED:
             raise NotAvailableError("this number is not linked")
-        self.set(number, SessionState.LOGGED_OUT, "logged_out", linked_jid=None, push_name=None)
+        self.set(number, SessionState.LOGGED_OUT, "logged_out_by_owner", linked_jid=None, push_name=None)
 
     async def restart(self, number: str) -> None:
         self.calls.append(("restart", number))

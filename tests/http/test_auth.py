@@ -15,7 +15,8 @@ from tests.http.fake_events import EVENT, FREE_CODE, USED_CODE
 
 # The whole route table, as (method, path) with {number} filled in. A new route must be
 # added here, so nobody adds one without deciding how it is protected.
-OPEN_ROUTES = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
+OPEN_ROUTES = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
+                ("GET", "/language")}  # the header language switch (a cookie, no data)
 # Public routes (issue #6): no token, because customers click them and partners post to them;
 # each declares the protection it has instead, and tests/attribution checks that it holds.
 PUBLIC_ROUTES = {("GET", "/r/default"): "rate_limit", ("GET", "/hooks/whatsapp_cloud/1"): "verify_token",

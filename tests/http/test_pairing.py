@@ -17,6 +17,7 @@ from PIL import Image
 
 from bridge.daemon.sessions import SessionState
 from bridge.http import create_app, pairing
+from tests.conftest import JAKARTA
 from tests.http.conftest import BEARER, TOKEN, Serve, login
 from tests.http.fake_control import ADMIN, FakeControl
 
@@ -120,8 +121,11 @@ async def test_qr_json_fields(client: TestClient, control: FakeControl) -> None:
     response = await client.get(f"/pair/{ADMIN}/qr.json", headers=BEARER)
     assert response.headers["Cache-Control"] == "no-store"
     body = await response.json()
+    # Times in ISO 8601 with the workspace's offset (Asia/Jakarta by default), the same moments.
     assert body == {"state": "SCAN_QR", "qr": qr.code, "seq": 2,
-                    "expires_at": qr.expires_at.isoformat(), "issued_at": qr.issued_at.isoformat()}
+                    "expires_at": qr.expires_at.astimezone(JAKARTA).isoformat(),
+                    "issued_at": qr.issued_at.astimezone(JAKARTA).isoformat()}
+    assert body["expires_at"].endswith("+07:00")
 
 
 async def test_events_push_rotations_and_state_without_the_payload(
@@ -133,7 +137,7 @@ async def test_events_push_rotations_and_state_without_the_payload(
         assert response.headers["Cache-Control"] == "no-store"
         event = await next_event(response)
         assert event["state"] == "SCAN_QR" and event["number"] == ADMIN
-        assert event["qr"]["seq"] == 1 and event["qr"]["expires_at"] == first.expires_at.isoformat()
+        assert event["qr"]["seq"] == 1 and event["qr"]["expires_at"] == first.expires_at.astimezone(JAKARTA).isoformat()
         assert {"label", "reason", "linked_jid", "last_message_at", "state_words"} <= set(event)
 
         second = control.show_qr(ADMIN)
@@ -194,7 +198,7 @@ async def test_pair_page_shows_state_steps_and_buttons(client: TestClient,
     html = await response.text()
     assert "Content-Security-Policy" in response.headers
     assert "Waiting for you to scan the QR code" in html
-    assert "Linked devices" in html and "Link a device" in html and "Tautkan perangkat" in html
+    assert "Linked devices" in html and "Link a device" in html and "Tautkan perangkat" not in html  # one language
     assert f"/pair/{ADMIN}/qr.svg?seq={qr.seq}" in html
     assert "Use a phone number code instead" in html and "Restart pairing" in html
     assert qr.code not in html  # the page fetches the image; the payload is not inlined

@@ -141,7 +141,7 @@ def test_logout_without_a_connection_destroys_local_credentials(
     worker = start_worker("neonize", session_db=db, WABRIDGE_WORKER_PROXY=silent_proxy)
     worker.expect_state("STARTING", timeout=20)
     worker.send_raw(b'{"v":1,"type":"logout"}\n')
-    assert worker.expect_state("LOGGED_OUT").reason == "logged_out"
+    assert worker.expect_state("LOGGED_OUT").reason == "logged_out_by_owner"  # not the phone's doing
     assert worker.wait_exit(timeout=10) == ExitCode.LOGGED_OUT
     # The file was unlinked; a still-starting Go client may have re-created an empty
     # store meanwhile (0600 under the worker's umask), but no device credentials.

@@ -146,6 +146,7 @@ def test_state_and_reason_vocabulary_matches_the_contract() -> None:
     )
     assert set(protocol.REASONS) == {
         "logged_out",
+        "logged_out_by_owner",
         "temporary_ban",
         "client_outdated",
         "stream_replaced",

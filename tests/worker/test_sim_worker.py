@@ -266,7 +266,7 @@ def test_logout_forgets_the_pairing(start_worker: Start, tmp_path: Path) -> None
     worker = paired_worker(start_worker, db)
     worker.send(Logout())
     state = worker.expect_state("LOGGED_OUT")
-    assert state.reason == "logged_out"
+    assert state.reason == "logged_out_by_owner"  # the daemon asked: not "the phone removed this device"
     assert worker.wait_exit() == 4
     again = start_worker(session_db=db)
     again.expect_state("SCAN_QR")

@@ -17,6 +17,8 @@ from bridge.http.auth import CONTROL, page_route, render
 from bridge.http.dashboard.rules import ROOT, field_of
 from bridge.http.dashboard.views import statuses
 from bridge.http.errors import ApiError, json_response, read_json_object
+from bridge.http.language import wording
+from bridge.i18n import Wording
 from engine.actions import ACTIONS, NUMERIC_TARGETS, PRESET_LABELS, REGEX_PRESETS, SETTABLE_FIELDS
 from engine.errors import RuleError
 from engine.evaluate import RuleSet, explain_message
@@ -32,21 +34,23 @@ ADMIN = "6289999999999"
 TEST_KEYS = ("text", "status", "sender_type", "chat_count", "type", "name", "rule")
 
 
-def vocabulary(control: SessionControl) -> dict[str, Any]:
-    """What the editor's pickers offer, straight from the engine's registries."""
+def vocabulary(control: SessionControl, words: Wording) -> dict[str, Any]:
+    """What the editor's pickers offer, straight from the engine's registries, in the page's language."""
+    _ = words.gettext
     return {
-        "fields": [{"name": f.name, "label": f.label, "kind": f.kind.value, "choices": list(f.choices),
-                    "triggers": sorted(f.triggers), "description": f.description} for f in FIELDS.values()],
-        "operators": [{"name": o.name, "label": o.label, "kinds": sorted(k.value for k in o.kinds),
-                       "hint": o.value_hint} for o in OPERATORS.values()],
-        "actions": [{"type": a.type, "label": a.label, "keys": list(a.keys)} for a in ACTIONS.values()],
-        "presets": [{"name": name, "label": label, "pattern": REGEX_PRESETS.get(name, "")}
+        "fields": [{"name": f.name, "label": _(f.label), "kind": f.kind.value, "choices": list(f.choices),
+                    "triggers": sorted(f.triggers), "description": _(f.description) if f.description else ""}
+                   for f in FIELDS.values()],
+        "operators": [{"name": o.name, "label": _(o.label), "kinds": sorted(k.value for k in o.kinds),
+                       "hint": _(o.value_hint) if o.value_hint else o.value_hint} for o in OPERATORS.values()],
+        "actions": [{"type": a.type, "label": _(a.label), "keys": list(a.keys)} for a in ACTIONS.values()],
+        "presets": [{"name": name, "label": _(label), "pattern": REGEX_PRESETS.get(name, "")}
                     for name, label in PRESET_LABELS.items()],
         "numeric_targets": list(NUMERIC_TARGETS),
         "settable_fields": list(SETTABLE_FIELDS),
         "statuses": list(statuses(control)),
-        "senders": [{"name": k, "label": v} for k, v in SENDERS.items()],
-        "triggers": [{"name": k, "label": v} for k, v in TRIGGERS.items()],
+        "senders": [{"name": k, "label": _(v)} for k, v in SENDERS.items()],
+        "triggers": [{"name": k, "label": _(v)} for k, v in TRIGGERS.items()],
         "message_types": list(MESSAGE_TYPES),
     }
 
@@ -76,7 +80,7 @@ async def edit_rule_page(request: web.Request) -> web.StreamResponse:
 
 async def get_vocabulary(request: web.Request) -> web.StreamResponse:
     """GET /api/rules/vocabulary"""
-    return json_response(vocabulary(request.app[CONTROL]))
+    return json_response(vocabulary(request.app[CONTROL], wording(request)))
 
 
 def _text(body: dict[str, Any], key: str, default: str, allowed: tuple[str, ...] | None = None) -> str:

@@ -16,28 +16,33 @@ from aiohttp import web
 from bridge.attribution.service import Attribution
 from bridge.daemon.sessions import STATE_WORDS, SessionState, SessionView
 from bridge.http.auth import CONTROL, is_https, page_route, render
-from bridge.http.dashboard.views import when
 from bridge.http.public import ATTRIBUTION, PARTNERS
+from bridge.i18n import N_
 
 RECENT = 50  # visitors and attribution-log entries shown
 MAX_ORIGIN_LOOKUPS = 20  # upgraded codes older than the recent visitors, looked up one by one
 
+# Visitor states (bridge.attribution), in words.
+VISITOR_STATES: Mapping[str, str] = {
+    "waiting": N_("waiting"), "upgraded": N_("became a lead"), "expired": N_("expired"),
+}
+
 # A partner channel's state, in words (see PartnerHooks.channels for the facts).
 PARTNER_STATES: Mapping[str, str] = {
-    "receiving": "Receiving: signed requests arrive",
-    "waiting": "Configured: waiting for the first signed request",
-    "refused": "Only refused requests so far: check the secret and the signature header",
-    "unknown": "Not in config.toml: every request is refused",
+    "receiving": N_("Receiving: signed requests arrive"),
+    "waiting": N_("Configured: waiting for the first signed request"),
+    "refused": N_("Only refused requests so far: check the secret and the signature header"),
+    "unknown": N_("Not in config.toml: every request is refused"),
 }
 
 # Why the attribution log ignored a code (engine.attribution's reasons), in words.
 LOG_REASONS: Mapping[str, str] = {
-    "unknown_code": "no visitor has this code",
-    "already_used": "the code was used already",
-    "expired": "the visitor's code had expired",
-    "other_workspace": "the code belongs to another workspace",
-    "other_number": "a code without brackets issued for another number",
-    "ambiguous": "two codes in one message",
+    "unknown_code": N_("no visitor has this code"),
+    "already_used": N_("the code was used already"),
+    "expired": N_("the visitor's code had expired"),
+    "other_workspace": N_("the code belongs to another workspace"),
+    "other_number": N_("a code without brackets issued for another number"),
+    "ambiguous": N_("two codes in one message"),
 }
 
 
@@ -103,9 +108,9 @@ async def links_page(request: web.Request) -> web.StreamResponse:
         found = await origins(attribution, log, visitors)
     if partners is not None:
         channels = partner_rows(await partners.channels())
-    return render(request, "dash_links.html", screen="links", when=when, base=public_base(request),
+    return render(request, "dash_links.html", screen="links", base=public_base(request),
                   rotators=rotators, visitors=visitors, log=log, origins=found, channels=channels,
-                  partner_states=PARTNER_STATES, log_reasons=LOG_REASONS, recent=RECENT)
+                  partner_states=PARTNER_STATES, log_reasons=LOG_REASONS, visitor_states=VISITOR_STATES, recent=RECENT)
 
 
 def add_routes(app: web.Application) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bridge.daemon.sessions import REASON_WORDS, STATE_WORDS, SessionState
+from bridge.daemon.sessions import REASON_WORDS, SessionState, state_words
 from bridge.http.auth import CONTROL, page_route
 from bridge.http.dashboard.views import page
 
@@ -17,11 +17,13 @@ NUMBER_ACTIONS: dict[str, tuple[SessionState, ...]] = {
 }
 
 
-def numbers_screen(request: web.Request, *, status: int = 200, error: str | None = None) -> web.Response:
-    """The Numbers screen (also `/` and the page of an unknown /pair/{number}, with `error`)."""
+def numbers_screen(request: web.Request, *, status: int = 200, error: str | None = None,
+                   error_values: dict[str, str] | None = None) -> web.Response:
+    """The Numbers screen (also `/` and the page of an unknown /pair/{number}, with `error`: a msgid
+    whose %(name)s placeholders `error_values` fills)."""
     views = request.app[CONTROL].sessions()
-    return page(request, "dash_numbers.html", "numbers", status=status, error=error, views=views,
-                 state_words=STATE_WORDS, reason_words=REASON_WORDS, actions=NUMBER_ACTIONS,
+    return page(request, "dash_numbers.html", "numbers", status=status, error=error, error_values=error_values or {},
+                 views=views, state_words=state_words, reason_words=REASON_WORDS, actions=NUMBER_ACTIONS,
                  poll_ms=int(NUMBERS_POLL_SECONDS * 1000))
 
 
