@@ -10,7 +10,7 @@ from pathlib import Path
 
 import structlog
 
-from bridge.commands import daemon, events, import_chat, leads, outbox, replay, rotators, rules, service
+from bridge.commands import backup, daemon, events, import_chat, leads, outbox, replay, rotators, rules, service
 from bridge.commands.common import Context, err
 from bridge.config import load_config
 from bridge.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_STORE, ConfigError
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (rules, replay, import_chat, leads, outbox, daemon, rotators, events, service):
+    for module in (rules, replay, import_chat, leads, outbox, daemon, rotators, events, service, backup):
         module.add_parsers(sub, common)
     return parser
 

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.attribution.settings import AttributionConfig, parse_attribution_settings
+from bridge.backup.settings import BackupConfig, parse_backup_settings
 from bridge.errors import MISSING, ConfigError
 from bridge.history.settings import HistorySettings, parse_history_settings
 from bridge.i18n import DEFAULT_LANGUAGE, LANGUAGES
@@ -123,6 +124,7 @@ class Config:
     outbox: OutboxSettings = OutboxSettings()
     attribution: AttributionConfig = AttributionConfig()  # [attribution], [rotators.*], [partners.*]
     history: HistorySettings = HistorySettings()  # [history]
+    backup: BackupConfig = BackupConfig()  # [backup]: Litestream replication
 
     def number(self, phone: str) -> NumberConfig | None:
         """The configured admin number with these digits, if any."""
@@ -311,10 +313,13 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
     hs = _Section(top.get("history", None, lambda v, k: v), "history")
     history = parse_history_settings(hs)
     hs.finish()
+    bk = _Section(top.get("backup", None, lambda v, k: v), "backup")
+    backup = parse_backup_settings(bk)
+    bk.finish()
     top.finish()
     return Config(workspace, store, http, tuple(numbers), tuple(endpoints), logging, source,
                   webhooks=webhooks, replies=replies, conversions=conversions, outbox=outbox,
-                  attribution=attribution, history=history)
+                  attribution=attribution, history=history, backup=backup)
 
 
 def load_config(path: Path | None, *, data_dir: Path | None = None) -> Config:

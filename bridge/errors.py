@@ -8,6 +8,8 @@ EXIT_FAILED = 1  # the command ran and found problems (invalid rules, bad lines,
 EXIT_USAGE = 2  # wrong arguments
 EXIT_CONFIG = 11  # config.toml missing keys, wrong values, unknown keys
 EXIT_STORE = 25  # the database cannot be opened or migrated
+EXIT_CORRUPT = 26  # the database fails PRAGMA quick_check at start: restore it (systemd does not restart)
+EXIT_BUSY = 27  # the data dir is held by another daemon or a restore (or a restore was interrupted)
 
 
 class BridgeError(Exception):

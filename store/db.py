@@ -49,7 +49,10 @@ def bulk_writes(db: Database, wal_pages: int = BULK_WAL_PAGES) -> Iterator[Datab
     with a larger WAL, a page rewritten by many commits (a lead, an index) is copied once
     per checkpoint instead of once per commit. Durability is the same: each commit is
     fsynced to the WAL. At the end the WAL is checkpointed and truncated and the settings
-    are restored.
+    are restored. The final TRUNCATE does not wait for readers: Litestream ([backup] replica)
+    holds a read transaction between its syncs, and a waiting TRUNCATE would stall every
+    writer for the whole busy timeout (30 s, measured) and then fail anyway; when a reader
+    is there, the WAL is truncated by the next checkpoint instead (Litestream's own).
     """
     conn = db.conn
     before = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
@@ -64,7 +67,12 @@ def bulk_writes(db: Database, wal_pages: int = BULK_WAL_PAGES) -> Iterator[Datab
         conn.execute(f"PRAGMA wal_autocheckpoint={int(before)}")
         conn.execute(f"PRAGMA cache_size={int(cache_before)}")
         if not conn.in_transaction:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy_before = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+            conn.execute("PRAGMA busy_timeout=0")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout={int(busy_before)}")
 
 
 def schema_version(db: Database) -> list[str]:

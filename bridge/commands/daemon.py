@@ -13,11 +13,16 @@ import urllib.request
 from typing import Any
 
 import qrcode
+import structlog
 
+from bridge.backup.lock import DataDirBusyError, DataDirLock, interrupted_restore
 from bridge.commands.common import Context, err, out, out_json
 from bridge.config import normalise_phone
 from bridge.daemon.tokens import read_token
-from bridge.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bridge.errors import EXIT_BUSY, EXIT_CORRUPT, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from store.backup import integrity_problems
+
+log = structlog.get_logger(__name__)
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
@@ -37,12 +42,44 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         return EXIT_FAILED
     # A tuning knob for tests and demos: how long one QR round lasts before it is ended.
     qr_round = float(os.environ.get("WABRIDGE_QR_ROUND_SECONDS", "165"))
+    refused = _claim_data_dir(ctx)
+    if isinstance(refused, int):
+        return refused
     daemon = Daemon(ctx.config, simulate=args.simulate, listen=listen, qr_round_seconds=qr_round)
     host, port = daemon.listen
     for phone in daemon.numbers:
         err(f"pairing page for {phone}: http://{host}:{port}/pair/{phone}")
-    asyncio.run(daemon.run_until_signalled())
+    try:
+        asyncio.run(daemon.run_until_signalled())
+    finally:
+        refused.release()
     return EXIT_OK
+
+
+def _claim_data_dir(ctx: Context) -> DataDirLock | int:
+    """The daemon's lock on its data dir, after the start checks; or the exit code that refuses."""
+    data_dir, db_path = ctx.config.store.data_dir, ctx.db_path
+    config = f" --config {ctx.config.source}" if ctx.config.source else ""
+    try:
+        lock = DataDirLock(data_dir, "wabridge run").acquire()
+    except DataDirBusyError as exc:
+        err(f"error: {data_dir} is in use by {exc.holder}: one daemon per data dir (is it already running?)")
+        return EXIT_BUSY
+    if interrupted_restore(data_dir):
+        lock.release()
+        err(f"error: a restore into {data_dir} was interrupted: run the same `wabridge{config} restore …` "
+            f"again to finish it")
+        return EXIT_BUSY
+    problems = integrity_problems(db_path, writable=True) if db_path.exists() else []
+    if problems:
+        lock.release()
+        log.critical("database_corrupt", path=str(db_path), problems=problems[:5])
+        first = next((line for p in problems for line in p.splitlines() if not line.startswith("***")), "")
+        err(f"error: the database {db_path} fails PRAGMA quick_check ({first[:200]}); the daemon will not "
+            f"start on it. Restore it: `wabridge{config} restore BACKUP_DIR` (from `wabridge backup`) or "
+            f"`wabridge{config} restore --from-replica` (from the Litestream replica).")
+        return EXIT_CORRUPT
+    return lock
 
 
 class Client:

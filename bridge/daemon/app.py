@@ -27,6 +27,7 @@ from sqlite_utils import Database
 from bridge import protocol as p
 from bridge.attendance import EventDesk
 from bridge.attribution.service import Attribution
+from bridge.backup.litestream import Replicator
 from bridge.config import Config, NumberConfig, normalise_phone
 from bridge.daemon import systemd
 from bridge.daemon.metrics import DaemonCollector
@@ -100,6 +101,9 @@ class Daemon(StoreQueries):
         # Webhooks, replies (through the receiving number's worker) and conversion events.
         self.outbox = OutboxService(config, self.db_call, WorkerTransport(self.workers), metrics=self.telemetry)
         # Event check-ins (issue #5): the door pages' store access and their change signal.
+        # [backup] replica: Litestream beside the daemon, stopped after the store is closed.
+        self.replicator = (Replicator(config.store.db_path, config.backup)
+                           if config.backup.replica else None)
         self.events = EventDesk(self.db_call, tz=self.workspace.tz, statuses=self.workspace.statuses,
                                 numbers={p: n.label for p, n in self.numbers.items()}, clock=utc_now)
 
@@ -138,6 +142,8 @@ class Daemon(StoreQueries):
         loop = asyncio.get_running_loop()
         self.token = ensure_token(self.config.http.token, self.config.store.data_dir)
         await loop.run_in_executor(self.store_thread, self._open_store)
+        if self.replicator is not None:
+            await self.replicator.start()  # the database is in WAL mode now, as Litestream needs
         await loop.run_in_executor(self.store_thread, self._load_processor)
         await self.db_call(self.attribution.load)  # every code on file, before the first click
         self._spawn(self.attribution.run())
@@ -187,6 +193,8 @@ class Daemon(StoreQueries):
             await loop.run_in_executor(self.store_thread, self._drain)
         await loop.run_in_executor(self.store_thread, self._close_store)
         self.store_thread.shutdown(wait=True)
+        if self.replicator is not None:
+            await self.replicator.stop()  # after the last commit: Litestream ships it on SIGTERM
         log.info("daemon_stopped")
 
     def _drain(self) -> None:
