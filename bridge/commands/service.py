@@ -96,7 +96,8 @@ def _ensure_user(user: str, home: Path) -> None:
 
 def _own_data_dir(user: str, data_dir: Path) -> None:
     entry = pwd.getpwnam(user)
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_dir.parent.mkdir(parents=True, exist_ok=True)  # 0755: /var/lib/wabridge holds the instances' dirs
+    data_dir.mkdir(exist_ok=True, mode=0o700)
     for root, dirs, files in os.walk(data_dir):
         for name in (root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)):
             os.chown(name, entry.pw_uid, entry.pw_gid)
