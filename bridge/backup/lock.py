@@ -36,6 +36,9 @@ class DataDirLock:
         """Take the lock or raise DataDirBusyError naming who holds it."""
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        if os.geteuid() == 0:  # root (a restore for the service's user): the daemon must open it later
+            owner = self.data_dir.stat()
+            os.fchown(fd, owner.st_uid, owner.st_gid)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -163,11 +163,17 @@ def swap_in(data_dir: Path, staging: Path, replaced: tuple[str, ...] = REPLACED)
     """Move the current files aside, then the staged ones into place (database last)."""
     aside = data_dir / f"before-restore-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}"
     aside.mkdir(mode=0o700)
+    owner = data_dir.stat()
+    if os.geteuid() == 0:
+        os.chown(aside, owner.st_uid, owner.st_gid)
     for name in replaced:
         if (data_dir / name).exists():
             (data_dir / name).rename(aside / name)
     staged = sorted(staging.iterdir(), key=lambda p: p.name == DB_NAME)  # the database last
     for item in staged:
+        if os.geteuid() == 0:  # restored by root for the service's user: the files stay the service's
+            for path in (item, *item.rglob("*")):
+                os.chown(path, owner.st_uid, owner.st_gid)
         item.rename(data_dir / item.name)
     _fsync_dir(data_dir)
     staging.rmdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from bridge.backup.litestream import restore_replica
@@ -17,7 +18,7 @@ from store.backup import table_counts
 DB_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f".{DB_NAME}-litestream")
 
 
-def _busy(exc: DataDirBusyError, ctx: Context) -> int:
+def _busy(exc: DataDirBusyError) -> int:
     err(f"refused: {exc.data_dir} is in use by {exc.holder}. Stop the daemon first "
         f"(systemctl stop wabridge), then restore; nothing was changed.")
     return EXIT_BUSY
@@ -46,7 +47,7 @@ def cmd_restore(ctx: Context, args: argparse.Namespace) -> int:
     try:
         manifest, aside = restore_backup(Path(args.source), data_dir)
     except DataDirBusyError as exc:
-        return _busy(exc, ctx)
+        return _busy(exc)
     except BackupError as exc:
         err(f"refused: {exc}; nothing was changed")
         return EXIT_FAILED
@@ -69,22 +70,18 @@ def _restore_replica(ctx: Context, url: str | None) -> int:
     try:
         with DataDirLock(data_dir, "wabridge restore").acquire():
             staging = data_dir / STAGING_NAME
-            if staging.exists():
-                for leftover in sorted(staging.rglob("*"), reverse=True):
-                    leftover.rmdir() if leftover.is_dir() else leftover.unlink()
-            staging.mkdir(mode=0o700, exist_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)  # what an interrupted restore left
+            staging.mkdir(mode=0o700)
             try:
                 restore_replica(url, staging / DB_NAME)
                 check_databases([staging / DB_NAME])
-            except (RuntimeError, BackupError) as exc:
-                for leftover in staging.iterdir():
-                    leftover.unlink()
-                staging.rmdir()
+            except (RuntimeError, BackupError, OSError) as exc:
+                shutil.rmtree(staging, ignore_errors=True)
                 err(f"refused: {exc}; nothing was changed")
                 return EXIT_FAILED
             aside = swap_in(data_dir, staging, DB_FILES)
     except DataDirBusyError as exc:
-        return _busy(exc, ctx)
+        return _busy(exc)
     counts = ", ".join(f"{n} {t}" for t, n in table_counts(ctx.config.store.db_path).items())
     out(f"restored the database from {url.split('?', 1)[0]} into {data_dir} ({counts})")
     out(f"the previous database (if any) is in {aside}; linked sessions are not in the replica: "

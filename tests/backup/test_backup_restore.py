@@ -4,6 +4,7 @@ checked before anything changes), and the start check that refuses a corrupt dat
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -91,6 +92,7 @@ def test_a_damaged_backup_is_refused_and_nothing_changes(tmp_path: Path) -> None
         send_leads(daemon, 3)
         assert daemon.cli("backup", str(tmp_path / "b1")).returncode == 0
         assert daemon.cli("backup", str(tmp_path / "b1")).returncode == 1  # never over an existing backup
+        assert daemon.cli("backup", str(tmp_path / "b2")).returncode == 0
     finally:
         daemon.stop(signal.SIGTERM)
     before = lead_rows(daemon.data / "wabridge.db")
@@ -103,6 +105,13 @@ def test_a_damaged_backup_is_refused_and_nothing_changes(tmp_path: Path) -> None
     assert not list(daemon.data.glob("before-restore-*"))
     not_a_backup = daemon.cli("restore", str(tmp_path))
     assert not_a_backup.returncode == 1 and "not a wabridge backup" in not_a_backup.stderr
+    if os.geteuid() == 0:  # root restoring for the service's user: the files stay the user's
+        service = RunningDaemon(workdir(tmp_path / "service"), numbers=(NUMBER,))
+        service.data.mkdir(mode=0o700)
+        os.chown(service.data, 65534, 65534)
+        assert service.cli("restore", str(tmp_path / "b2")).returncode == 0
+        owners = {(p.stat().st_uid, p.stat().st_gid) for p in service.data.rglob("*")}
+        assert owners == {(65534, 65534)}, owners
 
 
 def corrupt_table(db: Path, table: str) -> None:
