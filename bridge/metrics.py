@@ -10,6 +10,8 @@ and are read at scrape time.
 
 from __future__ import annotations
 
+import re
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.registry import Collector
 
@@ -19,6 +21,24 @@ disable_created_metrics()
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 UNKNOWN_SOURCE = "_unknown"  # a refused partner request for a source not in config.toml (bounded labels)
+
+
+_WORD = re.compile(r"[^a-z0-9_]+")
+
+
+def reason_code(reason: str) -> str:
+    """A bounded label for a reason: "malformed message: timestamp: …" → "malformed:timestamp",
+    "unsupported edit: Meta sent no content" → "unsupported:edit"."""
+    head, _, rest = reason.partition(":")
+    words = head.strip().lower().split()
+    if not words:
+        return "unknown"
+    if words[0] == "malformed":
+        field = rest.strip().split(":", 1)[0].split()[0] if rest.strip() else ""
+        return f"malformed:{_WORD.sub('_', field.lower())[:40]}" if field else "malformed"
+    code = _WORD.sub("_", words[0])[:40]
+    return f"{code}:{_WORD.sub('_', words[1])[:40]}" if len(words) > 1 and len(words) <= 3 else code
+
 
 
 class Metrics:

@@ -209,6 +209,16 @@ class MessageFrame(Frame):
     message: dict[str, Any]
 
 
+@_frame("unreadable", WORKER)
+@dataclass(frozen=True, slots=True)
+class Unreadable(Frame):
+    """A message the worker received but could not read: kept by the daemon, visibly, as an error."""
+
+    reference: str
+    reason: str
+    excerpt: str = ""
+
+
 @_frame("sent", WORKER)
 @dataclass(frozen=True, slots=True)
 class Sent(Frame):

@@ -176,9 +176,10 @@ def new_lead(message: Message, now: datetime, statuses: Sequence[str]) -> Lead:
 def _count_message(lead: LeadDraft, message: Message) -> bool:
     """Bookkeeping every message does before rules: chat count, name, ad referral.
 
-    Returns whether this is the lead's first customer message (First Contact).
+    Returns whether this is the lead's first customer message (First Contact). An edit is
+    the same message again: it counts nothing and is never a first contact.
     """
-    if message.from_me:
+    if message.from_me or message.is_edit:
         return False
     count: int = lead.chat_count
     first = count == 0

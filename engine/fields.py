@@ -136,6 +136,8 @@ for _spec in (
     FieldSpec("message.room_tags", "Room Tags (Qontak)", FieldKind.TAGS, _room_tags, _M),
     FieldSpec("message.has_media", "Has Media", FieldKind.BOOL, _msg("has_media"), _M),
     FieldSpec("message.is_reply", "Reply to Message", FieldKind.BOOL, _msg("is_reply"), _M),
+    FieldSpec("message.is_edit", "Is Edited", FieldKind.BOOL, _msg("is_edit"), _M,
+              description="True when the message is a correction of an earlier one (its new text)"),
     FieldSpec("message.first_contact", "First Contact", FieldKind.BOOL, _first_contact, _M,
               description="True on the lead's first customer message"),
     FieldSpec("message.sender_name", "Customer Name", FieldKind.TEXT, _msg("sender_name"), _M),

@@ -27,6 +27,9 @@ MESSAGE_TYPES: tuple[str, ...] = (
     "other",
 )
 SENDER_TYPES: tuple[str, ...] = ("customer", "team")
+# A WhatsApp user known only by a business-scoped user id (Cloud API usernames, e.g.
+# "US.13491208655302741918"): JID "<id>@bsuid", and the lead is keyed by that id.
+USER_ID_SERVER = "bsuid"
 # The longest text a WhatsApp user can send; a longer one is cut here and `text_truncated`.
 MAX_TEXT_CHARS = 65_536
 DEFAULT_STATUSES: tuple[str, ...] = ("new", "responded", "hot", "purchase", "won", "lost")
@@ -80,6 +83,12 @@ class Message:
     reply_to: str | None = None
     text_truncated: bool = False
     history: bool = False  # from the phone's history sync or a chat export, not received live
+    # An edit carries the new text of `original_id`; a deletion only says it is gone.
+    is_edit: bool = False
+    is_deletion: bool = False
+    original_id: str | None = None
+    # The sender's business-scoped user id (Cloud API), with or without a phone number.
+    user_id: str | None = None
 
     @property
     def sender_type(self) -> str:
@@ -126,13 +135,36 @@ class Message:
             out["text_truncated"] = True
         if self.history:
             out["history"] = True
+        if self.is_edit:
+            out["is_edit"] = True
+        if self.is_deletion:
+            out["is_deletion"] = True
+        if self.original_id is not None:
+            out["original_id"] = self.original_id
+        if self.user_id is not None:
+            out["user_id"] = self.user_id
         return out
 
 
 def jid_to_phone(jid: str) -> str:
-    """Return the user part of a JID without device suffix; digits stay digits."""
-    user = jid.split("@", 1)[0]
+    """Return the user part of a JID without device suffix; digits stay digits.
+
+    A user-id JID (`US.134…@bsuid`) keeps its whole id: it is the lead's key until a phone is known.
+    """
+    user, _, server = jid.partition("@")
+    if server == USER_ID_SERVER:
+        return user
     return user.split(":", 1)[0].split(".", 1)[0]
+
+
+def user_id_to_jid(user_id: str) -> str:
+    """The JID of a user known only by a business-scoped user id."""
+    return f"{user_id}@{USER_ID_SERVER}"
+
+
+def is_user_id_key(key: str) -> bool:
+    """Whether a lead key is a business-scoped user id rather than phone digits."""
+    return not key.isdigit()
 
 
 def phone_to_jid(phone: str) -> str:
@@ -141,8 +173,9 @@ def phone_to_jid(phone: str) -> str:
     return f"{digits}@s.whatsapp.net"
 
 
-_BOOL_FIELDS = ("from_me", "is_group", "has_media", "is_reply", "text_truncated", "history")
-_OPT_STR_FIELDS = ("sender_name", "channel_id", "sender_lid", "reply_to")
+_BOOL_FIELDS = ("from_me", "is_group", "has_media", "is_reply", "text_truncated", "history", "is_edit",
+                "is_deletion")
+_OPT_STR_FIELDS = ("sender_name", "channel_id", "sender_lid", "reply_to", "original_id", "user_id")
 _KNOWN_FIELDS = frozenset(f.name for f in fields(Message))
 
 
@@ -158,9 +191,11 @@ def parse_timestamp(value: object, field_name: str = "timestamp") -> datetime:
     if isinstance(value, bool):
         raise MessageFormatError(field_name, "must be an ISO 8601 string with offset")
     if isinstance(value, int | float):
-
         seconds = value / 1000 if value > 10**11 else value
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, ValueError, OSError):  # 1e20, Infinity, NaN: no such moment
+            raise MessageFormatError(field_name, f"{value!r} is out of range for a time") from None
     if not isinstance(value, str):
         raise MessageFormatError(field_name, "must be an ISO 8601 string with offset")
     text = value.strip()
@@ -247,6 +282,11 @@ def parse_message(raw: Mapping[str, Any]) -> Message:
         raise MessageFormatError("room_tags", "must be a list of strings")
     values["room_tags"] = tuple(tags)
     values["referral"] = _parse_referral(raw.get("referral"))
+    if values.get("is_edit") or values.get("is_deletion"):
+        if values.get("is_edit") and values.get("is_deletion"):
+            raise MessageFormatError("is_deletion", "a message is an edit or a deletion, not both")
+        if not values.get("original_id"):
+            raise MessageFormatError("original_id", "an edit or a deletion needs the id of the original message")
     return Message(**values)
 
 

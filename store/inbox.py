@@ -84,6 +84,38 @@ def record_unreadable(db: Database, session: str, reference: str, raw: str, erro
         )
 
 
+INBOX_STATES = ("pending", "done", "error")
+EXCERPT_CHARS = 200
+
+
+def source_of(session: str) -> str:
+    """Where an inbox row came from: the partner source, or whatsapp_web for an admin number."""
+    return session.split(":", 1)[0] if ":" in session else "whatsapp_web"
+
+
+def inbox_rows(db: Database, state: str, limit: int = 50) -> list[dict[str, object]]:
+    """Newest inbox rows in one state, with a short excerpt of their text (or raw payload).
+
+    With state "error" this is the Unreadable list: every message that was received but
+    could not be read, with the reason.
+    """
+    rows = db.conn.execute(
+        "SELECT id, session, message_id, lead_phone, received_at, state, error, payload FROM inbox "
+        "WHERE state = ? ORDER BY id DESC LIMIT ?", (state, limit))
+    out: list[dict[str, object]] = []
+    for inbox_id, session, message_id, lead_phone, received_at, row_state, error, payload in rows:
+        try:
+            parsed = json.loads(payload)
+            text = parsed.get("text") if isinstance(parsed, dict) else None
+        except ValueError:
+            text = None
+        excerpt = str(text) if isinstance(text, str) and text else str(payload)
+        out.append({"inbox_id": inbox_id, "received_at": received_at, "source": source_of(session),
+                    "session": session, "message_id": message_id, "lead_phone": lead_phone or None,
+                    "state": row_state, "reason": error, "excerpt": excerpt[:EXCERPT_CHARS]})
+    return out
+
+
 def pending_count(db: Database) -> int:
     """Messages committed but not yet processed (the backlog)."""
     row = db.conn.execute("SELECT COUNT(*) FROM inbox WHERE state = 'pending'").fetchone()
@@ -96,17 +128,28 @@ def count_by_state(db: Database) -> dict[str, int]:
 
 
 def messages_of_lead(db: Database, phone: str, limit: int = 200) -> list[dict[str, object]]:
-    """The lead's messages, newest first, with their processing state."""
+    """The lead's messages, newest first, with their processing state.
+
+    A deletion is not listed itself: the message it deleted gets `deleted_at` (when it was
+    deleted) instead, so the page can show it struck through.
+    """
     rows = db.conn.execute(
         "SELECT id, payload, state, error, fired FROM inbox WHERE lead_phone = ? "
         "ORDER BY id DESC LIMIT ?",
         (phone, limit),
     )
     out: list[dict[str, object]] = []
+    deleted: dict[object, object] = {}
     for inbox_id, payload, state, error, fired in rows:
         item: dict[str, object] = json.loads(payload)
+        if item.get("is_deletion"):
+            deleted.setdefault(item.get("original_id"), item.get("timestamp"))
+            continue
         item.update(inbox_id=inbox_id, state=state, error=error, fired=fired)
         out.append(item)
+    for item in out:
+        if item.get("id") in deleted:
+            item["deleted_at"] = deleted[item["id"]]
     return out
 
 

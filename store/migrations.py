@@ -301,3 +301,21 @@ def m005_history_by_message(db: Database) -> None:
         CREATE INDEX lead_changes_lead_direct ON lead_changes (lead_phone, id) WHERE inbox_id IS NULL;
         """
     )
+
+
+@MIGRATIONS()
+def m006_lead_aliases(db: Database) -> None:
+    """Business-scoped user ids (Cloud API usernames) that belong to a phone's lead.
+
+    Recorded when a message carries both; a later message with only the id then lands on
+    the phone's lead (store/identities.py).
+    """
+    db.executescript(
+        """
+        CREATE TABLE lead_aliases (
+            alias TEXT PRIMARY KEY,
+            phone TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )

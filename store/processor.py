@@ -23,6 +23,7 @@ from engine.evaluate import Outcome, RuleSet, process_message
 from engine.history import absorb_history, keep_first_seen
 from engine.model import Lead, Message, MessageFormatError, Workspace, parse_message
 from store.checkins import resolve_check_ins
+from store.identities import resolve_identities
 from store.inbox import Ingested, ingest_many, parsed_by_id
 from store.leads import LEAD_INSERT, LEAD_SELECT, get_lead, lead_from_row, lead_to_row, lead_updates, upsert_lead
 from store.outbox import OutboxPolicy, enqueue
@@ -77,6 +78,7 @@ class _WriteSet:
     done: list[tuple[str, int, int]] = field(default_factory=list)
     stored: dict[str, Lead] = field(default_factory=dict)  # the rows of the leads it changes, as stored
     failed: list[tuple[str, str, int]] = field(default_factory=list)
+    relinked: list[tuple[str, int]] = field(default_factory=list)  # (lead phone, inbox id): user id → phone
 
 
 class Processor:
@@ -221,6 +223,8 @@ class Processor:
                 enqueue(self.db, requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
                         workspace=self.workspace.name, now=batch.now, status_changes=outcome.status_changes,
                         policy=self.outbox_policy)
+            if batch.relinked:
+                conn.executemany("UPDATE inbox SET lead_phone = ? WHERE id = ?", batch.relinked)
             if batch.done:
                 conn.executemany(
                     "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ? "
@@ -246,6 +250,7 @@ class Processor:
                 parsed.append((inbox_id, stored_message(payload)))
             except Exception as exc:  # guarantee 4: a malformed row is marked, the rest go on
                 parsed.append((inbox_id, exc))
+        parsed = self._identities(parsed, now, leads, batch)
         missing = {m.lead_phone for _, m in parsed if isinstance(m, Message) and m.lead_phone not in leads}
         leads.update(_fetch_leads(self.db.conn, missing))
         self.upgrades.begin(self.db.conn, (m for _, m in parsed if isinstance(m, Message)))
@@ -255,6 +260,10 @@ class Processor:
                 reason = _describe(message)
                 batch.failed.append((reason, stamp, inbox_id))
                 stats.errors.append((inbox_id, reason))
+                continue
+            if message.is_deletion:  # marks its original deleted (read side); no rule, no count, no lead
+                batch.done.append((stamp, 0, inbox_id))
+                stats.processed += 1
                 continue
             phone = message.lead_phone
             lead = leads[phone]
@@ -284,6 +293,22 @@ class Processor:
         batch.leads = list(touched.values())
         return batch
 
+    def _identities(self, parsed: list[tuple[int, Message | Exception]], now: datetime,
+                    leads: dict[str, Lead | None], batch: _WriteSet) -> list[tuple[int, Message | Exception]]:
+        """Cloud API users known by a user id: merge their lead into the phone's once a message
+        carries both (store.identities), and move later id-only messages onto that phone."""
+        with_ids = [(inbox_id, m) for inbox_id, m in parsed if isinstance(m, Message) and m.user_id]
+        if not with_ids:
+            return parsed
+        for _, message in with_ids:  # merged leads changed in the database: read them again
+            leads.pop(message.user_id or "", None)
+            leads.pop(message.lead_phone, None)
+        moved = resolve_identities(self.db, with_ids, now)
+        for inbox_id, message in moved.items():
+            leads.pop(message.lead_phone, None)
+            batch.relinked.append((message.lead_phone, inbox_id))
+        return [(inbox_id, moved.get(inbox_id, m)) for inbox_id, m in parsed]
+
     def _careful_batch(self, rows: list[tuple[int, str]], now: datetime) -> ProcessStats:
         """The slow path: one savepoint per message, so a failing write is isolated."""
         stats = ProcessStats()
@@ -308,16 +333,29 @@ class Processor:
                     stats.errors.append((inbox_id, reason))
                     continue
                 conn.execute("RELEASE SAVEPOINT message")
-                leads[outcome.lead.phone] = outcome.lead
                 stats.processed += 1
+                if outcome is None:
+                    continue
+                leads[outcome.lead.phone] = outcome.lead
                 stats.fired += outcome.fired
                 stats.status_changes += len(outcome.status_changes)
                 stats.queued += len(outcome.requests)
         return stats
 
     def _one(self, inbox_id: int, payload: str, now: datetime, stamp: str,
-             leads: dict[str, Lead | None]) -> Outcome:
+             leads: dict[str, Lead | None]) -> Outcome | None:
         message = stored_message(payload)
+        for moved in resolve_identities(self.db, [(inbox_id, message)], now).values():
+            message = moved
+            self.db.conn.execute("UPDATE inbox SET lead_phone = ? WHERE id = ?", (message.lead_phone, inbox_id))
+            leads.pop(message.lead_phone, None)
+        if message.user_id:
+            leads.pop(message.user_id, None)
+            leads.pop(message.lead_phone, None)
+        if message.is_deletion:
+            self.db.conn.execute("UPDATE inbox SET state = 'done', processed_at = ?, fired = 0 WHERE id = ?",
+                                 (stamp, inbox_id))
+            return None
         phone = message.lead_phone
         lead = leads[phone] if phone in leads else get_lead(self.db, phone)
         conn = self.db.conn

@@ -36,7 +36,7 @@ from bridge.daemon.sessions import NotAvailableError, SessionState, SessionView,
 from bridge.daemon.supervisor import Session, WorkerSpec
 from bridge.daemon.tasks import BackgroundTasks
 from bridge.daemon.tokens import ensure_token
-from bridge.metrics import Metrics
+from bridge.metrics import Metrics, reason_code
 from bridge.outbox.replies import WorkerTransport
 from bridge.outbox.service import OutboxService
 from bridge.partners.service import PartnerHooks
@@ -78,7 +78,7 @@ class Daemon(StoreQueries):
         self.broken_rules: list[str] = []
         spec = WorkerSpec(kind="sim" if simulate else "neonize", sessions_dir=config.store.data_dir / "sessions",
                           log_level=config.logging.level, qr_round_seconds=qr_round_seconds, env=worker_env)
-        self.workers = {phone: Session(n, spec, self._ingest, self._session_changed)
+        self.workers = {phone: Session(n, spec, self._ingest, self._session_changed, self._unreadable)
                          for phone, n in self.numbers.items()}
         self.work = asyncio.Event()
         self.telemetry = Metrics()  # this daemon's Prometheus registry (GET /metrics)
@@ -243,13 +243,19 @@ class Daemon(StoreQueries):
 
     # ------------------------------------------------------------------ messages
 
+    async def _unreadable(self, number: str, frame: p.Unreadable) -> None:
+        """A message the worker could not read: kept in the inbox marked error, counted."""
+        log.warning("message_unreadable", number=number, reference=frame.reference, reason=frame.reason)
+        await self.db_call(record_unreadable, number, frame.reference, frame.excerpt, frame.reason, utc_now())
+        self.telemetry.messages_unreadable.labels(source="whatsapp", reason=reason_code(frame.reason)).inc()
+
     async def _ingest(self, number: str, raw: Mapping[str, Any]) -> None:
         """Commit one worker message to the inbox (the worker waits for this before acking)."""
         try:
             message = parse_message(raw)
         except MessageFormatError as exc:
             log.warning("message_unreadable", number=number, field=exc.field, problem=exc.problem)
-            self.telemetry.messages_unreadable.labels(source="whatsapp", reason="malformed").inc()
+            self.telemetry.messages_unreadable.labels(source="whatsapp", reason=f"malformed:{exc.field}"[:60]).inc()
             import orjson
 
             reference = str(raw.get("id") or uuid.uuid4().hex)
@@ -281,6 +287,7 @@ class Daemon(StoreQueries):
                 continue
             for inbox_id, error in stats.errors:
                 log.warning("message_not_processed", inbox_id=inbox_id, error=error)
+                self.telemetry.messages_unreadable.labels(source="inbox", reason=reason_code(error)).inc()
             if stats.queued or stats.status_changes:  # status changes may queue conversion events
                 self.outbox.wake()
             if stats.processed:

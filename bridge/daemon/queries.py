@@ -18,7 +18,7 @@ from bridge.config import Config
 from engine.model import Workspace
 from engine.operators import CompileEnv
 from engine.rules import default_env
-from store.inbox import messages_of_lead
+from store.inbox import inbox_rows, messages_of_lead
 from store.leads import LeadQuery, get_lead, iter_leads, lead_changes, unknown_filters
 from store.runs import recent_runs
 
@@ -77,6 +77,10 @@ class StoreQueries:
                     "runs": recent_runs(db, limit=100, lead_phone=phone), "changes": lead_changes(db, phone)}
 
         return await self._read(query)
+
+    async def inbox(self, state: str, limit: int) -> list[dict[str, Any]]:
+        """Newest inbox rows of one state; "error" lists what could not be read, with the reason."""
+        return await self._read(inbox_rows, state, limit)
 
     async def recent_runs(self, limit: int, errors_only: bool) -> list[dict[str, Any]]:
         """Newest rule runs (or only the failed ones), for the dashboard's Activity screen."""

@@ -215,6 +215,10 @@ class SessionControl(Protocol):
         """{"lead", "messages", "runs", "changes"} for one lead (dashboard), or None when unknown."""
         ...
 
+    async def inbox(self, state: str, limit: int) -> list[dict[str, Any]]:
+        """Newest inbox rows of one state (store.inbox.inbox_rows); "error" is the Unreadable list."""
+        ...
+
     async def recent_runs(self, limit: int, errors_only: bool) -> list[dict[str, Any]]:
         """Newest rule runs first (store.runs.recent_runs), for the dashboard's Activity screen."""
         ...

@@ -44,6 +44,11 @@ from bridge.daemon.tasks import BackgroundTasks
 log = structlog.get_logger(__name__)
 
 MessageSink = Callable[[str, Mapping[str, Any]], Awaitable[None]]
+UnreadableSink = Callable[[str, p.Unreadable], Awaitable[None]]
+
+
+async def _log_unreadable(number: str, frame: p.Unreadable) -> None:
+    log.warning("message_unreadable", number=number, reference=frame.reference, reason=frame.reason)
 
 BREAKER_CRASHES = 5
 BREAKER_WINDOW = 600.0
@@ -81,10 +86,11 @@ class Session:
     """One admin number: its worker process, its state, its pending commands."""
 
     def __init__(self, number: NumberConfig, spec: WorkerSpec, sink: MessageSink,
-                 on_change: Callable[[Session], None]) -> None:
+                 on_change: Callable[[Session], None], on_unreadable: UnreadableSink = _log_unreadable) -> None:
         self.config = number
         self.spec = spec
         self.sink = sink
+        self.on_unreadable = on_unreadable
         self.on_change = on_change
         self.view = SessionView(number.phone, number.label, number.rotator, SessionState.STOPPED)
         self.log = log.bind(number=number.phone)
@@ -302,6 +308,8 @@ class Session:
         elif isinstance(frame, p.Connected):
             if not self.refuse_messages:
                 self.set_view(linked_jid=frame.jid, push_name=frame.push_name)
+        elif isinstance(frame, p.Unreadable):
+            await self.on_unreadable(self.config.phone, frame)
         elif isinstance(frame, p.Hello):
             self.log.info("worker_hello", worker=frame.worker, pid=frame.pid)
         else:

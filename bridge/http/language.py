@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bridge.daemon.sessions import SessionView
 from bridge.http.auth import LANGUAGE, PAGES, ZONE, open_route, page_language, safe_next
+from bridge.http.dashboard.views import contact
 from bridge.http.errors import error_response
 from bridge.i18n import COOKIE, LANGUAGE_NAMES, LANGUAGES, Wording, js_catalog, money, translations
 
@@ -45,6 +46,7 @@ def page_environment(language: str, tz: ZoneInfo) -> jinja2.Environment:
     env.filters["money"] = money
     env.filters["number"] = words.number
     env.filters["when"] = words.when
+    env.filters["contact"] = lambda key: contact(key, words.gettext)  # "+6281…" or "WhatsApp user ID.…"
     return env
 
 

@@ -20,3 +20,13 @@ class PayloadError(ValueError):
         super().__init__(f"{field}: {problem}")
         self.field = field
         self.problem = problem
+
+
+class UnreadableMessage(PayloadError):
+    """One message of a signed body that carries nothing to read (kept visibly as unreadable)."""
+
+    def __init__(self, reference: str, reason: str, raw: str) -> None:
+        super().__init__("messages", reason)
+        self.reference = reference
+        self.reason = reason
+        self.raw = raw

@@ -19,9 +19,9 @@ from typing import Any
 import structlog
 
 from bridge.attribution.settings import AttributionConfig, PartnerConfig
-from bridge.metrics import UNKNOWN_SOURCE, Metrics
+from bridge.metrics import UNKNOWN_SOURCE, Metrics, reason_code
 from bridge.partners import cloud, generic
-from bridge.partners.errors import PartnerError, PayloadError
+from bridge.partners.errors import PartnerError, PayloadError, UnreadableMessage
 from bridge.partners.signatures import request_is_signed
 from engine.model import Message, MessageFormatError, parse_message
 from store.inbox import record_unreadable
@@ -92,6 +92,9 @@ class PartnerHooks:
         messages: list[Message] = []
         unreadable: list[tuple[str, str, str, str]] = []
         for item in items:
+            if isinstance(item, UnreadableMessage):
+                unreadable.append((f"{source}:{channel}", item.reference or uuid.uuid4().hex, item.raw, item.reason))
+                continue
             if isinstance(item, PayloadError):
                 unreadable.append((f"{source}:{channel}", uuid.uuid4().hex, "{}", f"malformed message: {item}"))
                 continue
@@ -103,7 +106,7 @@ class PartnerHooks:
         results = await self.db_call(ingest_partner, source, channel, messages, now)
         self.metrics.partner_requests.labels(source=source).inc()
         for session, reference, raw, error in unreadable:
-            self.metrics.messages_unreadable.labels(source=source, reason="malformed").inc()
+            self.metrics.messages_unreadable.labels(source=source, reason=reason_code(error)).inc()
             log.warning("partner_message_unreadable", source=source, channel=channel, error=error)
             await self.db_call(record_unreadable, session, reference, raw, error, now)
         accepted = sum(1 for r in results if not r.duplicate)

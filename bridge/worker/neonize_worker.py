@@ -50,6 +50,7 @@ from bridge.protocol import (
     Qr,
     SendText,
     Sent,
+    Unreadable,
 )
 from bridge.worker.base import (
     Handler,
@@ -61,7 +62,7 @@ from bridge.worker.base import (
     utc_now,
     wipe_session_files,
 )
-from bridge.worker.normalise import LID_SERVER, PN_SERVER, jid_str, safe_normalise
+from bridge.worker.normalise import LID_SERVER, PN_SERVER, describe_failure, jid_str, normalise_message_event
 from bridge.worker.session_events import DETAILS, TERMINAL, TRANSIENT, connect_failure_reason, describe
 
 log = structlog.get_logger("bridge.worker.neonize")
@@ -356,7 +357,13 @@ class NeonizeWorker(WorkerBase):
                 self.request_exit(ExitCode.TEMPFAIL, "identity_unknown")
                 self.park()
             self._account_ok = True
-        message = safe_normalise(ev, session=self.phone, resolve_pn=self._resolve_pn)
+        try:
+            message = normalise_message_event(ev, session=self.phone, resolve_pn=self._resolve_pn)
+        except Exception as exc:  # kept visibly by the daemon, never dropped in silence
+            reference, reason, excerpt = describe_failure(ev, exc)
+            log.warning("message_unreadable", message_id=reference, error_type=type(exc).__name__)
+            self.send(Unreadable(reference=reference, reason=reason, excerpt=excerpt))
+            return
         if message is None:
             log.debug("message_skipped", message_id=str(ev.Info.ID))
             return

@@ -6,9 +6,13 @@ never imports neonize, so it is testable and reusable anywhere (field paths per
 neonize-notes §4). Only `bridge.worker.neonize_worker` imports neonize.
 
 What it decides:
-- which events are user messages at all: reactions, revokes and other protocol
-  messages, edits, poll votes, status broadcasts, newsletters and empty payloads
-  return None (skipped); an unknown but real user payload becomes type "other";
+- which events are user messages at all: reactions, protocol messages other than edits
+  and revokes, poll votes, status broadcasts, newsletters and empty payloads return None
+  (skipped); an unknown but real user payload becomes type "other";
+- edits (`protocolMessage` MESSAGE_EDIT with `editedMessage`, as whatsmeow hands them
+  over with `IsEdit`) become a message with the new content, `is_edit` and the edited
+  message's id in `original_id`; revokes (`protocolMessage` REVOKE) become a deletion
+  (`is_deletion`, `original_id`) that the processor only records;
 - phone-number JIDs: a LID sender is replaced by its phone JID (SenderAlt, or the
   optional `resolve_pn` lookup) and kept in `sender_lid`; likewise for a 1:1 chat;
 - type / text / has_media / is_reply / reply_to / referral (click-to-WhatsApp ads).
@@ -105,6 +109,8 @@ _OTHER_TEXT: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 PnResolver = Callable[[str], str | None]
+
+_REVOKE, _MESSAGE_EDIT = 0, 14  # ProtocolMessage.Type (WAWebProtobufsE2E)
 
 
 class NormaliseError(ValueError):
@@ -255,6 +261,24 @@ def _classify(message: Any) -> tuple[str, str, bool, Any] | None:
     return "other", "", False, getattr(message, content[0], None)
 
 
+def _edit_or_revoke(message: Any) -> tuple[str, str, Any] | None:
+    """("edit", original id, new content) or ("deletion", original id, None); None otherwise."""
+    if "editedMessage" in _set_fields(message):  # whatsmeow normally unwraps this already
+        message = getattr(message.editedMessage, "message", message)
+    if "protocolMessage" not in _set_fields(message):
+        return None
+    protocol = message.protocolMessage
+    present = set(_set_fields(protocol))
+    original = _path(protocol, ("key", "ID"))
+    if "type" not in present or not original:
+        return None
+    if protocol.type == _REVOKE:
+        return "deletion", original, None
+    if protocol.type == _MESSAGE_EDIT and "editedMessage" in present:
+        return "edit", original, unwrap(protocol.editedMessage)
+    return None
+
+
 def normalise_message_event(
     ev: Any, *, session: str, resolve_pn: PnResolver | None = None
 ) -> dict[str, Any] | None:
@@ -269,9 +293,14 @@ def normalise_message_event(
     source = info.MessageSource
     if _server(jid_str(getattr(source, "Chat", None))) in _SKIPPED_CHAT_SERVERS:
         return None
-    if getattr(ev, "IsEdit", False) or getattr(info, "Edit", ""):
-        return None
-    classified = _classify(unwrap(ev.Message))
+    body = unwrap(ev.Message)
+    change = _edit_or_revoke(body)
+    if change is None and (getattr(ev, "IsEdit", False) or getattr(info, "Edit", "")):
+        return None  # pin-in-chat, newsletter admin edits, an edit without its original: not messages
+    if change is not None and change[0] == "deletion":
+        classified: tuple[str, str, bool, Any] | None = ("other", "", False, None)
+    else:
+        classified = _classify(change[2] if change is not None else body)
     if classified is None:
         return None
     msg_type, text, has_media, sub = classified
@@ -299,7 +328,23 @@ def normalise_message_event(
         "sender_lid": sender_lid,
         "reply_to": reply_to or None,
     }
+    if change is not None:
+        raw["is_edit" if change[0] == "edit" else "is_deletion"] = True
+        raw["original_id"] = change[1]
     return parse_message(raw).to_dict()
+
+
+def describe_failure(ev: Any, exc: Exception) -> tuple[str, str, str]:
+    """(reference, reason, excerpt) of an event that could not be normalised (never raises)."""
+    try:
+        reference = str(ev.Info.ID) or "unknown"
+    except Exception:
+        reference = "unknown"
+    try:
+        excerpt = str(ev.Message)[:500]
+    except Exception:
+        excerpt = ""
+    return reference, f"unreadable WhatsApp message: {type(exc).__name__}: {str(exc)[:200]}", excerpt
 
 
 def safe_normalise(

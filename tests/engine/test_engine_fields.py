@@ -114,6 +114,7 @@ FIELD_CASES: dict[str, tuple[str, Any, Event, Event]] = {
     "message.is_reply": ("equal", True, _msg(is_reply=True), _msg()),
     "message.first_contact": ("equal", True, {"lead": make_lead(chat_count=0)},
                               {"lead": make_lead(chat_count=4)}),
+    "message.is_edit": ("equal", True, _msg(is_edit=True, original_id="ORIG1"), _msg()),
     "message.sender_name": ("equal", "budi", _msg(sender_name="Budi"), _msg(sender_name="Sari")),
     "message.sender_type": ("equal", "team", _msg(from_me=True), _msg()),
     "message.partner_source": ("equal", "qontak", _msg(partner_source="qontak"), _msg()),

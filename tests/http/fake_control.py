@@ -55,6 +55,7 @@ class FakeControl:
         self.leads: list[dict[str, Any]] = []
         self.db = open_db(":memory:")  # rules (issue #7) live here, in the real schema
         self.runs: list[dict[str, Any]] = []  # newest first, as store.runs.recent_runs
+        self.inbox_rows: list[dict[str, Any]] = []  # newest first, as store.inbox.inbox_rows
         self.lead_history: dict[str, dict[str, list[dict[str, Any]]]] = {}  # phone → messages/changes
         self._waiters: set[asyncio.Future[None]] = set()
         self._codes = itertools.count(1)
@@ -214,6 +215,10 @@ class FakeControl:
         return {"lead": dict(lead), "messages": list(history.get("messages", [])),
                 "runs": [r for r in self.runs if r.get("lead_phone") == phone],
                 "changes": list(history.get("changes", []))}
+
+    async def inbox(self, state: str, limit: int) -> list[dict[str, Any]]:
+        self.calls.append(("inbox", (state, limit)))
+        return [row for row in self.inbox_rows if row["state"] == state][:limit]
 
     async def recent_runs(self, limit: int, errors_only: bool) -> list[dict[str, Any]]:
         self.calls.append(("recent_runs", (limit, errors_only)))

@@ -46,7 +46,7 @@ API_ROUTES = {
     ("GET", f"/api/events/{EVENT}/checkins"), ("POST", f"/api/events/{EVENT}/checkins"),
     ("POST", f"/api/events/{EVENT}/checkins/1/undo"), ("GET", f"/api/events/{EVENT}/export.csv"),
     # Dashboard (issue #7)
-    ("GET", "/api/leads.csv"), ("GET", f"/api/leads/{LEAD}"), ("GET", "/api/runs"),
+    ("GET", "/api/leads.csv"), ("GET", f"/api/leads/{LEAD}"), ("GET", "/api/runs"), ("GET", "/api/inbox"),
     ("GET", "/api/rules"), ("POST", "/api/rules"), ("PUT", "/api/rules/1"), ("DELETE", "/api/rules/1"),
     ("POST", "/api/rules/validate"), ("POST", "/api/rules/order"), ("GET", "/api/rules/templates"),
     ("POST", "/api/rules/templates/install"), ("GET", "/api/rules/export.toml"), ("POST", "/api/rules/import"),

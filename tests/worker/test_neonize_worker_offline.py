@@ -395,7 +395,11 @@ def test_a_failing_handler_never_escapes_into_neonize(harness: Harness) -> None:
     harness.dispatch(ConnectedEv(status=True))
     harness.frame(), harness.frame()
     broken = message_ev("x", msg_id="")  # no id: the normaliser refuses it
-    harness.dispatch(broken)  # logged as message_normalise_failed, no frame, no raise
+    harness.dispatch(broken)  # no raise into neonize: the daemon is told, so it stays visible
+    frame = harness.frame()
+    assert frame.TYPE == "unreadable" and frame.reference == "unknown"
+    assert frame.reason.startswith("unreadable WhatsApp message: MessageFormatError: id:")
+    assert 'conversation: "x"' in frame.excerpt
     harness.no_frame()
 
 

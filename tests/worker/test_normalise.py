@@ -405,8 +405,10 @@ REVOKE = Message(
     ("name", "ev"),
     [
         ("reaction", make_ev(REACTION, type_="reaction")),
-        ("revoke", make_ev(REVOKE, edit="7")),
-        ("protocol message", make_ev(REVOKE)),
+        ("protocol message", make_ev(Message(protocolMessage=ProtocolMessage(
+            type=ProtocolMessage.Type.EPHEMERAL_SETTING, ephemeralExpiration=86400)))),
+        ("revoke without the original's id", make_ev(Message(protocolMessage=ProtocolMessage(
+            type=ProtocolMessage.Type.REVOKE)), edit="7")),
         ("edit flag", make_ev(Message(conversation="fixed typo"), IsEdit=True)),
         ("edit attribute", make_ev(Message(conversation="fixed typo"), edit="1")),
         (
@@ -499,3 +501,56 @@ def test_timestamp_is_utc_iso_with_offset() -> None:
 )
 def test_recipient_jid(to: str, expected: str | None) -> None:
     assert recipient_jid(to) == expected
+
+
+# ------------------------------------------------------------------ edits and deletions
+
+
+def edit_of(original: str, content: Message) -> Message:
+    """A MESSAGE_EDIT protocol message as whatsmeow hands it over (editedMessage unwrapped)."""
+    return Message(protocolMessage=ProtocolMessage(
+        key=MessageKey(remoteJID="6281200000002@s.whatsapp.net", fromMe=False, ID=original),
+        type=ProtocolMessage.Type.MESSAGE_EDIT, editedMessage=content))
+
+
+def test_an_edit_carries_the_new_text_and_the_original_id() -> None:
+    ev = make_ev(edit_of("ORIG1", Message(conversation="Payment received Rp 1.600.000")),
+                 msg_id="EDIT1", edit="1", IsEdit=True)
+    out = norm(ev)
+    assert out is not None
+    assert (out["id"], out["type"], out["text"]) == ("EDIT1", "text", "Payment received Rp 1.600.000")
+    assert out["is_edit"] is True and out["original_id"] == "ORIG1"
+    assert "is_deletion" not in out
+
+
+def test_an_edit_still_in_its_wrapper_is_unwrapped() -> None:
+    wrapped = Message(editedMessage=FutureProofMessage(
+        message=edit_of("ORIG2", Message(extendedTextMessage=ExtendedTextMessage(text="jadi 2 ya")))))
+    out = norm(make_ev(wrapped, msg_id="EDIT2", edit="1"))
+    assert out is not None and out["is_edit"] is True
+    assert (out["original_id"], out["text"]) == ("ORIG2", "jadi 2 ya")
+
+
+def test_an_edited_caption_keeps_the_media_kind() -> None:
+    ev = make_ev(edit_of("ORIG3", Message(imageMessage=ImageMessage(caption="bukti transfer 2"))),
+                 msg_id="EDIT3", edit="1", IsEdit=True)
+    out = norm(ev)
+    assert out is not None
+    assert (out["type"], out["has_media"], out["text"]) == ("image", True, "bukti transfer 2")
+
+
+def test_a_team_edit_is_from_me_on_the_customer_chat() -> None:
+    ev = make_ev(edit_of("ORIG4", Message(conversation="Pembayaran diterima Rp 1.600.000")),
+                 sender=ME_PN, from_me=True, msg_id="EDIT4", edit="1", IsEdit=True)
+    out = norm(ev)
+    assert out is not None and out["from_me"] is True and out["is_edit"] is True
+    assert out["chat"] == "6281200000002@s.whatsapp.net"
+
+
+@pytest.mark.parametrize("edit", ["7", "8", ""])
+def test_a_revoke_is_a_deletion_of_the_original(edit: str) -> None:
+    out = norm(make_ev(REVOKE, msg_id="DEL1", edit=edit))
+    assert out is not None
+    assert out["is_deletion"] is True and out["original_id"] == "X1"
+    assert (out["type"], out["text"]) == ("other", "")
+    assert "is_edit" not in out

@@ -44,6 +44,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "connected": {"jid": "6281100000001@s.whatsapp.net", "push_name": None},
     "message": {"seq": 7, "message": {"id": "X", "text": "halo ✓"}},
     "sent": {"request_id": 5, "message_id": "3EB0ABC"},
+    "unreadable": {"reference": "3EB0ABD", "reason": "unreadable WhatsApp message: NormaliseError: no JID",
+                   "excerpt": "conversation: \"halo\""},
     "send_failed": {"request_id": "r-2", "error": "not connected", "retryable": True},
     "ack": {"seq": 7},
     "send_text": {"request_id": "r-3", "to": "6281200000002", "text": "line1\nline2"},

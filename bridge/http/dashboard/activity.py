@@ -1,4 +1,5 @@
-"""The Activity screen: recent rule runs and errors, outbox deliveries with retry; /api/runs."""
+"""The Activity screen: recent rule runs and errors, unreadable messages, outbox deliveries with
+retry; /api/runs and /api/inbox."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from bridge.http.dashboard.views import page
 from bridge.http.errors import ApiError, json_response
 
 ACTIVITY_PARAMS = ("limit", "errors")
+INBOX_PARAMS = ("limit", "state")
+INBOX_STATES = ("pending", "done", "error")
 
 
 @page_route
@@ -18,9 +21,11 @@ async def activity_page(request: web.Request) -> web.StreamResponse:
     control = request.app[CONTROL]
     runs = await control.recent_runs(50, False)
     errors = await control.recent_runs(20, True)
+    unreadable = await control.inbox("error", 50)
     outbox = getattr(control, "outbox", None)
     entries = await outbox.list_entries(None, None, 50) if outbox is not None else None
-    return page(request, "dash_activity.html", "activity", runs=runs, errors=errors, entries=entries)
+    return page(request, "dash_activity.html", "activity", runs=runs, errors=errors, entries=entries,
+                unreadable=unreadable)
 
 
 async def list_runs(request: web.Request) -> web.StreamResponse:
@@ -36,7 +41,21 @@ async def list_runs(request: web.Request) -> web.StreamResponse:
     return json_response(await request.app[CONTROL].recent_runs(limit, errors in ("true", "1")))
 
 
+async def list_inbox(request: web.Request) -> web.StreamResponse:
+    """GET /api/inbox?state=error&limit=50: the newest inbox rows of a state (error: unreadable, with the reason)."""
+    unknown = sorted(set(request.query) - set(INBOX_PARAMS))
+    if unknown:
+        raise ApiError(400, "bad_request", f"{unknown[0]}: not a parameter (known: limit, state)", field=unknown[0])
+    state = request.query.get("state", "error")
+    if state not in INBOX_STATES:
+        raise ApiError(400, "bad_request", f"state: must be one of {', '.join(INBOX_STATES)}, not {state!r}",
+                       field="state")
+    limit = _int_param(request, "limit", 50, 1, MAX_LIMIT)
+    return json_response(await request.app[CONTROL].inbox(state, limit))
+
+
 def add_routes(app: web.Application) -> None:
     """Register the Activity screen and its read API."""
     app.router.add_get("/activity", activity_page)
     app.router.add_get("/api/runs", list_runs)
+    app.router.add_get("/api/inbox", list_inbox)

@@ -16,7 +16,7 @@ from bridge.csv_cells import csv_cell
 from bridge.daemon.sessions import SessionControl
 from bridge.http.api import _int_param
 from bridge.http.auth import CONTROL, page_route
-from bridge.http.dashboard.views import CSV_COLUMNS, full_lead, page, statuses, valid_phone
+from bridge.http.dashboard.views import CSV_COLUMNS, full_lead, is_lead_key, page, statuses, valid_phone
 from bridge.http.errors import ApiError, json_response
 
 log = structlog.get_logger(__name__)
@@ -83,7 +83,7 @@ async def leads_page(request: web.Request) -> web.StreamResponse:
 async def lead_page(request: web.Request) -> web.StreamResponse:
     """GET /leads/{phone}: the lead's fields, messages, rule runs and value/status history."""
     phone = request.match_info["phone"]
-    detail = await request.app[CONTROL].lead_detail(phone) if phone.isdigit() else None
+    detail = await request.app[CONTROL].lead_detail(phone) if is_lead_key(phone) else None
     if detail is None:
         return page(request, "dash_lead.html", "leads", status=404, phone=phone, detail=None)
     detail = {**detail, "lead": full_lead(detail["lead"])}

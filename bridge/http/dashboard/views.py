@@ -7,6 +7,8 @@ Times go through the page language's `when()` (bridge.i18n.Wording), a template 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
@@ -18,7 +20,11 @@ from bridge.http.errors import ApiError
 from bridge.i18n import N_, NO_VALUE, money
 from engine.model import DEFAULT_STATUSES, Lead
 
-__all__ = ["CSV_COLUMNS", "FIELD_WORDS", "NO_VALUE", "full_lead", "page", "rupiah", "statuses", "valid_phone"]
+__all__ = ["CSV_COLUMNS", "FIELD_WORDS", "NO_VALUE", "contact", "full_lead", "is_lead_key", "page", "rupiah",
+           "statuses", "valid_phone"]
+
+# A business-scoped user id (Cloud API usernames): country code, optional ENT, the id.
+USER_ID_KEY = re.compile(r"^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,64}$")
 
 CSV_COLUMNS = tuple(f.name for f in fields(Lead))
 
@@ -47,9 +53,21 @@ def full_lead(lead: dict[str, Any]) -> dict[str, Any]:
     return {**{name: None for name in CSV_COLUMNS}, "tags": [], "chat_count": 0, **lead}
 
 
+def is_lead_key(key: str) -> bool:
+    """Phone digits, or the user id a lead is keyed by until its phone is known."""
+    return (key.isdigit() and 5 <= len(key) <= 20) or bool(USER_ID_KEY.match(key))
+
+
+def contact(key: object, gettext: Callable[[str], str] = str) -> str:
+    """How a lead key reads: "+6281…", or "WhatsApp user US.1349…" until a phone is known
+    (the pages' `contact` filter, in the page's language)."""
+    text = str(key or "")
+    return f"+{text}" if text.isdigit() else gettext("WhatsApp user %(id)s") % {"id": text}
+
+
 def valid_phone(phone: str) -> str:
-    """The lead's phone in digits, or a 400 naming the `phone` field."""
-    if not phone.isdigit() or not 5 <= len(phone) <= 20:
+    """The lead's phone in digits (or its user id), or a 400 naming the `phone` field."""
+    if not is_lead_key(phone):
         raise ApiError(400, "bad_request", f"phone: {phone!r} is not a phone number in digits, "
                        "e.g. 6281200000002", field="phone")
     return phone
