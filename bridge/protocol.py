@@ -23,8 +23,9 @@ Ordering promises (both workers keep them):
 - on pairing: `paired`, then `connected`, then `state CONNECTED`;
   on resume of a stored session: `connected`, then `state CONNECTED`.
 - `pair_code` is sent before `state PAIRING_CODE`.
-- a `message` frame with seq N is followed by no other `message` until the daemon's
-  `ack {seq: N}` arrived (or the worker's 30 s ack timeout passed).
+- `message` frames come in journal order, without waiting for acks; the daemon acks each
+  seq after its inbox commit (or its deliberate refusal), and a worker restarted after a
+  crash sends its unacked journal entries again (seq numbers are per worker process).
 
 Size: a frame is at most `MAX_FRAME_BYTES` (1 MiB, newline included). The largest text a
 WhatsApp user can send (65,536 characters, `engine.model.MAX_TEXT_CHARS`; longer texts are
@@ -203,7 +204,7 @@ class Connected(Frame):
 @_frame("message", WORKER)
 @dataclass(frozen=True, slots=True)
 class MessageFrame(Frame):
-    """One normalised message (engine.model.Message.to_dict()); wait for `ack {seq}`."""
+    """One normalised message (engine.model.Message.to_dict()) from the worker's journal."""
 
     seq: int
     message: dict[str, Any]
@@ -244,7 +245,7 @@ class SendFailed(Frame):
 @_frame("ack", DAEMON)
 @dataclass(frozen=True, slots=True)
 class Ack(Frame):
-    """The message with this seq is committed to the daemon's inbox."""
+    """The message with this seq is committed to the daemon's inbox: drop it from the journal."""
 
     seq: int
 

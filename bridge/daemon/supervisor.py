@@ -80,6 +80,8 @@ class WorkerSpec:
     log_level: str = "INFO"
     qr_round_seconds: float = 165.0
     env: Mapping[str, str] | None = None
+    # The worker program; its arguments (--kind, --phone, --session-db, --log-level) follow.
+    launcher: tuple[str, ...] = (sys.executable, "-m", "bridge.worker")
 
 
 class Session:
@@ -155,7 +157,7 @@ class Session:
         self.reader_failure = None
         self.set_view(state=SessionState.STARTING, reason=None, detail=None, qr=None, pair_code=None)
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bridge.worker", "--kind", self.spec.kind, "--phone", self.config.phone,
+            *self.spec.launcher, "--kind", self.spec.kind, "--phone", self.config.phone,
             "--session-db", str(session_db), "--log-level", self.spec.log_level,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env=env, start_new_session=True,
@@ -373,18 +375,17 @@ class Session:
             await self._send(p.Logout())
 
     async def _on_message(self, frame: p.MessageFrame) -> None:
-        try:
-            if self.refuse_messages:
-                self.log.warning("message_refused_wrong_number", seq=frame.seq)
-            else:
-                await self.sink(self.config.phone, frame.message)
-                self.committed.append(str(frame.message.get("id")))
-                self.set_view(last_message_at=_now(), messages_received=self.view.messages_received + 1)
-        finally:
-            # The ack says "committed": the worker lets WhatsApp consider it delivered only now.
-            # A worker that died meanwhile needs no ack: WhatsApp re-delivers to the next one.
-            with contextlib.suppress(NotAvailableError, ConnectionError):
-                await self._send(p.Ack(seq=frame.seq))
+        if self.refuse_messages:
+            self.log.warning("message_refused_wrong_number", seq=frame.seq)
+        else:
+            # Raises when the inbox commit fails: then no ack, and the entry stays in the
+            # worker's journal, sent again by the next worker of this number.
+            await self.sink(self.config.phone, frame.message)
+            self.committed.append(str(frame.message.get("id")))
+            self.set_view(last_message_at=_now(), messages_received=self.view.messages_received + 1)
+        # The ack says "committed" (or deliberately refused): the worker drops it from its journal.
+        with contextlib.suppress(NotAvailableError, ConnectionError):
+            await self._send(p.Ack(seq=frame.seq))
 
     async def _read_logs(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stderr is not None

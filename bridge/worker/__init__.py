@@ -32,7 +32,6 @@ Exit codes (`bridge.protocol.ExitCode`):
 ====  =====================================================================
 
 Environment knobs (all optional):
-- WABRIDGE_WORKER_ACK_TIMEOUT: seconds to wait for a message ack (default 30).
 - WABRIDGE_WORKER_PROXY: proxy URL for the neonize connection
   (``socks5://host:port`` or ``http://host:port``); tests point it at a closed or
   silent loopback port so no test ever reaches the network.

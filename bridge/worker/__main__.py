@@ -28,7 +28,7 @@ import structlog
 import structlog.tracebacks
 
 from bridge.protocol import ExitCode
-from bridge.worker.base import WorkerBase, ack_timeout_from_env
+from bridge.worker.base import WorkerBase
 
 _PHONE_RE = re.compile(r"^[1-9][0-9]{6,14}$")
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -153,7 +153,6 @@ def main(argv: list[str] | None = None) -> NoReturn:
         "session_db": args.session_db,
         "out_fd": protocol_fd,
         "stdin": sys.stdin.buffer,
-        "ack_timeout": ack_timeout_from_env(),
     }
     worker_class: type[WorkerBase]
     try:

@@ -10,12 +10,13 @@ Threads of a worker process:
 - a single command thread, which runs the subclass handlers one at a time (neonize
   calls must never overlap a connect/stop, notes §7.1).
 
-`emit_message` is deliberately blocking: the caller (the neonize event handler) does
-not return until the daemon acked that the message is committed to its inbox, because
-whatsmeow sends the delivery receipt only after the handler returns; WhatsApp then
-re-delivers anything we had not committed. After 30 s without an ack it logs and goes
-on; once an exit is requested it never returns, so no receipt goes out for a message
-the daemon did not take.
+`emit_message` never waits for the daemon: neonize acknowledges a message to WhatsApp
+without waiting for our handler (docs/linked-device-capture.md), so the handler appends
+the message to the number's journal (bridge/worker/journal.py: in the kernel before it
+returns) and returns at once, keeping neonize's 100-event queue from filling up. A
+forwarder thread sends journal entries to the daemon as `message` frames; the daemon's
+`ack {seq}` after its inbox commit removes them; whatever is still in the journal when
+the process dies is sent again by the next worker of this number.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import queue
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,12 +50,10 @@ from bridge.protocol import (
     decode,
     encode,
 )
+from bridge.worker.journal import MessageJournal, journal_path
 from bridge.worker.normalise import recipient_jid
 
 log = structlog.get_logger("bridge.worker")
-
-ACK_TIMEOUT_ENV = "WABRIDGE_WORKER_ACK_TIMEOUT"
-DEFAULT_ACK_TIMEOUT = 30.0
 
 T = TypeVar("T")
 Handler = Callable[[Any], None]
@@ -75,16 +73,6 @@ def iso(moment: datetime) -> str:
 def in_seconds(moment: datetime, seconds: float) -> datetime:
     """Return `moment` plus some seconds."""
     return moment + timedelta(seconds=seconds)
-
-
-def ack_timeout_from_env() -> float:
-    """Return the ack timeout (seconds): WABRIDGE_WORKER_ACK_TIMEOUT or 30."""
-    raw = os.environ.get(ACK_TIMEOUT_ENV, "")
-    try:
-        value = float(raw) if raw else DEFAULT_ACK_TIMEOUT
-    except ValueError:
-        return DEFAULT_ACK_TIMEOUT
-    return value if value > 0 else DEFAULT_ACK_TIMEOUT
 
 
 def ensure_private_file(path: Path) -> None:
@@ -174,11 +162,10 @@ class WorkerBase:
         session_db: Path,
         out_fd: int,
         stdin: BinaryIO,
-        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
     ) -> None:
         self.phone = phone
         self.session_db = session_db
-        self.ack_timeout = ack_timeout
+        self.journal = MessageJournal(journal_path(session_db))
         self._writer = FrameWriter(out_fd)
         self._stdin = stdin
         self._jobs: queue.Queue[Job] = queue.Queue()
@@ -188,10 +175,6 @@ class WorkerBase:
         self._exit_code = int(ExitCode.OK)
         self._state_lock = threading.Lock()
         self._state: tuple[str, str | None, str | None] | None = None
-        self._ack_lock = threading.Lock()
-        self._acks: dict[int, threading.Event] = {}
-        self._seq = 0
-        self._message_lock = threading.Lock()
 
     # ---- subclass hooks -----------------------------------------------------------
 
@@ -253,40 +236,25 @@ class WorkerBase:
         log.info("send_failed", request_id=frame.request_id, error=error[:200], retryable=retryable)
         self.send(SendFailed(request_id=frame.request_id, error=error[:300], retryable=retryable))
 
-    def emit_message(self, message: dict[str, Any]) -> bool:
-        """Send a `message` frame and block until its ack; False after the ack timeout."""
-        with self._message_lock:
-            with self._ack_lock:
-                self._seq += 1
-                seq = self._seq
-                waiter = threading.Event()
-                self._acks[seq] = waiter
-            self.send(MessageFrame(seq=seq, message=message))
-            deadline = time.monotonic() + self.ack_timeout
-            while not waiter.is_set():
-                if self._exit.is_set():
-                    self.park()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    log.warning("message_ack_timeout", seq=seq, message_id=message.get("id"))
-                    break
-                waiter.wait(min(remaining, 0.1))
-            with self._ack_lock:
-                self._acks.pop(seq, None)
-            return waiter.is_set()
+    def emit_message(self, message: dict[str, Any]) -> int:
+        """Journal a normalised message for the daemon and return at once (its journal seq)."""
+        return self.journal.append(message)
 
     def park(self) -> NoReturn:
-        """Block this thread until the process exits (used for un-acked messages)."""
+        """Block this thread until the process exits (a handler that must not return)."""
         while True:
             threading.Event().wait(3600)
 
+    def _forward(self) -> None:
+        """Send journal entries to the daemon, oldest first, without waiting for acks."""
+        while not self._exit.is_set():
+            entry = self.journal.next_unsent(0.5)
+            if entry is not None:
+                self.send(MessageFrame(seq=entry[0], message=entry[1]))
+
     def _on_ack(self, seq: int) -> None:
-        with self._ack_lock:
-            waiter = self._acks.get(seq)
-        if waiter is None:
+        if not self.journal.ack(seq):
             log.debug("ack_ignored", seq=seq)
-        else:
-            waiter.set()
 
     # ---- lifecycle ----------------------------------------------------------------
 
@@ -320,6 +288,7 @@ class WorkerBase:
             # The reader starts first so stop/EOF work even during a slow start; commands
             # wait in the queue until start() has set the session up.
             threading.Thread(target=self._read_stdin, name="stdin-reader", daemon=True).start()
+            threading.Thread(target=self._forward, name="journal-forwarder", daemon=True).start()
             self.start()
             threading.Thread(target=self._run_jobs, name="commands", daemon=True).start()
             while not self._exit.wait(0.5):

@@ -368,7 +368,7 @@ class NeonizeWorker(WorkerBase):
             log.debug("message_skipped", message_id=str(ev.Info.ID))
             return
         log.info("message_received", message_id=message["id"], type=message["type"])
-        self.emit_message(message)  # blocks until the daemon committed it (see base)
+        self.emit_message(message)  # journaled: survives this process; the daemon gets it next
 
     # ---- daemon commands (command thread) -------------------------------------------
 

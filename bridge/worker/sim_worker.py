@@ -9,7 +9,7 @@ where the daemon can tell the difference:
   (``2@<b64>,<b64>,<b64>,<b64>``), 6 per round, the first valid 60 s and each next one
   20 s (WABRIDGE_SIM_QR_SECONDS="first,next" shortens this for tests); after the round
   it reports FAILED qr_exhausted and waits for the daemon to restart it;
-- the wrong-number guard, logout, send failures while offline, ack-gated message
+- the wrong-number guard, logout, send failures while offline, journaled message
   delivery on one thread (like neonize's single event thread) and a Go-like abort.
 """
 
