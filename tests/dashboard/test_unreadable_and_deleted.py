@@ -52,7 +52,7 @@ async def test_a_deleted_message_is_struck_through_with_its_time(client: TestCli
          "error": None}]}
     await login(client)
     html = await (await client.get("/leads/6281234567890")).text()
-    assert "<del>sudah transfer</del>" in html and "deleted 2026-11-23 10:05" in html
+    assert "<del>sudah transfer</del>" in html and "deleted 23 Nov 2026 10:05 WIB" in html
     assert "jadi 2 ya" in html and "· edited" in html
 
 
