@@ -120,4 +120,4 @@ async def test_partner_hook_requests_refusals_and_messages_are_counted(client: T
     assert registry.get_sample_value("wabridge_partner_refused_total",
                                      {"source": "_unknown", "reason": "unknown_source"}) == 1
     assert registry.get_sample_value("wabridge_messages_unreadable_total",
-                                     {"source": "whatsapp_cloud", "reason": "malformed"}) == 2
+                                     {"source": "whatsapp_cloud", "reason": "malformed:chat"}) == 2
