@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from engine.attendance import Event, compact_of, wa_link
-from engine.event_spec import local_when, parse_event_spec
+from engine.event_spec import EventSpecError, local_when, parse_event_spec
 from store.checkins import (
     ManualResult,
     event_counts,
@@ -38,10 +38,12 @@ from store.events import (
     import_attendees,
     list_codes,
     list_events,
+    update_event_window,
 )
 
 T = TypeVar("T")
 Runner = Callable[..., Awaitable[Any]]  # run(fn, *args) → fn(db, *args) on the store thread
+EDITABLE = frozenset({"name", "start", "end"})  # what PATCH /api/events/{event} may change
 SNAPSHOT_MAX_AGE = 3.0  # seconds: also picks up changes made by another process
 LATEST = 25
 
@@ -91,7 +93,8 @@ class EventDesk:
                     start_local=local_when(event.starts_at, self.tz), end_local=local_when(event.ends_at, self.tz),
                     # ISO 8601 in the workspace's offset: the pages show them with its zone abbreviation
                     start=event.starts_at.astimezone(self.tz).isoformat(),
-                    end=event.ends_at.astimezone(self.tz).isoformat())
+                    end=event.ends_at.astimezone(self.tz).isoformat(),
+                    end_past=event.ends_at <= now)  # created or moved into the past: pages warn
         return data
 
     async def event(self, ref: str) -> Event:
@@ -166,6 +169,20 @@ class EventDesk:
         event = await self.call(create_event, spec, self.clock())
         self.changed()
         return self.describe(event)
+
+    async def update(self, ref: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Rename an event or move its window (name, start, end; the rest stays); EventSpecError names a field."""
+        unknown = sorted(set(raw) - EDITABLE)
+        if unknown:
+            raise EventSpecError(unknown[0], f"cannot be changed here (only {', '.join(sorted(EDITABLE))})")
+        event = await self.event(ref)
+        spec = parse_event_spec({"name": event.name, "number": event.number, "mode": event.mode, "uses": event.max_uses,
+                                 "start": event.starts_at, "end": event.ends_at, **raw},
+                                tz=self.tz, statuses=self.statuses)
+        updated = await self.call(update_event_window, event.id, name=spec.name, starts_at=spec.starts_at,
+                                  ends_at=spec.ends_at)
+        self.changed()
+        return self.describe(updated)
 
     async def add_codes(self, ref: str, *, count: int | None = None,
                         attendees: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:

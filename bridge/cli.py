@@ -6,6 +6,7 @@ import argparse
 import sqlite3
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 import structlog
@@ -32,6 +33,14 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="DEBUG, INFO, WARNING or ERROR (default from config: INFO)")
 
 
+def _version() -> str:
+    """The installed package's version (pyproject.toml)."""
+    try:
+        return metadata.version("wabridge")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line (global options work before or after the subcommand)."""
     parser = argparse.ArgumentParser(
@@ -40,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 problems found, 2 usage, 11 config error, 25 database error.",
     )
     _global_options(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

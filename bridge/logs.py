@@ -34,5 +34,8 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    # aiohttp's access log is one line per request: keep it out of INFO.
+    # aiohttp's access log is one line per request, APScheduler says INFO on every job run
+    # ("Running job", "executed successfully"): routine ticks, kept out of INFO.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    logging.getLogger("apscheduler").setLevel(quiet)

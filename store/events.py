@@ -119,6 +119,14 @@ def create_event(db: Database, spec: EventSpec, now: datetime) -> Event:
     return event
 
 
+def update_event_window(db: Database, event_id: int, *, name: str, starts_at: datetime, ends_at: datetime) -> Event:
+    """Rename an event or move its window; its mode, keyword, prefix and codes stay as they are."""
+    with db.atomic():
+        db.conn.execute("UPDATE events SET name = ?, starts_at = ?, ends_at = ? WHERE id = ?",
+                        (name, starts_at.isoformat(), ends_at.isoformat(), event_id))
+    return get_event(db, event_id)
+
+
 def get_event(db: Database, ref: str | int) -> Event:
     """An event by id or slug. Raises NotFoundError naming what was asked for."""
     text = str(ref).strip()

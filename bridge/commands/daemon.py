@@ -148,7 +148,12 @@ def cmd_sim_scan(ctx: Context, args: argparse.Namespace) -> int:
     if client is None:
         return EXIT_FAILED
     body = {"as": normalise_phone(args.as_phone)} if args.as_phone else {}
-    return _report(*client.call("POST", f"/sim/{normalise_phone(args.number)}/scan", body))
+    status, answer = client.call("POST", f"/sim/{normalise_phone(args.number)}/scan", body)
+    if 200 <= status < 300 and isinstance(answer, dict) and answer.get("state") != "CONNECTED":
+        # The scan was taken but did not link (e.g. the wrong-number guard): say why, exit non-zero.
+        err(f"{answer.get('state')}: {answer.get('reason_words') or answer.get('state_words')}")
+        return EXIT_FAILED
+    return _report(status, answer)
 
 
 def cmd_sim_crash(ctx: Context, args: argparse.Namespace) -> int:

@@ -70,6 +70,10 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> int:
         flag = f"--reply {exc.field.split('.', 1)[1]}" if exc.field.startswith("texts.") else f"--{exc.field}"
         err(f"error: {flag}: {exc.problem}")
         return EXIT_FAILED
+    if event.ends_at <= utc_now():  # created as asked, but nobody can check in: say so
+        tz = ctx.config.workspace.to_workspace().tz
+        err(f"warning: the end ({local_when(event.ends_at, tz)} {event.ends_at.astimezone(tz).tzname()}) is "
+            "already past: every check-in would be refused; fix it with a later --end")
     if args.json:
         out_json(event_dict(event))
         return EXIT_OK

@@ -173,7 +173,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     """Register `replay`."""
     p = sub.add_parser(
         "replay", parents=[common], help="feed a JSON Lines file of messages through the rules",
-        description="Feed normalised messages (one JSON object per line, DESIGN.md's message format) "
+        description="Feed normalised messages (one JSON object per line, the format in docs/message-format.md) "
                     "through the same inbox -> engine -> store path the daemon uses. Re-running the "
                     "same file skips messages already seen; an interrupted run resumes.",
     )

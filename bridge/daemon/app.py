@@ -60,6 +60,8 @@ def utc_now() -> datetime:
     """The shell's clock."""
     return datetime.now(UTC)
 
+SIM_SCAN_WAIT_SECONDS = 15.0  # `sim scan`: for the QR to show, then for the state after the scan
+
 
 class Daemon(StoreQueries):
     """`wabridge run`: everything a running bridge is, behind the SessionControl surface."""
@@ -383,9 +385,18 @@ class Daemon(StoreQueries):
         """Pair a simulated number (as another phone to exercise the wrong-number guard)."""
         self._require_sim()
         session = self._session(number)
+        waiting = (SessionState.SCAN_QR, SessionState.PAIRING_CODE)
+        if session.view.state is SessionState.CONNECTED:
+            raise NotAvailableError(f"{number} is already CONNECTED: nothing is waiting to be scanned")
         if session.proc is None or session.proc.returncode is not None:
             await session.restart()
+        with contextlib.suppress(TimeoutError):  # a fresh worker shows its first QR within a second or two
+            await session.wait_for(lambda v: v.state in waiting, SIM_SCAN_WAIT_SECONDS)
+        if session.view.state not in waiting:
+            raise NotAvailableError(f"{number} is {session.view.state.value}: nothing is waiting to be scanned")
         await session.send_command(p.SimScan(as_=normalise_phone(as_phone) if as_phone else None))
+        with contextlib.suppress(TimeoutError):  # answer with the state after the scan, not the one before
+            await session.wait_for(lambda v: v.state not in waiting, SIM_SCAN_WAIT_SECONDS)
 
     async def sim_inject(self, number: str, message: Mapping[str, Any]) -> dict[str, Any]:
         """Deliver one message through the simulated worker (defaults filled, validated)."""

@@ -95,6 +95,12 @@ async def create_event(request: web.Request) -> web.StreamResponse:
     return json_response(await _guard(_desk(request).create(body)), status=201)
 
 
+async def update_event(request: web.Request) -> web.StreamResponse:
+    """PATCH /api/events/{event} {name, start, end}: rename it or move its window (the rest stays)."""
+    body = await read_json_object(request, required=True)
+    return json_response(await _guard(_desk(request).update(_ref(request), body)))
+
+
 async def get_event(request: web.Request) -> web.StreamResponse:
     """GET /api/events/{event}: the event, its counts and the latest check-ins."""
     return json_response(await _guard(_desk(request).snapshot(_ref(request))))
@@ -254,14 +260,16 @@ async def _page_event(request: web.Request) -> dict[str, Any] | web.Response:
     try:
         return await desk.snapshot(_ref(request))
     except NotFoundError:
-        return render(request, "events.html", status=404, events=await desk.events(),
+        return render(request, "events.html", status=404, events=await desk.events(), numbers=desk.numbers,
                       error=N_("There is no event %(event)s."), error_values={"event": repr(_ref(request))})
 
 
 @page_route
 async def events_page(request: web.Request) -> web.StreamResponse:
     """GET /events: every event with its counts and links to its pages."""
-    return render(request, "events.html", events=await _desk(request).events(), error=None, error_values={})
+    desk = _desk(request)
+    return render(request, "events.html", events=await desk.events(), error=None, error_values={},
+                  numbers=desk.numbers)
 
 
 @page_route
@@ -295,6 +303,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/api/events", list_events)
     router.add_post("/api/events", create_event)
     router.add_get("/api/events/{event}", get_event)
+    router.add_patch("/api/events/{event}", update_event)
     router.add_get("/api/events/{event}/codes", list_codes)
     router.add_post("/api/events/{event}/codes", add_codes)
     router.add_get("/api/events/{event}/checkins", list_checkins)

@@ -8,6 +8,7 @@ the page (a link, not a form: it changes nothing but this browser's own words).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,7 @@ def page_environment(language: str, tz: ZoneInfo) -> jinja2.Environment:
     words = Wording(language, tz)
     env.globals.update(
         lang=language, language_names=LANGUAGE_NAMES, when=words.when, clock=words.time, day=words.day,
+        zone=datetime.now(tz).tzname() or tz.key,  # the workspace zone's abbreviation, for form labels
         js_words={"words": js_catalog(language), **words.zone_words()},
     )
     env.filters["rupiah"] = money  # lead values: "Rp 1.500.000"

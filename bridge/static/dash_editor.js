@@ -61,8 +61,8 @@
   function chipInput(leaf, spec, path, placeholder) {
     var asList = Array.isArray(leaf.value);
     var items = listItems(leaf.value);
-    var box = el("div", {"class": "chips", role: "group", "aria-label": "Values"});
-    var field = el("input", {type: "text", "data-path": path, "aria-label": "Value", autocomplete: "off",
+    var box = el("div", {"class": "chips", role: "group", "aria-label": _("Values")});
+    var field = el("input", {type: "text", "data-path": path, "aria-label": _("Value"), autocomplete: "off",
       enterkeyhint: "enter"});
     var suggestions = spec.choices.length ? spec.choices : (STATUS_FIELDS.indexOf(spec.name) >= 0 ? vocab.statuses : []);
     if (suggestions.length) {
@@ -81,10 +81,10 @@
       leaf.value = asList ? words : words.join(", ");
     }
     function draw() {
-      field.placeholder = items.length ? "Add more" : placeholder;  // short once chips explain it (phones)
+      field.placeholder = items.length ? _("Add more") : placeholder;  // short once chips explain it (phones)
       Array.prototype.forEach.call(box.querySelectorAll(".chip"), function (n) { n.remove(); });
       items.forEach(function (word, index) {
-        var remove = el("button", {type: "button", "class": "chip-x", "aria-label": "Remove " + word, text: "✕"});
+        var remove = el("button", {type: "button", "class": "chip-x", "aria-label": window.wabridge.format(_("Remove {word}"), {word: word}), text: "✕"});
         remove.addEventListener("click", function (event) {
           items.splice(index, 1); draw(); save();
           if (event.detail === 0) { field.focus(); }  // from the keyboard: keep typing; a tap keeps the keyboard shut
@@ -130,32 +130,32 @@
     var set = function (v) { leaf.value = v; };
     if (spec.kind === "bool") {
       if (typeof leaf.value !== "boolean") { leaf.value = true; }
-      return select(path, [{value: "true", label: "Yes"}, {value: "false", label: "No"}], String(leaf.value),
-        function (v) { leaf.value = v === "true"; }, "Value");
+      return select(path, [{value: "true", label: _("Yes")}, {value: "false", label: _("No")}], String(leaf.value),
+        function (v) { leaf.value = v === "true"; }, _("Value"));
     }
     if (spec.kind === "time") {
       var parts = String(leaf.value || "09:00-17:00").split("-");
       leaf.value = parts.join("-");
-      var from = input(path, "time", parts[0], function () { leaf.value = from.value + "-" + to.value; }, "From");
-      var to = input(path, "time", parts[1] || "", function () { leaf.value = from.value + "-" + to.value; }, "To");
-      return el("span", {"class": "range"}, [from, el("span", {text: " to "}), to]);
+      var from = input(path, "time", parts[0], function () { leaf.value = from.value + "-" + to.value; }, _("From"));
+      var to = input(path, "time", parts[1] || "", function () { leaf.value = from.value + "-" + to.value; }, _("To"));
+      return el("span", {"class": "range"}, [from, el("span", {text: " " + _("to") + " "}), to]);
     }
     var many = leaf.op === "in_list" || leaf.op === "not_in_list";
     if (!many && (spec.choices.length || STATUS_FIELDS.indexOf(spec.name) >= 0) && leaf.op !== "matches") {
       var options = spec.choices.length ? spec.choices.map(function (c) { return {value: c, label: c}; })
         : statusOptions();
       if (options.map(function (o) { return o.value; }).indexOf(leaf.value) < 0) { leaf.value = options[0].value; }
-      return select(path, options, leaf.value, set, "Value");
+      return select(path, options, leaf.value, set, _("Value"));
     }
     if (takesList(spec, leaf.op)) {
-      return chipInput(leaf, spec, path, many ? "Add a value, then Enter" : "Add a keyword, then Enter");
+      return chipInput(leaf, spec, path, many ? _("Add a value, then Enter") : _("Add a keyword, then Enter"));
     }
     if (Array.isArray(leaf.value)) { leaf.value = leaf.value.join(", "); }
     if (spec.kind === "number" && !many) {
-      return input(path, "number", leaf.value, set, "Value");
+      return input(path, "number", leaf.value, set, _("Value"));
     }
     var op = vocab.operators.filter(function (o) { return o.name === leaf.op; })[0];
-    return input(path, "text", leaf.value, set, "Value", op && op.hint ? op.hint : "");
+    return input(path, "text", leaf.value, set, _("Value"), op && op.hint ? op.hint : "");
   }
 
   function leafRow(leaf, path, remove) {
@@ -167,11 +167,11 @@
     return el("div", {"class": "cond", "data-node": path}, [
       select(path + ".field", fields, leaf.field, function (v) {
         leaf.field = v; leaf.value = ""; render();
-      }, "Field"),
+      }, _("Field")),
       select(path + ".op", ops.map(function (o) { return {value: o.name, label: o.label}; }), leaf.op,
-        function (v) { leaf.op = v; render(); }, "Operator"),
+        function (v) { leaf.op = v; render(); }, _("Operator")),
       valueInput(leaf, path + ".value"),
-      el("button", {type: "button", "class": "link remove", "aria-label": "Remove condition", text: "✕"})
+      el("button", {type: "button", "class": "link remove", "aria-label": _("Remove condition"), text: "✕"})
     ]);
   }
 
@@ -179,10 +179,10 @@
   // ({not: {any: [...]}}) and "NOT ALL of these" ({not: {all: [...]}}); a `not` around a single
   // condition or another `not` is rewritten on load as NONE of [it], which means the same.
   var GROUP_KINDS = [
-    {value: "all", label: "ALL of these (AND)"},
-    {value: "any", label: "ANY of these (OR)"},
-    {value: "none", label: "NONE of these (NOT)"},
-    {value: "not_all", label: "NOT ALL of these"}
+    {value: "all", label: _("ALL of these (AND)")},
+    {value: "any", label: _("ANY of these (OR)")},
+    {value: "none", label: _("NONE of these (NOT)")},
+    {value: "not_all", label: _("NOT ALL of these")}
   ];
   function groupOf(node) {
     if (Array.isArray(node.any)) { return {kind: "any", list: node.any, key: "any"}; }
@@ -208,9 +208,9 @@
     if (group) {
       head.appendChild(select(path + ".kind", GROUP_KINDS, kind, function (v) {
         replace(makeGroup(v, list)); render();
-      }, "Group type"));
+      }, _("Group type")));
     } else {
-      head.appendChild(el("strong", {text: "All of these must be true (AND)"}));
+      head.appendChild(el("strong", {text: _("All of these must be true (AND)")}));
     }
     box.appendChild(head);
     list.forEach(function (child, index) {
@@ -226,15 +226,15 @@
       box.appendChild(node);
     });
     var foot = el("div", {"class": "group-foot"}, [
-      el("button", {type: "button", "class": "secondary small add-condition", text: "+ Condition"}),
-      el("button", {type: "button", "class": "secondary small add-group", text: "+ OR group"}),
-      el("button", {type: "button", "class": "secondary small add-none", text: "+ NONE group"})
+      el("button", {type: "button", "class": "secondary small add-condition", text: _("+ Condition")}),
+      el("button", {type: "button", "class": "secondary small add-group", text: _("+ OR group")}),
+      el("button", {type: "button", "class": "secondary small add-none", text: _("+ NONE group")})
     ]);
     foot.children[0].addEventListener("click", function () { list.push(defaultLeaf()); render(); });
     foot.children[1].addEventListener("click", function () { list.push({any: [defaultLeaf()]}); render(); });
     foot.children[2].addEventListener("click", function () { list.push({not: {any: [defaultLeaf()]}}); render(); });
     if (group) {
-      foot.appendChild(el("button", {type: "button", "class": "link remove", text: "Remove group"}));
+      foot.appendChild(el("button", {type: "button", "class": "link remove", text: _("Remove group")}));
     }
     box.appendChild(foot);
     return box;
@@ -247,44 +247,48 @@
     var set = function (key) { return function (v) { action[key] = v; }; };
     if (t === "set_status") {
       if (vocab.statuses.indexOf(action.status) < 0) { action.status = vocab.statuses[0]; }
-      parts.push(labelled("Status", select(path + ".status", statusOptions(), action.status, set("status"), "Status")));
+      parts.push(labelled(_("Status"), select(path + ".status", statusOptions(), action.status, set("status"), _("Status"))));
     } else if (t === "update_value") {
       if (!action.target) { action.target = "lead.value_actual"; }
       var custom = Object.prototype.hasOwnProperty.call(action, "pattern");
       if (!custom && !action.preset) { action.preset = vocab.presets[0].name; }
       var choice = custom ? "custom" : action.preset;
-      parts.push(labelled("Field", select(path + ".target", vocab.numeric_targets.map(function (n) {
+      parts.push(labelled(_("Field"), select(path + ".target", vocab.numeric_targets.map(function (n) {
         return {value: n, label: (fieldSpec(n) || {label: n}).label};
-      }), action.target, set("target"), "Target")));
-      parts.push(labelled("Amount format", select(path + ".preset", vocab.presets.map(function (p) {
+      }), action.target, set("target"), _("Target"))));
+      parts.push(labelled(_("Amount format"), select(path + ".preset", vocab.presets.map(function (p) {
         return {value: p.name, label: p.label};
       }), choice, function (v) {
         if (v === "custom") { delete action.preset; action.pattern = action.pattern || ""; }
         else { action.preset = v; delete action.pattern; }
         render();
-      }, "Preset")));
+      }, _("Preset"))));
       if (choice === "custom") {
-        parts.push(labelled("Regex (first group is the amount)",
-          input(path + ".pattern", "text", action.pattern, set("pattern"), "Pattern", "Rp\\s*([0-9.,]+)")));
+        parts.push(labelled(_("Regex (first group is the amount)"),
+          input(path + ".pattern", "text", action.pattern, set("pattern"), _("Pattern"), "Rp\\s*([0-9.,]+)")));
       }
     } else if (t === "set_field") {
       if (!action.field) { action.field = vocab.settable_fields[0]; }
-      parts.push(labelled("Field", select(path + ".field", vocab.settable_fields.map(function (n) {
+      parts.push(labelled(_("Field"), select(path + ".field", vocab.settable_fields.map(function (n) {
         return {value: n, label: (fieldSpec(n) || {label: n}).label};
-      }), action.field, set("field"), "Field")));
-      parts.push(labelled("Value", input(path + ".value", "text", action.value, set("value"), "Value")));
+      }), action.field, set("field"), _("Field"))));
+      parts.push(labelled(_("Value"), input(path + ".value", "text", action.value, set("value"), _("Value"))));
     } else if (t === "adjust_score") {
-      parts.push(labelled("By", input(path + ".by", "number", action.by, set("by"), "By")));
+      parts.push(labelled(_("By"), input(path + ".by", "number", action.by, set("by"), _("By"))));
     } else {
       var spec = vocab.actions.filter(function (a) { return a.type === t; })[0];
+      // The inputs' names in the page's language (the action keys stay as they are in the rule).
+      var keyWords = {tag: _("Tag"), text: _("Text"), reply: _("Reply"), endpoint: _("Endpoint"), event: _("Event"),
+        event_name: _("Event name"), cooldown_hours: _("Cooldown hours"), allow_group: _("Also in group chats"),
+        url: _("URL"), secret: _("Secret"), value_from: _("Value from")};
       spec.keys.forEach(function (key) {
         if (key === "allow_group") {
           var box = el("input", {type: "checkbox", "data-path": path + "." + key, checked: !!action[key]});
           box.addEventListener("change", function () { action[key] = box.checked; });
-          parts.push(el("label", {"class": "toggle"}, [box, el("span", {text: " " + key.replace(/_/g, " ")})]));
+          parts.push(el("label", {"class": "toggle"}, [box, el("span", {text: " " + (keyWords[key] || key)})]));
         } else {
           var kind = key === "cooldown_hours" ? "number" : "text";
-          parts.push(labelled(key.charAt(0).toUpperCase() + key.slice(1).replace(/_/g, " "), input(path + "." + key, kind, action[key], function (v) {
+          parts.push(labelled(keyWords[key] || key.charAt(0).toUpperCase() + key.slice(1).replace(/_/g, " "), input(path + "." + key, kind, action[key], function (v) {
             if (v === "") { delete action[key]; } else { action[key] = v; }
           }, key)));
         }
@@ -300,8 +304,8 @@
       el("div", {"class": "action-head"}, [
         select(path + ".type", types, action.type, function (v) {
           rule.actions[index] = {type: v}; render();
-        }, "Action"),
-        el("button", {type: "button", "class": "link remove", "aria-label": "Remove action", text: "✕"})
+        }, _("Action")),
+        el("button", {type: "button", "class": "link remove", "aria-label": _("Remove action"), text: "✕"})
       ])
     ].concat(actionInputs(action, path)));
     row.querySelector(".remove").addEventListener("click", function () { rule.actions.splice(index, 1); render(); });
@@ -311,42 +315,42 @@
   // -- the whole form --------------------------------------------------------------------
   function render() {
     form.textContent = "";
-    var name = input("name", "text", rule.name, function (v) { rule.name = v; }, "Rule name",
-      "e.g. Identify Hot Lead");
+    var name = input("name", "text", rule.name, function (v) { rule.name = v; }, _("Rule name"),
+      _("e.g. Identify Hot Lead"));
     name.id = "rule-name";
     var triggers = vocab.triggers.map(function (t) { return {value: t.name, label: t.label}; });
     var enabled = el("input", {type: "checkbox", "data-path": "enabled", checked: rule.enabled !== false});
     enabled.addEventListener("change", function () { rule.enabled = enabled.checked; });
     var stop = el("input", {type: "checkbox", "data-path": "stop_processing", checked: !!rule.stop_processing});
     stop.addEventListener("change", function () { rule.stop_processing = stop.checked; });
-    form.appendChild(labelled("Name", name));
+    form.appendChild(labelled(_("Name"), name));
     var row = el("div", {"class": "editor-row"}, [
-      labelled("When", select("trigger", triggers, rule.trigger, function (v) {
+      labelled(_("When"), select("trigger", triggers, rule.trigger, function (v) {
         rule.trigger = v; if (v !== "message.received") { delete rule.sender; } else { rule.sender = "customer"; }
         render();
-      }, "Trigger"))
+      }, _("Trigger")))
     ]);
     if (rule.trigger === "message.received") {
-      row.appendChild(labelled("Sender", select("sender", vocab.senders.map(function (s) {
+      row.appendChild(labelled(_("Sender"), select("sender", vocab.senders.map(function (s) {
         return {value: s.name, label: s.label};
-      }), rule.sender || "customer", function (v) { rule.sender = v; }, "Sender type")));
+      }), rule.sender || "customer", function (v) { rule.sender = v; }, _("Sender type"))));
     }
     form.appendChild(row);
-    form.appendChild(el("h2", {text: "IF"}));
+    form.appendChild(el("h2", {text: _("IF")}));
     if (!Array.isArray(rule.conditions)) { rule.conditions = [rule.conditions]; }
     form.appendChild(groupBox(rule.conditions, "conditions", null, null));
-    form.appendChild(el("h2", {text: "THEN"}));
+    form.appendChild(el("h2", {text: _("THEN")}));
     var actions = el("div", {"class": "actions-list", "data-node": "actions"});
     rule.actions.forEach(function (action, index) { actions.appendChild(actionRow(action, index)); });
-    var add = el("button", {type: "button", "class": "secondary small", id: "add-action", text: "+ Action"});
+    var add = el("button", {type: "button", "class": "secondary small", id: "add-action", text: "+ " + _("Action")});
     add.addEventListener("click", function () { rule.actions.push({type: "set_status"}); render(); });
     actions.appendChild(add);
     form.appendChild(actions);
     form.appendChild(el("div", {"class": "editor-row"}, [
-      el("label", {"class": "toggle"}, [enabled, el("span", {text: " Rule is on"})]),
-      el("label", {"class": "toggle"}, [stop, el("span", {text: " Stop here: no later rule runs when this one fires"})])
+      el("label", {"class": "toggle"}, [enabled, el("span", {text: " " + _("Rule is on")})]),
+      el("label", {"class": "toggle"}, [stop, el("span", {text: " " + _("Stop here: no later rule runs when this one fires")})])
     ]));
-    var save = el("button", {type: "submit", "class": "primary", id: "save-rule", text: "Save rule"});
+    var save = el("button", {type: "submit", "class": "primary", id: "save-rule", text: _("Save rule")});
     form.appendChild(el("div", {"class": "actions"}, [save]));
   }
 
@@ -389,6 +393,14 @@
     });
   }
 
+  // Enter in a one-line input (Tag, a value, a keyword) never saves the rule: only the Save button does.
+  form.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (event.key === "Enter" && target.tagName === "INPUT" && target.type !== "submit" && target.type !== "button") {
+      event.preventDefault();
+    }
+  });
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     clearErrors();
@@ -400,16 +412,19 @@
         ruleId = String(r.data.rule.id);
         form.setAttribute("data-rule-id", ruleId);
         history.replaceState(null, "", "/rules/" + ruleId + "/edit");
+        var heading = document.getElementById("editor-heading");
+        if (heading) { heading.textContent = _("Edit rule"); }
+        document.title = document.title.replace(/^[^·]*·/, _("Edit rule") + " ·");
         var saved = document.getElementById("saved");
-        saved.textContent = "Saved. The rule is live now.";
+        saved.textContent = _("Saved. The rule is live now.");
         saved.hidden = false;
         return;
       }
-      var error = r.data.error || {message: "Failed: HTTP " + r.status};
+      var error = r.data.error || {message: window.wabridge.format(_("Failed: HTTP {status}"), {status: r.status})};
       var message = error.message.indexOf(error.field + ": ") === 0 ? error.message.slice(error.field.length + 2)
         : error.message;
       showFieldError(error.field || "", message);
-    }, function () { button.disabled = false; showFieldError("", "The server did not answer."); });
+    }, function () { button.disabled = false; showFieldError("", _("The server did not answer. Is wabridge running?")); });
   });
 
   // -- Test this rule (static/dash_test.js) -------------------------------------------------
@@ -423,7 +438,8 @@
     out.textContent = "";
     send("POST", "/api/rules/suggest", {text: sentence}).then(function (r) {
       if (!r.ok) {
-        out.appendChild(el("p", {"class": "alert", text: (r.data.error || {}).message || "Failed"}));
+        out.appendChild(el("p", {"class": "alert", text: (r.data.error || {}).message ||
+          window.wabridge.format(_("Failed: HTTP {status}"), {status: r.status})}));
         return;
       }
       var shown = el("p", {"class": "suggest-sentence"});
@@ -441,7 +457,18 @@
         meanings.appendChild(el("li", {text: "“" + span.text + "” → " + span.meaning}));
       });
       out.appendChild(meanings);
-      out.appendChild(el("p", {"class": r.data.ok ? "saved" : "alert", id: "suggest-message", text: r.data.message}));
+      // Anything not understood is a warning, never the success colour (engine.suggest's warnings).
+      var warnings = r.data.warnings || [];
+      warnings.forEach(function (warning) {
+        var words = warning.words.map(function (w) { return "\u201c" + w + "\u201d"; }).join(", ");
+        var text = warning.code === "unread_condition"
+          ? window.wabridge.format(_("Check the conditions before saving: {words} was not read as a condition, so the draft may fire more often than the sentence says."), {words: words})
+          : window.wabridge.format(_("Not understood, left out of the draft: {words}."), {words: words});
+        out.appendChild(el("p", {"class": "warning", role: "alert", "data-warning": warning.code, text: text}));
+      });
+      var message = r.data.ok ? _("Draft ready: check it before you save it. Nothing is saved yet.") : r.data.message;
+      out.appendChild(el("p", {"class": r.data.ok ? (warnings.length ? "warning-note" : "saved") : "alert",
+        id: "suggest-message", text: message}));
       if (r.data.ok && r.data.rule) {
         rule = r.data.rule;
         render();

@@ -3,7 +3,7 @@
   "use strict";
   function copied(button) {
     var label = button.textContent;
-    button.textContent = "Copied";
+    button.textContent = _("Copied");
     window.setTimeout(function () { button.textContent = label; }, 2000);
   }
   document.addEventListener("click", function (event) {

@@ -18,7 +18,7 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (!response.ok) {
-          throw new Error((data.error && data.error.message) || ("Failed: HTTP " + response.status));
+          throw new Error((data.error && data.error.message) || window.wabridge.format(_("Failed: HTTP {status}"), {status: response.status}));
         }
         return data;
       });
@@ -62,7 +62,7 @@
         return;
       }
       if (event.target.closest("button[data-delete]")) {
-        if (!window.confirm("Delete the rule \u201c" + ruleOf(item).name + "\u201d?")) { return; }
+        if (!window.confirm(window.wabridge.format(_("Delete the rule \u201c{name}\u201d?"), {name: ruleOf(item).name}))) { return; }
         send("DELETE", "/api/rules/" + item.getAttribute("data-rule-id")).then(done, failed);
       }
     });
@@ -76,7 +76,7 @@
     if (!button) { return; }
     button.disabled = true;
     send("POST", "/api/rules/templates/install", {slugs: [button.getAttribute("data-install")]}).then(function () {
-      button.textContent = "Installed \u2713";
+      button.textContent = _("Installed") + " \u2713";
       button.classList.add("installed");
       dialog.addEventListener("close", done, {once: true});
     }, function (error) { button.disabled = false; dialog.close(); failed(error); });

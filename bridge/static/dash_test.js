@@ -49,7 +49,7 @@
     data.rules.forEach(function (item) {
       var verdict = el("div", {"class": "verdict " + (item.fired ? "fires" : "no")}, [
         named ? el("span", {"class": "verdict-rule", text: item.rule + ": "}) : null,
-        el("strong", {text: item.fired ? "Fires" : "Does not fire"}),
+        el("strong", {text: item.fired ? _("Fires") : _("Does not fire")}),
         el("span", {text: " — " + item.reason})
       ]);
       out.appendChild(verdict);
@@ -57,8 +57,9 @@
       (item.notes || []).forEach(function (note) { out.appendChild(el("p", {"class": "muted small", text: "→ " + note})); });
     });
     var before = data.lead_before, after = data.lead_after;
-    out.appendChild(el("p", {"class": "lead-after", text: "Lead after: status " + before.status + " → " +
-      after.status + (after.value_actual !== null ? ", value " + rupiah(after.value_actual) : "")}));
+    out.appendChild(el("p", {"class": "lead-after", text: window.wabridge.format(_("Lead after: status {before} → {after}"),
+      {before: before.status, after: after.status}) + (after.value_actual !== null
+      ? ", " + window.wabridge.format(_("value {amount}"), {amount: rupiah(after.value_actual)}) : "")}));
   }
 
   // Wire the panel (templates/_test_panel.html). `options.draft()` returns the rule to test, or
@@ -69,7 +70,7 @@
     button.addEventListener("click", function () {
       if (options.before) { options.before(); }
       var out = document.getElementById("test-result");
-      out.textContent = "Testing…";
+      out.textContent = _("Testing…");
       var draft = options.draft ? options.draft() : null;
       var body = {
         text: document.getElementById("test-text").value,
@@ -84,13 +85,13 @@
           return response.json().catch(function () { return {}; }).then(function (data) {
             out.textContent = "";
             if (response.ok) { showVerdicts(out, data, !draft); return; }
-            var error = data.error || {message: "Failed: HTTP " + response.status};
+            var error = data.error || {message: window.wabridge.format(_("Failed: HTTP {status}"), {status: response.status})};
             out.appendChild(el("p", {"class": "alert", text: error.message}));
             if (options.onRuleError && error.field && error.field.indexOf("rule.") === 0) {
               options.onRuleError(error.field.slice(5), error.message.slice(error.field.length + 2));
             }
           });
-        }, function () { out.textContent = "The server did not answer. Is wabridge running?"; });
+        }, function () { out.textContent = _("The server did not answer. Is wabridge running?"); });
     });
   }
 

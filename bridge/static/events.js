@@ -37,7 +37,7 @@
   }
 
   function who(item) {
-    return item.name || (item.phone ? "+" + item.phone : "Guest");
+    return item.name || (item.phone ? "+" + item.phone : _("Guest"));
   }
 
   function renderCounts(counts) {
@@ -50,12 +50,12 @@
   }
 
   function undoButton(checkinId) {
-    var button = el("button", "link undo", "Undo");
+    var button = el("button", "link undo", _("Undo"));
     button.type = "button";
     button.addEventListener("click", function () {
       button.disabled = true;
       request("POST", api + "/checkins/" + checkinId + "/undo").then(function (checkin) {
-        flash("Undone: " + who(checkin) + " (" + checkin.code + ") can check in again.", "ok");
+        flash(wabridge.format(_("Undone: {who} ({code}) can check in again."), {who: who(checkin), code: checkin.code}), "ok");
         refreshSearch();
       }).catch(function (err) {
         flash(err.message, "bad");
@@ -77,9 +77,9 @@
       main.appendChild(el("span", "row-detail", item.code + (item.phone && item.name ? " · +" + item.phone : "")));
       row.appendChild(main);
       var side = el("span", "row-side");
-      side.appendChild(el("span", "source", item.source === "manual" ? "manual" : "WhatsApp"));
+      side.appendChild(el("span", "source", item.source === "manual" ? _("manual") : "WhatsApp"));
       if (item.undone_at) {
-        side.appendChild(el("span", "undone-label", "undone"));
+        side.appendChild(el("span", "undone-label", _("undone")));
       } else {
         side.appendChild(undoButton(item.id));
       }
@@ -95,12 +95,12 @@
     renderLatest(data.latest);
     var state = $("state");
     state.dataset.state = data.event.state;
-    state.textContent = { open: "Open now", upcoming: "Not open yet", over: "Over" }[data.event.state];
+    state.textContent = { open: _("Open now"), upcoming: _("Not open yet"), over: _("Over") }[data.event.state];
   }
 
   function checkIn(body, label) {
     return request("POST", api + "/checkins", body).then(function (result) {
-      flash("Checked in: " + who(result.checkin) + " (" + result.checkin.code + ")", "ok");
+      flash(wabridge.format(_("Checked in: {who} ({code})"), {who: who(result.checkin), code: result.checkin.code}), "ok");
       refreshSearch();
     }).catch(function (err) {
       flash(label + ": " + err.message, "bad");
@@ -118,12 +118,12 @@
     var limit = item.max_uses || 1;
     if (item.used > 0) {
       var when = item.last_time || "";
-      side.appendChild(el("span", "done", (mode === "voucher" ? "used " + item.used + "/" + limit : "in") +
+      side.appendChild(el("span", "done", (mode === "voucher" ? wabridge.format(_("used {used}/{limit}"), {used: item.used, limit: limit}) : _("in")) +
         (when ? " " + when : "")));
       side.appendChild(undoButton(item.last_checkin_id));
     }
     if (item.used < limit) {
-      var button = el("button", "primary small", mode === "voucher" ? "Redeem" : "Check in");
+      var button = el("button", "primary small", mode === "voucher" ? _("Redeem") : _("Check in"));
       button.type = "button";
       button.addEventListener("click", function () {
         button.disabled = true;
@@ -143,7 +143,7 @@
     main.appendChild(el("span", "row-detail", item.phone ? "+" + item.phone : item.code));
     row.appendChild(main);
     var side = el("span", "row-side");
-    side.appendChild(item.undone_at ? el("span", "undone-label", "undone") : undoButton(item.id));
+    side.appendChild(item.undone_at ? el("span", "undone-label", _("undone")) : undoButton(item.id));
     row.appendChild(side);
     return row;
   }

@@ -55,21 +55,24 @@
   }
 
   function renderConnected(v) {
-    var who = "Linked";
     var el = $("linked-as");
     el.textContent = "";
-    el.appendChild(document.createTextNode(who));
     if (v.push_name) {
-      el.appendChild(document.createTextNode(" to "));
+      // "Linked to {name}": the name in bold wherever the language puts it
+      var words = _("Linked to {name}").split("{name}");
+      el.appendChild(document.createTextNode(words[0]));
       var strong = document.createElement("strong");
       strong.textContent = v.push_name;
       el.appendChild(strong);
+      el.appendChild(document.createTextNode(words[1] || ""));
+    } else {
+      el.appendChild(document.createTextNode(_("Linked")));
     }
     if (v.linked_phone) { el.appendChild(document.createTextNode(" (+" + v.linked_phone + ")")); }
     el.appendChild(document.createTextNode("."));
     $("last-message").hidden = !v.last_message_at;
     if (v.last_message_at) {
-      setText("last-message-at", new Date(v.last_message_at).toLocaleString());
+      setText("last-message-at", wabridge.when(v.last_message_at));
     }
   }
 
@@ -79,7 +82,7 @@
     var wrong = v.reason === "wrong_number";
     $("wrong-number").hidden = !wrong;
     var who = $("attempted-who");
-    who.textContent = v.attempted_phone ? "The phone " : "Another phone";
+    who.textContent = v.attempted_phone ? _("The phone") + " " : _("Another phone");
     if (v.attempted_phone) {
       var strong = document.createElement("strong");
       strong.textContent = "+" + v.attempted_phone;
@@ -96,8 +99,8 @@
     var share = expires > issued ? Math.max(0, Math.min(1, (expires - now) / (expires - issued))) : 0;
     $("timer-bar").style.width = (share * 100).toFixed(1) + "%";
     setText("countdown", left > 0
-      ? "This code changes in " + left + " s. Kode berganti dalam " + left + " detik."
-      : "Getting a new code… Mengambil kode baru…");
+      ? wabridge.format(_("This code changes in {seconds} s."), {seconds: left})
+      : _("Getting a new code…"));
   }
 
   function showError(message) {

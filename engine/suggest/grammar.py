@@ -33,6 +33,7 @@ from engine.suggest.phrases import PHRASES, TEXT_HEADS
 from engine.suggest.words import (
     ACTION_VERBS,
     AND_WORDS,
+    CONDITION_WORDS,
     EXAMPLES,
     FILLER,
     HINTS,
@@ -363,13 +364,36 @@ def _dedupe(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _keyword_words(node: Any) -> list[str]:
+    """Words inside the draft's message-text keywords (a condition phrase may have been swallowed)."""
+    if isinstance(node, list):
+        return [w for item in node for w in _keyword_words(item)]
+    if not isinstance(node, dict):
+        return []
+    if node.get("field") == "message.text" and isinstance(node.get("value"), str):
+        return _WORD.findall(node["value"])
+    return [w for value in node.values() if isinstance(value, list | dict) for w in _keyword_words(value)]
+
+
+def warnings_for(leftover: list[str], conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What to check before saving, as data: `ignored_words`, and `unread_condition` (words such as "still"
+    or "kecuali" left over or swallowed into a keyword: the draft may fire more often than meant)."""
+    out: list[dict[str, Any]] = []
+    if leftover:
+        out.append({"code": "ignored_words", "words": list(dict.fromkeys(leftover))})
+    suspicious = [w for w in [*leftover, *_keyword_words(conditions)] if w.casefold() in CONDITION_WORDS]
+    if suspicious:
+        out.append({"code": "unread_condition", "words": list(dict.fromkeys(suspicious))})
+    return out
+
+
 def _hints(leftover: list[str]) -> str:
     said = [HINTS[w.casefold()] for w in dict.fromkeys(leftover) if w.casefold() in HINTS]
     return (" Hint: " + "; ".join(dict.fromkeys(said)) + ".") if said else ""
 
 
 def suggest(text: str, known_statuses: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """Read one sentence: {"ok", "rule", "understood", "not_understood", "message"}; never saves anything."""
+    """One sentence → {"ok", "rule", "understood", "not_understood", "warnings" (data), "message"}; saves nothing."""
     statuses = tuple(known_statuses)
     reader = _Reader(text, _grammar(statuses))
     reader.phrases(late=False)
@@ -396,7 +420,7 @@ def suggest(text: str, known_statuses: tuple[str, ...] | list[str]) -> dict[str,
             message = (f"I did not understand this sentence{not_understood}. A rule needs an action and usually a "
                        f"condition; try e.g. {EXAMPLES[0]} or {EXAMPLES[1]}.")
         return {"ok": False, "rule": None, "understood": understood, "not_understood": leftover,
-                "message": message + _hints(leftover)}
+                "warnings": warnings_for(leftover, conditions), "message": message + _hints(leftover)}
     trigger = settings.get("trigger", MESSAGE_TRIGGER)
     title = " ".join(text.split())
     if len(title) > 60:
@@ -409,6 +433,7 @@ def suggest(text: str, known_statuses: tuple[str, ...] | list[str]) -> dict[str,
         parse_rule(rule, "rule", default_env(statuses))
     except RuleError as exc:
         return {"ok": False, "rule": None, "understood": understood, "not_understood": leftover,
+                "warnings": warnings_for(leftover, conditions),
                 "message": f"The draft would not be a valid rule ({exc.path}: {exc.message}). Reword the sentence."}
     message = "Draft ready: check it before you save it. Nothing is saved yet."
     if not conditions:
@@ -416,4 +441,10 @@ def suggest(text: str, known_statuses: tuple[str, ...] | list[str]) -> dict[str,
         message = f"No condition understood: as written the rule would fire on every {every}. " + message
     if leftover:
         message = f"Not understood: {shown}. " + message + _hints(leftover)
-    return {"ok": True, "rule": rule, "understood": understood, "not_understood": leftover, "message": message}
+    warnings = warnings_for(leftover, conditions)
+    unread = [w["words"] for w in warnings if w["code"] == "unread_condition"]
+    if unread:
+        message = (f"Check the conditions before saving: {', '.join(f'“{w}”' for w in unread[0])} was not read as "
+                   "a condition, so the draft may fire more often than the sentence says. " + message)
+    return {"ok": True, "rule": rule, "understood": understood, "not_understood": leftover, "warnings": warnings,
+            "message": message}

@@ -139,6 +139,9 @@ otomatis automatically rule aturan should must harus will akan ada any some ever
 messages pesan chat chats incoming masuk new comes come arrives receive receives received wa whatsapp me my our kami
 kita we you kamu anda lah dong ya yah deh sih nih tuh kak min gan sis bro mas mbak ok oke okay serta
 """.split())
+# Words that narrow when a rule applies ("the lead is still new", "unless", "kecuali"): left over, or
+# swallowed into a keyword, they mean the draft may fire more often than the sentence says.
+CONDITION_WORDS = frozenset({"still", "only", "unless", "except", "masih", "kecuali", "hanya", "cuma", "but", "tapi"})
 # A word left over that usually means a near miss: what to say about it.
 HINTS: dict[str, str] = {
     "balas": "put the reply in quotes: balas 'terima kasih'", "reply": "put the reply in quotes: reply 'thanks'",

@@ -65,6 +65,22 @@ async def test_create_event_and_bad_input_names_the_field(client: TestClient) ->
     assert error["error"]["field"] == "(body)"
 
 
+async def test_rename_and_move_an_event_and_warn_when_its_end_is_past(client: TestClient) -> None:
+    moved = await _json(client, "PATCH", API, {"name": "Launch Party 2", "start": "2099-01-01 09:00",
+                                               "end": "2099-01-01 17:00"})
+    assert (moved["name"], moved["slug"], moved["end_past"]) == ("Launch Party 2", EVENT, False)
+    assert moved["start"] == "2099-01-01T09:00:00+07:00"  # workspace time in, ISO with its offset out
+    past = await _json(client, "PATCH", API, {"start": "2020-01-01 09:00", "end": "2020-01-01 17:00"})
+    assert past["end_past"] is True and past["state"] == "over" and past["name"] == "Launch Party 2"
+    for body, field in (({"end": "2019-01-01 09:00"}, "end"), ({"mode": "open"}, "mode"), ({"name": ""}, "name")):
+        error = await _json(client, "PATCH", API, body, status=400)
+        assert error["error"]["field"] == field, error
+    created = await _json(client, "POST", "/api/events", {"name": "Kemarin", "number": ADMIN,
+                                                          "start": "2020-01-01 09:00", "end": "2020-01-01 17:00"},
+                          status=201)
+    assert created["end_past"] is True
+
+
 async def test_codes_search_generate_and_import(client: TestClient) -> None:
     rows = await _json(client, "GET", f"{API}/codes?q=budi")
     assert [r["code"] for r in rows] == [FREE_CODE] and rows[0]["used"] == 0

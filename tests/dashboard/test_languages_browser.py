@@ -65,6 +65,8 @@ async def test_every_screen_in_one_language_with_workspace_times(client: TestCli
                 assert not leaked, f"{path} in {language} shows the other language: {leaked[:5]}"
                 assert not TIME.search(text), f"{path}: a time without its zone: {TIME.search(text)}"
                 await page.screenshot(path=str(ARTIFACTS / f"lang-{language}{path.replace('/', '-')}.png"))
+        editor = await _read(page, "/rules/new", "#editor")  # built by JS from the server's words
+        assert "JIKA" in editor and "Semua ini harus benar (DAN)" in editor and "Simpan aturan" in editor
         leads = await _read(page, "/leads", ".leads-table")
         assert "Semua orang yang chat dengan nomor Anda" in leads and " WIB" in leads
         assert page.problems == []

@@ -388,3 +388,24 @@ def test_says_clearly_when_it_did_not_understand() -> None:
 
 def test_is_deterministic() -> None:
     assert suggest(ISSUE, DEFAULT_STATUSES) == suggest(ISSUE, DEFAULT_STATUSES)
+
+
+# Sentences whose condition the grammar does not read (issue #15): the draft must say so, as data
+# a page can show as a warning, and in the command line's message.
+@pytest.mark.parametrize(("sentence", "words"), [
+    ("when a customer asks about the price and the lead is still new, move it to responded", ["still"]),
+    ("kalau customer tanya harga tapi masih baru, ubah ke responded", ["tapi", "masih"]),
+    ("if the customer says order unless it is a group, change to hot", ["unless"]),
+])
+def test_a_condition_it_did_not_read_is_a_warning(sentence: str, words: list[str]) -> None:
+    result = suggest(sentence, DEFAULT_STATUSES)
+    unread = [w for w in result["warnings"] if w["code"] == "unread_condition"]
+    assert unread and set(words) <= set(unread[0]["words"]), result
+    assert result["message"].startswith("Check the conditions before saving")
+
+
+def test_a_clean_sentence_has_no_warnings() -> None:
+    result = suggest("kalau sudah lebih dari 3 pesan dan status masih new, pindahkan ke responded", DEFAULT_STATUSES)
+    assert result["ok"] is True and result["warnings"] == []
+    ignored = suggest("if customer is from jakarta on weekends, add tag jkt", DEFAULT_STATUSES)
+    assert ignored["warnings"] == [{"code": "ignored_words", "words": ["jakarta", "weekends"]}]

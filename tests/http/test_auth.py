@@ -42,7 +42,8 @@ API_ROUTES = {
     # Events (issue #5)
     ("GET", f"/events/{EVENT}/stream"), ("GET", f"/events/{EVENT}/codes/{USED_CODE}/qr.png"),
     ("GET", f"/events/{EVENT}/codes/{USED_CODE}/qr.svg"), ("GET", "/api/events"), ("POST", "/api/events"),
-    ("GET", f"/api/events/{EVENT}"), ("GET", f"/api/events/{EVENT}/codes"), ("POST", f"/api/events/{EVENT}/codes"),
+    ("GET", f"/api/events/{EVENT}"), ("PATCH", f"/api/events/{EVENT}"),
+    ("GET", f"/api/events/{EVENT}/codes"), ("POST", f"/api/events/{EVENT}/codes"),
     ("GET", f"/api/events/{EVENT}/checkins"), ("POST", f"/api/events/{EVENT}/checkins"),
     ("POST", f"/api/events/{EVENT}/checkins/1/undo"), ("GET", f"/api/events/{EVENT}/export.csv"),
     # Dashboard (issue #7)
@@ -58,6 +59,7 @@ RULE = {"name": "Tag buyers", "conditions": [{"field": "message.text", "op": "co
 # Bodies of the POSTs that need one to succeed.
 BODIES = {
     "/api/events": {"name": "Test", "number": ADMIN, "start": "2026-11-23 08:00", "end": "2026-11-23 17:00"},
+    f"/api/events/{EVENT}": {"name": "Renamed"},
     f"/api/events/{EVENT}/codes": {"count": 2}, f"/api/events/{EVENT}/checkins": {"code": FREE_CODE},
     "/api/rules": "RULE", "/api/rules/1": "RULE", "/api/rules/validate": "RULE", "/api/rules/order": {"ids": [1]},
     "/api/rules/templates/install": {"slugs": ["identify-hot-lead"]}, "/api/rules/test": {"text": "mau order"},
@@ -132,7 +134,7 @@ async def test_every_route_works_with_the_bearer(
                                     json=body if path.endswith("/messages") else
                                     {"older_than": "7d"} if path.endswith("/purge") else
                                     RULE if BODIES.get(path) == "RULE" else
-                                    BODIES.get(path) if method == "POST" else None)
+                                    BODIES.get(path) if method in ("POST", "PATCH") else None)
     assert response.status in (200, 201, 202), (method, path, await response.read())
     response.close()
 

@@ -9,10 +9,14 @@ from bridge.http.api import MAX_LIMIT, _int_param
 from bridge.http.auth import CONTROL, page_route
 from bridge.http.dashboard.views import page
 from bridge.http.errors import ApiError, json_response
+from bridge.i18n import N_
 
 ACTIVITY_PARAMS = ("limit", "errors")
 INBOX_PARAMS = ("limit", "state")
 INBOX_STATES = ("pending", "done", "error")
+# Outbox states and kinds (store.outbox) in words (msgids).
+OUTBOX_WORDS = {"pending": N_("waiting"), "delivered": N_("delivered"), "failed": N_("failed, retrying"),
+                "dead": N_("gave up"), "webhook": N_("webhook"), "reply": N_("reply"), "conversion": N_("conversion")}
 
 
 @page_route
@@ -25,7 +29,7 @@ async def activity_page(request: web.Request) -> web.StreamResponse:
     outbox = getattr(control, "outbox", None)
     entries = await outbox.list_entries(None, None, 50) if outbox is not None else None
     return page(request, "dash_activity.html", "activity", runs=runs, errors=errors, entries=entries,
-                unreadable=unreadable)
+                unreadable=unreadable, outbox_words=OUTBOX_WORDS)
 
 
 async def list_runs(request: web.Request) -> web.StreamResponse:
