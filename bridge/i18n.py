@@ -74,17 +74,19 @@ def translations(language: str) -> Translations:
 
 @cache
 def js_catalog(language: str) -> dict[str, str | list[str]]:
-    """msgid → translation for the strings the pages' JavaScript uses (their source is a .js file);
-    plurals map the singular msgid to the list of forms."""
+    """msgid → translation for the strings the pages' JavaScript uses (their source is a .js file) where
+    the translation differs (English pages get none: the JS falls back to the msgid); plurals map the
+    singular msgid to the list of forms."""
     words: dict[str, str | list[str]] = {}
     for message in catalog(language):
         if not message.id or not any(path.endswith(".js") for path, _line in message.locations):
             continue
         if isinstance(message.id, tuple | list):
             forms = [str(s) for s in message.string] if isinstance(message.string, tuple | list) else []
-            words[str(message.id[0])] = forms if all(forms) and forms else [str(s) for s in message.id]
-        else:
-            words[str(message.id)] = str(message.string or message.id)
+            if forms and all(forms) and forms != [str(s) for s in message.id]:
+                words[str(message.id[0])] = forms
+        elif message.string and message.string != message.id:
+            words[str(message.id)] = str(message.string)
     return words
 
 

@@ -113,3 +113,11 @@ def test_templates_show_no_untranslated_text(template: str) -> None:
 def test_docs_tell_how_to_add_a_string() -> None:
     text = Path(ROOT / "docs" / "i18n.md").read_text(encoding="utf-8")
     assert "./scripts/i18n" in text and "messages.po" in text
+
+
+def test_pages_use_no_emoji_a_servers_fonts_cannot_draw() -> None:
+    # "👍" rendered as an empty box with a server's default fonts; ✓ ✕ ✗ (Dingbats) are in DejaVu Sans.
+    emoji = re.compile("[\U0001F000-\U0001FFFF\u2600-\u26FF\uFE0F]")
+    files = [*TEMPLATES.glob("*.html"), *(ROOT / "bridge" / "static").glob("*.js")]
+    found = [(path.name, m.group(0)) for path in files for m in emoji.finditer(path.read_text(encoding="utf-8"))]
+    assert not found

@@ -56,7 +56,8 @@ async def test_dashboard_screens_in_chromium(client: TestClient, control: FakeCo
         await page.click('tr[data-entry="1"] button')
         await page.wait_for_function(
             "() => !document.querySelector('tr[data-entry=\"1\"] button')"
-            " && document.querySelector('tr[data-entry=\"1\"] .pill').textContent === 'pending'")
+            " && document.querySelector('tr[data-entry=\"1\"] .pill').dataset.state === 'pending'"
+            " && document.querySelector('tr[data-entry=\"1\"] .pill').textContent === 'waiting'")  # in words
         assert ("retry", 1) in control.outbox.calls
         await page.screenshot(path=str(ARTIFACTS / "dash-activity.png"), full_page=True)
         logged_in = await page.context.storage_state()
