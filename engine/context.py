@@ -38,6 +38,7 @@ class EvalContext:
         "status_from",
         "status_to",
         "first_contact",
+        "change_by",
         "cache",
         "_bank",
     )
@@ -54,6 +55,7 @@ class EvalContext:
         status_to: str | None = None,
         bank: RegexBank | None = None,
         cache: EvalCache | None = None,
+        change_by: str | None = None,
     ) -> None:
         self.message = message
         self.lead = lead
@@ -62,6 +64,8 @@ class EvalContext:
         self.first_contact = first_contact
         self.status_from = status_from
         self.status_to = status_to
+        # Who made the change this pass reacts to (engine.changes.CHANGE_SOURCES).
+        self.change_by = change_by
         self._bank = bank
         self.cache = cache if cache is not None else EvalCache()
 

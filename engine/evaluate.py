@@ -200,11 +200,13 @@ class _Run:
     """One event's processing: the draft lead, what was queued, what fired."""
 
     __slots__ = ("ruleset", "message", "now", "tz", "first_contact", "draft", "requests", "runs",
-                 "status_changes", "explanations", "action_run", "cache")
+                 "status_changes", "explanations", "action_run", "cache", "origin")
 
     def __init__(self, ruleset: RuleSet, message: Message | None, now: datetime, tz: tzinfo,
-                 draft: LeadDraft, explanations: list[RuleExplanation] | None) -> None:
+                 draft: LeadDraft, explanations: list[RuleExplanation] | None,
+                 origin: str = "message") -> None:
         self.ruleset = ruleset
+        self.origin = origin  # change.by of the event's own passes; chained passes are "rule"
         self.message = message
         self.now = now
         self.tz = tz
@@ -218,7 +220,7 @@ class _Run:
         self.cache = EvalCache()
 
     def one_pass(self, trigger: str, status_from: str | None = None, status_to: str | None = None,
-                 skip: set[int] | None = None) -> list[int]:
+                 skip: set[int] | None = None, by: str | None = None) -> list[int]:
         """Evaluate a trigger's rules on the draft as it stands, then apply the fired ones."""
         sender = self.message.sender_type if self.message is not None else None
         explaining = self.explanations is not None
@@ -227,7 +229,8 @@ class _Run:
         # Every rule reads the same snapshot: the draft does not change until the apply phase.
         ctx = EvalContext(message=self.message, lead=self.draft, now=self.now, tz=self.tz,
                           first_contact=self.first_contact, status_from=status_from,
-                          status_to=status_to, bank=self.ruleset.bank, cache=self.cache)
+                          status_to=status_to, bank=self.ruleset.bank, cache=self.cache,
+                          change_by=by or self.origin)
         rules = (self.ruleset.all_of(trigger, sender) if explaining
                  else self.ruleset.candidates(trigger, sender, ctx))
         fired: list[Rule] = []
@@ -304,7 +307,8 @@ class _Run:
             status_from, status_to = before, self.draft.status
             self.status_changes.append((status_from, status_to))
             before = status_to
-            seen.update(self.one_pass("lead.status_changed", status_from, status_to, seen))
+            # A chained change was made by a rule's action (change.by = rule).
+            seen.update(self.one_pass("lead.status_changed", status_from, status_to, seen, by="rule"))
             links += 1
 
     def _explain(self, rule: Rule, trigger: str, fired: bool, reason: str,
@@ -374,9 +378,14 @@ def process_lead_event(
     tz: tzinfo,
     status_from: str | None = None,
     explanations: list[RuleExplanation] | None = None,
+    changed_by: str = "api",
 ) -> Outcome:
-    """Run the passes of an event that has no message (a lead created or changed by hand)."""
-    run = _Run(ruleset, None, now, tz, LeadDraft(lead), explanations)
+    """Run the passes of an event that has no message (a lead created or changed by hand).
+
+    `changed_by` is the `change.by` its own pass sees (dashboard, api, import, cli); the
+    status changes its rules then cause chain with `change.by = rule`.
+    """
+    run = _Run(ruleset, None, now, tz, LeadDraft(lead), explanations, origin=changed_by)
     if trigger == "lead.status_changed":
         if status_from is None or status_from == lead.status:
             raise ValueError("lead.status_changed needs the previous status (status_from)")
@@ -386,7 +395,38 @@ def process_lead_event(
         run.chain(lead.status, set(fired))
     else:
         run.pass_with_chain(trigger)
-    return run.outcome(lead, False)
+    return run.outcome(lead, trigger == "lead.created")
+
+
+def process_change(
+    ruleset: RuleSet,
+    before: Lead | None,
+    after: Lead,
+    *,
+    changed_by: str,
+    now: datetime,
+    tz: tzinfo,
+    rules: bool = True,
+) -> Outcome:
+    """The rules a person's change fires: `after` is the lead with the change applied
+    (engine.changes.apply_edit), `before` the lead it was (None: the change created it).
+
+    A created lead runs the `lead.created` pass; a changed status the `lead.status_changed`
+    pass (from, to), both with `change.by = changed_by`, then the usual chain. Any other
+    change fires nothing. `rules=False` (an import with ?rules=false) records the status
+    change without evaluating a rule.
+    """
+    created = before is None
+    if before is None or before.status == after.status:
+        status_changes: tuple[tuple[str, str], ...] = ()
+    else:
+        status_changes = ((before.status, after.status),)
+    if rules and created:
+        return process_lead_event(ruleset, after, "lead.created", now=now, tz=tz, changed_by=changed_by)
+    if rules and before is not None and status_changes:
+        return process_lead_event(ruleset, after, "lead.status_changed", now=now, tz=tz,
+                                  status_from=before.status, changed_by=changed_by)
+    return Outcome(after, created, (), (), status_changes)
 
 
 def explain_message(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from engine.changes import CHANGE_SOURCES
 from engine.context import EvalContext
 from engine.model import MESSAGE_TYPES, SENDER_TYPES, jid_to_phone
 
@@ -170,6 +171,10 @@ for _spec in (
               lambda ctx: ctx.status_from, STATUS_TRIGGERS),
     FieldSpec("status.to", "Status Changed To", FieldKind.TEXT,
               lambda ctx: ctx.status_to, STATUS_TRIGGERS),
+    FieldSpec("change.by", "Changed By", FieldKind.TEXT, lambda ctx: ctx.change_by,
+              choices=CHANGE_SOURCES,
+              description="Who made the change: message, rule (a rule's action), dashboard, api, "
+                          "import or cli (a person or another system)"),
 ):
     _field(_spec)
 

@@ -134,7 +134,7 @@ def messages_of_lead(db: Database, phone: str, limit: int = 200) -> list[dict[st
     deleted) instead, so the page can show it struck through.
     """
     rows = db.conn.execute(
-        "SELECT id, payload, state, error, fired FROM inbox WHERE lead_phone = ? "
+        "SELECT id, payload, state, error, fired FROM inbox WHERE lead_phone = ? AND kind = 'message' "
         "ORDER BY id DESC LIMIT ?",
         (phone, limit),
     )

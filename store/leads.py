@@ -15,6 +15,9 @@ from sqlite_utils import Database
 from engine.model import Lead
 
 LEAD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Lead))
+# Fields whose changes are kept as the lead's history (chat_count/updated_at change every time).
+_TRACKED = tuple(f.name for f in fields(Lead) if f.name not in ("chat_count", "updated_at", "created_at"))
+_tracked_values = attrgetter(*_TRACKED)
 _lead_values = attrgetter(*LEAD_COLUMNS)
 _TAGS = LEAD_COLUMNS.index("tags")
 _DATES = (LEAD_COLUMNS.index("created_at"), LEAD_COLUMNS.index("updated_at"))
@@ -42,6 +45,22 @@ FILTERS: dict[str, str] = {
     "q": "(phone LIKE ? OR name LIKE ? OR notes LIKE ?)",
     "updated_since": "updated_at >= ?",
 }
+
+
+def lead_diff(before: Lead | None, after: Lead) -> dict[str, list[Any]]:
+    """Tracked fields that changed, as {field: [old, new]} (JSON-ready)."""
+    if before is None:
+        return {"created": [None, after.status]}
+    old_values, new_values = _tracked_values(before), _tracked_values(after)
+    if old_values == new_values:
+        return {}
+    diff: dict[str, list[Any]] = {}
+    for name, old, new in zip(_TRACKED, old_values, new_values, strict=True):
+        if old != new:
+            if name == "tags":
+                old, new = sorted(old), sorted(new)
+            diff[name] = [old, new]
+    return diff
 
 
 def lead_from_row(row: tuple[Any, ...]) -> Lead:
@@ -155,10 +174,23 @@ def count_leads_by_status(db: Database) -> dict[str, int]:
 
 
 def lead_changes(db: Database, phone: str, limit: int = 200) -> list[dict[str, Any]]:
-    """The lead's value/status history, newest first: {"at", "inbox_id", "changes": {field: [old, new]}}."""
+    """The lead's history, newest first: {"at", "inbox_id", "changes": {field: [old, new]}, "by",
+    "rules", "who"} (who made the change: see `describe_origin`)."""
     rows = db.conn.execute(
-        "SELECT at, inbox_id, changes FROM (SELECT id, at, inbox_id, changes FROM lead_changes WHERE inbox_id IN "
-        f"({LEAD_MESSAGE_IDS}) UNION ALL SELECT id, at, inbox_id, changes FROM lead_changes WHERE inbox_id IS NULL "
-        "AND lead_phone = ?) ORDER BY id DESC LIMIT ?",
+        "SELECT at, inbox_id, changes, changed_by FROM (SELECT id, at, inbox_id, changes, changed_by FROM lead_changes "
+        f"WHERE inbox_id IN ({LEAD_MESSAGE_IDS}) UNION ALL SELECT id, at, inbox_id, changes, changed_by "
+        "FROM lead_changes WHERE inbox_id IS NULL AND lead_phone = ?) ORDER BY id DESC LIMIT ?",
         (phone, phone, limit))
-    return [{"at": at, "inbox_id": inbox_id, "changes": orjson.loads(changes)} for at, inbox_id, changes in rows]
+    return [{"at": at, "inbox_id": inbox_id, "changes": orjson.loads(changes), **describe_origin(by)}
+            for at, inbox_id, changes, by in rows]
+
+
+def describe_origin(changed_by: str | None) -> dict[str, Any]:
+    """{"by": kind, "rules": [...], "who": words} for a history row's `changed_by`."""
+    by = changed_by or "message"
+    kind, _, names = by.partition(":")
+    rules = [name.strip() for name in names.split(",") if name.strip()]
+    words: Mapping[str, str] = {"message": "by a message", "dashboard": "by the dashboard", "api": "by the API",
+                                "import": "by import", "cli": "by the command line"}
+    who = ("by rule " + ", ".join(rules) if rules else "by a rule") if kind == "rule" else words.get(kind, f"by {kind}")
+    return {"by": kind, "rules": rules, "who": who}

@@ -319,3 +319,20 @@ def m006_lead_aliases(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS()
+def m007_lead_events(db: Database) -> None:
+    """Changes people and systems make to leads are inbox rows too (issue #13).
+
+    `kind` tells a message from a change (`change`): one ordered stream, so a change and a
+    message for the same lead apply in arrival order under the same guarantees.
+    `lead_changes.changed_by` says who made a change: message, rule:<names>, dashboard,
+    api, import or cli.
+    """
+    db.executescript(
+        """
+        ALTER TABLE inbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'message';
+        ALTER TABLE lead_changes ADD COLUMN changed_by TEXT;
+        """
+    )

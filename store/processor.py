@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -25,16 +24,23 @@ from engine.model import Lead, Message, MessageFormatError, Workspace, parse_mes
 from store.checkins import resolve_check_ins
 from store.identities import resolve_identities
 from store.inbox import Ingested, ingest_many, parsed_by_id
-from store.leads import LEAD_INSERT, LEAD_SELECT, get_lead, lead_from_row, lead_to_row, lead_updates, upsert_lead
+from store.lead_events import HISTORY_INSERT, ChangeApplier, ChangeResult, rule_origin
+from store.leads import (
+    LEAD_INSERT,
+    LEAD_SELECT,
+    get_lead,
+    lead_diff,
+    lead_from_row,
+    lead_to_row,
+    lead_updates,
+    upsert_lead,
+)
 from store.outbox import OutboxPolicy, enqueue
 from store.runs import RUN_INSERT, run_rows
 from store.visitors import VisitorUpgrades
 
 Clock = Callable[[], datetime]
 MAX_CARRIED_LEADS = 50_000  # leads a replay keeps in memory between chunks
-# Fields whose changes are kept as the lead's history (chat_count/updated_at change every time).
-_TRACKED = tuple(f.name for f in fields(Lead) if f.name not in ("chat_count", "updated_at", "created_at"))
-_tracked_values = attrgetter(*_TRACKED)
 
 
 @dataclass(slots=True)
@@ -46,22 +52,7 @@ class ProcessStats:
     status_changes: int = 0
     queued: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
-
-
-def lead_diff(before: Lead | None, after: Lead) -> dict[str, list[Any]]:
-    """Tracked fields that changed, as {field: [old, new]} (JSON-ready)."""
-    if before is None:
-        return {"created": [None, after.status]}
-    old_values, new_values = _tracked_values(before), _tracked_values(after)
-    if old_values == new_values:
-        return {}
-    diff: dict[str, list[Any]] = {}
-    for name, old, new in zip(_TRACKED, old_values, new_values, strict=True):
-        if old != new:
-            if name == "tags":
-                old, new = sorted(old), sorted(new)
-            diff[name] = [old, new]
-    return diff
+    changes: dict[int, ChangeResult] = field(default_factory=dict)  # change events applied (issue #13)
 
 
 @dataclass(slots=True)
@@ -72,7 +63,7 @@ class _WriteSet:
     now: datetime
     stats: ProcessStats
     leads: list[Lead] = field(default_factory=list)
-    changes: list[tuple[str, str, int, str]] = field(default_factory=list)
+    changes: list[tuple[str, str, int, str, str]] = field(default_factory=list)
     runs: list[tuple[Any, ...]] = field(default_factory=list)
     queued: list[tuple[int, Outcome, Message]] = field(default_factory=list)
     done: list[tuple[str, int, int]] = field(default_factory=list)
@@ -127,12 +118,21 @@ class Processor:
             limit = self.batch_size
             if max_messages is not None:
                 limit = min(limit, max_messages - stats.processed - len(stats.errors))
-            rows = self.db.conn.execute(
-                "SELECT id, payload FROM inbox WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
+            found = self.db.conn.execute(
+                "SELECT id, payload, kind FROM inbox WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
                 (last_id, limit),
             ).fetchall()
-            if not rows:
+            if not found:
                 break
+            # A change event (issue #13) is applied alone, in its place in the inbox order: the
+            # messages before it go as one batch, then the change in its own transaction.
+            cut = next((i for i, row in enumerate(found) if row[2] != "message"), len(found))
+            if cut == 0:
+                last_id = found[0][0]
+                self._change(found[0][0], found[0][1], stats)
+                leads.clear()  # the change wrote leads this run had carried
+                continue
+            rows = [(inbox_id, payload) for inbox_id, payload, _ in found[:cut]]
             last_id = rows[-1][0]
             batch = self._evaluate(rows, self.clock(), leads)
             try:
@@ -147,6 +147,27 @@ class Processor:
                 leads.pop(message.lead_phone, None)  # a check-in may have tagged it in the database
             _add(stats, batch.stats)
         return stats
+
+    def _change(self, event_id: int, payload: str, stats: ProcessStats) -> None:
+        """Apply one change event: its effects and its processed mark in one transaction."""
+        now = self.clock()
+        applier = ChangeApplier(self.db, self.ruleset, self.workspace, self.outbox_policy)
+        try:
+            with self.db.atomic():
+                result = applier.apply(event_id, payload, now)
+        except Exception as exc:  # guarantee 4: recorded, the inbox goes on
+            reason = _describe(exc)
+            with self.db.atomic():
+                self.db.conn.execute("UPDATE inbox SET state = 'error', error = ?, processed_at = ? WHERE id = ?",
+                                     (reason, now.isoformat(), event_id))
+            result = ChangeResult(event_id, "error", reason)
+            stats.errors.append((event_id, reason))
+        else:
+            stats.processed += 1
+            stats.fired += result.fired
+            stats.status_changes += len(result.status_changes)
+            stats.queued += result.queued
+        stats.changes[event_id] = result
 
     def ingest_and_run(self, messages: Sequence[Message], received_at: datetime) -> tuple[list[Ingested], ProcessStats]:
         """Group commit for a replayed file: a chunk's inbox rows and all their effects in ONE
@@ -210,9 +231,7 @@ class Processor:
                     if conn.executemany(sql, rows).rowcount != len(rows):
                         raise sqlite3.IntegrityError("a lead to update is not in the database")
             if batch.changes:
-                conn.executemany(
-                    "INSERT INTO lead_changes (at, lead_phone, inbox_id, changes) VALUES (?, ?, ?, ?)",
-                    batch.changes)
+                conn.executemany(HISTORY_INSERT, batch.changes)
             if batch.runs:
                 conn.executemany(RUN_INSERT, batch.runs)
             self.upgrades.write(conn)
@@ -279,7 +298,8 @@ class Processor:
             if outcome.lead is not lead:
                 diff = lead_diff(lead, outcome.lead)
                 if diff:
-                    batch.changes.append((stamp, phone, inbox_id, orjson.dumps(diff, default=str).decode()))
+                    batch.changes.append((stamp, phone, inbox_id, orjson.dumps(diff, default=str).decode(),
+                                          rule_origin(outcome.runs) if outcome.fired else "message"))
                 leads[phone] = touched[phone] = outcome.lead
             if outcome.runs:
                 batch.runs.extend(run_rows(outcome.runs, at=stamp, inbox_id=inbox_id, lead_phone=phone))
@@ -366,10 +386,8 @@ class Processor:
             upsert_lead(self.db, outcome.lead)
             diff = lead_diff(lead, outcome.lead)
             if diff:
-                conn.execute(
-                    "INSERT INTO lead_changes (at, lead_phone, inbox_id, changes) VALUES (?, ?, ?, ?)",
-                    (stamp, phone, inbox_id, orjson.dumps(diff, default=str).decode()),
-                )
+                conn.execute(HISTORY_INSERT, (stamp, phone, inbox_id, orjson.dumps(diff, default=str).decode(),
+                                              rule_origin(outcome.runs) if outcome.fired else "message"))
         if outcome.runs:
             conn.executemany(RUN_INSERT, run_rows(outcome.runs, at=stamp, inbox_id=inbox_id, lead_phone=phone))
         if outcome.requests or (outcome.status_changes and self.outbox_policy.watches_status):
@@ -393,6 +411,7 @@ def _add(total: ProcessStats, part: ProcessStats) -> None:
     total.status_changes += part.status_changes
     total.queued += part.queued
     total.errors.extend(part.errors)
+    total.changes.update(part.changes)
 
 
 def _fetch_leads(conn: sqlite3.Connection, phones: set[str]) -> dict[str, Lead | None]:

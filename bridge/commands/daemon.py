@@ -23,6 +23,7 @@ from bridge.errors import EXIT_BUSY, EXIT_CORRUPT, EXIT_FAILED, EXIT_OK, EXIT_US
 from store.backup import integrity_problems
 
 log = structlog.get_logger(__name__)
+LEADS_COMMAND_WAIT = 60.0  # seconds a starting daemon waits for a `wabridge leads` command's lock
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
@@ -60,11 +61,18 @@ def _claim_data_dir(ctx: Context) -> DataDirLock | int:
     """The daemon's lock on its data dir, after the start checks; or the exit code that refuses."""
     data_dir, db_path = ctx.config.store.data_dir, ctx.db_path
     config = f" --config {ctx.config.source}" if ctx.config.source else ""
-    try:
-        lock = DataDirLock(data_dir, "wabridge run").acquire()
-    except DataDirBusyError as exc:
-        err(f"error: {data_dir} is in use by {exc.holder}: one daemon per data dir (is it already running?)")
-        return EXIT_BUSY
+    deadline = time.monotonic() + LEADS_COMMAND_WAIT
+    while True:
+        try:
+            lock = DataDirLock(data_dir, "wabridge run").acquire()
+            break
+        except DataDirBusyError as exc:
+            # A `wabridge leads …` command applying its change holds the lock for a moment: wait.
+            if exc.holder.startswith("wabridge leads") and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            err(f"error: {data_dir} is in use by {exc.holder}: one daemon per data dir (is it already running?)")
+            return EXIT_BUSY
     if interrupted_restore(data_dir):
         lock.release()
         err(f"error: a restore into {data_dir} was interrupted: run the same `wabridge{config} restore …` "

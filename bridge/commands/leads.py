@@ -1,4 +1,4 @@
-"""`wabridge leads export`: every lead as JSON Lines or CSV."""
+"""`wabridge leads export|create|set|import|delete`: export leads; change them (lead_changes.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import csv
 import json
 from typing import TextIO
 
+from bridge.commands import lead_changes
 from bridge.commands.common import Context, write_output
 from bridge.csv_cells import csv_cell
 from store.leads import LEAD_COLUMNS, LeadQuery, iter_leads
@@ -38,7 +39,7 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Register `leads`."""
-    leads = sub.add_parser("leads", help="export leads")
+    leads = sub.add_parser("leads", help="export, create, change, import and delete leads")
     lsub = leads.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = lsub.add_parser("export", parents=[common], help="every lead as JSON Lines (default) or CSV")
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
@@ -48,3 +49,4 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--tag", help="only leads with this tag")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_export)
+    lead_changes.add_parsers(lsub, common)

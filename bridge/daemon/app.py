@@ -36,6 +36,7 @@ from bridge.daemon.sessions import NotAvailableError, SessionState, SessionView,
 from bridge.daemon.supervisor import Session, WorkerSpec
 from bridge.daemon.tasks import BackgroundTasks
 from bridge.daemon.tokens import ensure_token
+from bridge.leads.desk import LeadDesk
 from bridge.metrics import Metrics, reason_code
 from bridge.outbox.replies import WorkerTransport
 from bridge.outbox.service import OutboxService
@@ -45,6 +46,7 @@ from engine.model import Message, MessageFormatError, parse_message
 from engine.rules import default_env
 from store.db import open_db
 from store.inbox import ingest, pending_count, record_unreadable
+from store.lead_events import other_writers_version
 from store.processor import Processor, ProcessStats
 from store.rules import load_rules
 from store.runs import prune_runs
@@ -53,6 +55,7 @@ from store.visitors import VisitorUpgrades
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 STOP_TIMEOUT = 10.0
+OTHER_WRITERS_POLL = 0.25  # seconds between looks for changes another process (the CLI) committed
 DEMO_NUMBER = NumberConfig(phone="6281100000001", label="Demo CS (simulated)")
 
 
@@ -108,6 +111,8 @@ class Daemon(StoreQueries):
                            if config.backup.replica else None)
         self.events = EventDesk(self.db_call, tz=self.workspace.tz, statuses=self.workspace.statuses,
                                 numbers={p: n.label for p, n in self.numbers.items()}, clock=utc_now)
+        # Leads people and systems change (issue #13): committed as events, answered once applied.
+        self.lead_desk = LeadDesk(self.db_call, self.work.set, self.workspace.statuses, utc_now)
 
     # ------------------------------------------------------------------ store thread
 
@@ -150,6 +155,7 @@ class Daemon(StoreQueries):
         await self.db_call(self.attribution.load)  # every code on file, before the first click
         self._spawn(self.attribution.run())
         self._spawn(self._processing_loop())
+        self._spawn(self._watch_other_writers())
         self.work.set()  # whatever a previous run left pending goes first
         from bridge.http import create_app
 
@@ -287,6 +293,7 @@ class Daemon(StoreQueries):
                 await asyncio.sleep(1)
                 self.work.set()
                 continue
+            self.lead_desk.settled(stats.changes)
             for inbox_id, error in stats.errors:
                 log.warning("message_not_processed", inbox_id=inbox_id, error=error)
                 self.telemetry.messages_unreadable.labels(source="inbox", reason=reason_code(error)).inc()
@@ -296,6 +303,18 @@ class Daemon(StoreQueries):
                 self.events.changed()  # live door pages re-read their counts
                 log.info("messages_processed", processed=stats.processed, fired=stats.fired,
                          status_changes=stats.status_changes, queued=stats.queued)
+
+    async def _watch_other_writers(self) -> None:
+        """Process what another process committed (`wabridge leads set` while we run)."""
+        seen: int | None = None
+        while not self.stopping.is_set():
+            await asyncio.sleep(OTHER_WRITERS_POLL)
+            if self.db is None:
+                continue
+            version = await self.db_call(other_writers_version)
+            if seen is not None and version != seen:
+                self.work.set()
+            seen = version
 
     def _process(self) -> ProcessStats:
         assert self.processor is not None and self.db is not None

@@ -146,6 +146,8 @@ FIELD_CASES: dict[str, tuple[str, Any, Event, Event]] = {
     "lead.tags": ("contains", "vip", _lead(tags=frozenset({"vip"})), _lead()),
     "status.from": ("equal", "new", _status("new", "responded"), _status("hot", "responded")),
     "status.to": ("equal", "hot", _status("responded", "hot"), _status("responded", "lost")),
+    # A message's own pass sees "message"; a change by hand (process_lead_event) its origin, "api".
+    "change.by": ("equal", "message", _msg(), _status("new", "hot")),
 }
 
 

@@ -18,6 +18,8 @@ from bridge.http.api import _int_param
 from bridge.http.auth import CONTROL, page_route
 from bridge.http.dashboard.views import CSV_COLUMNS, full_lead, is_lead_key, page, statuses, valid_phone
 from bridge.http.errors import ApiError, json_response
+from bridge.leads.phones import normalise_lead_phone
+from engine.changes import ChangeError
 
 log = structlog.get_logger(__name__)
 
@@ -92,7 +94,10 @@ async def lead_page(request: web.Request) -> web.StreamResponse:
 
 async def lead_detail(request: web.Request) -> web.StreamResponse:
     """GET /api/leads/{phone}: {"lead", "messages", "runs", "changes"}."""
-    phone = valid_phone(request.match_info["phone"])
+    try:
+        phone = normalise_lead_phone(request.match_info["phone"])
+    except ChangeError as exc:
+        raise ApiError(400, "bad_request", str(exc), field="phone") from None
     detail = await request.app[CONTROL].lead_detail(phone)
     if detail is None:
         raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")

@@ -1,0 +1,197 @@
+"""Changing leads over HTTP (issue #13): create, patch, delete, import a CSV.
+
+Every change is committed as an event and applied by the processor like a message; the
+answer comes after the change and the rules it fired have committed (202 if the processor
+has not applied it within the desk's timeout: it is committed and will be). Changes made
+through the login cookie (the dashboard's pages) are `change.by = dashboard`; with the
+bearer token they are `api`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bridge.http.auth import AUTHENTICATED_BY, CONTROL
+from bridge.http.errors import ApiError, json_response, read_json_object
+from bridge.leads.csv_import import MAX_IMPORT_BYTES, ImportRefused, read_lead_csv
+from bridge.leads.desk import LeadDesk
+from bridge.leads.phones import normalise_lead_phone
+from engine.changes import EDITABLE, TAG_LISTS, ChangeError, LeadEdit, parse_edit
+from engine.evaluate import RuleRunRecord
+from store.lead_events import ChangeResult, LeadChange, import_counts
+from store.leads import get_lead
+
+
+def _desk(request: web.Request) -> LeadDesk:
+    desk = getattr(request.app[CONTROL], "lead_desk", None)
+    if desk is None:
+        raise ApiError(409, "not_available", "changing leads needs the running daemon")
+    assert isinstance(desk, LeadDesk)
+    return desk
+
+
+def changed_by(request: web.Request) -> str:
+    """`dashboard` for the dashboard's pages (login cookie), `api` for the bearer token."""
+    return "dashboard" if request.get(AUTHENTICATED_BY) == "cookie" else "api"
+
+
+def _flag(request: web.Request, name: str, default: bool) -> bool:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise ApiError(400, "bad_request", f"{name}: must be true or false, not {raw!r}", field=name)
+
+
+def _phone(raw: object, field: str = "phone") -> str:
+    try:
+        return normalise_lead_phone(raw, field)
+    except ChangeError as exc:
+        raise ApiError(400, "bad_request", str(exc), field=exc.field) from None
+
+
+def _edit(body: dict[str, Any], statuses: tuple[str, ...], *, ignore: tuple[str, ...] = ()) -> LeadEdit:
+    unknown = sorted(set(body) - set(EDITABLE) - set(TAG_LISTS) - set(ignore))
+    if unknown:
+        raise ApiError(400, "bad_request", f"{unknown[0]}: not a lead field you can change "
+                       f"(known: {', '.join((*EDITABLE, *TAG_LISTS))})", field=unknown[0])
+    try:
+        return parse_edit(body, statuses, ignore=ignore)
+    except ChangeError as exc:
+        raise ApiError(400, "bad_request", str(exc), field=exc.field) from None
+
+
+def run_view(run: RuleRunRecord) -> dict[str, Any]:
+    """One rule that ran because of a change: the trace pages and scripts show."""
+    return {"rule_id": run.rule_id, "rule": run.rule_name, "trigger": run.trigger, "fired": run.fired,
+            "error": run.error, "notes": list(run.notes)}
+
+
+def change_view(result: ChangeResult) -> dict[str, Any]:
+    """What applying a change did."""
+    return {"event_id": result.event_id, "rules": [run_view(run) for run in result.runs],
+            "status_changes": [list(pair) for pair in result.status_changes]}
+
+
+def _refused(result: ChangeResult | None, event_id_hint: str = "") -> web.Response | None:
+    """The answer for a change that was not applied (yet), or None when it was."""
+    if result is None:
+        return json_response({"state": "pending", "message": "the change is committed; the processor has not "
+                              "applied it yet (it will)" + event_id_hint}, status=202)
+    if result.outcome == "not_found":
+        raise ApiError(404, "not_found", result.message, field="phone")
+    if result.outcome == "lead_exists":
+        raise ApiError(409, "lead_exists", result.message, field="phone")
+    if result.outcome != "ok":
+        raise ApiError(409, "change_failed", f"the change could not be applied: {result.message}")
+    return None
+
+
+async def _answer(request: web.Request, phone: str, result: ChangeResult, status: int) -> web.Response:
+    detail = await request.app[CONTROL].lead_detail(phone)
+    if detail is None:  # deleted by a later change meanwhile
+        raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
+    return json_response({**detail, "change": change_view(result)}, status=status)
+
+
+async def create_lead(request: web.Request) -> web.StreamResponse:
+    """POST /api/leads {"phone", …}: 201 with the lead (as GET returns it) after lead.created rules."""
+    desk = _desk(request)
+    body = await read_json_object(request, required=True)
+    if "phone" not in body:
+        raise ApiError(400, "bad_request", "phone: is required", field="phone")
+    phone = _phone(body["phone"])
+    edit = _edit(body, desk.statuses, ignore=("phone",))
+    if await request.app[CONTROL].db_call(get_lead, phone) is not None:
+        raise ApiError(409, "lead_exists", f"phone: {phone} already has a lead", field="phone")
+    result = await desk.submit(LeadChange("create", changed_by(request), phone, edit,
+                                          rules=_flag(request, "rules", True)))
+    refused = _refused(result)
+    if refused is not None or result is None:
+        return refused or web.Response(status=500)
+    return await _answer(request, phone, result, 201)
+
+
+async def patch_lead(request: web.Request) -> web.StreamResponse:
+    """PATCH /api/leads/{phone} {field: value, "add_tags", "remove_tags"}: 200 after its rules ran."""
+    desk = _desk(request)
+    phone = _phone(request.match_info["phone"])
+    body = await read_json_object(request, required=True)
+    edit = _edit(body, desk.statuses)
+    if await request.app[CONTROL].db_call(get_lead, phone) is None:
+        raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
+    result = await desk.submit(LeadChange("patch", changed_by(request), phone, edit))
+    refused = _refused(result)
+    if refused is not None or result is None:
+        return refused or web.Response(status=500)
+    return await _answer(request, phone, result, 200)
+
+
+async def delete_lead(request: web.Request) -> web.StreamResponse:
+    """DELETE /api/leads/{phone}: forget the customer (lead, messages, runs, history, queued outbox)."""
+    desk = _desk(request)
+    phone = _phone(request.match_info["phone"])
+    if await request.app[CONTROL].db_call(get_lead, phone) is None:
+        raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
+    result = await desk.submit(LeadChange("delete", changed_by(request), phone))
+    return _refused(result) or web.Response(status=204)
+
+
+async def read_csv_body(request: web.Request) -> bytes:
+    """The request body up to MAX_IMPORT_BYTES (a bigger one: 413 naming the limit)."""
+    limit = MAX_IMPORT_BYTES
+    too_large = ApiError(413, "too_large", f"(body): the file is larger than {limit:,} bytes "
+                         f"({limit // (1024 * 1024)} MiB), the most one import takes: split it", field="(body)")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def import_leads(request: web.Request) -> web.StreamResponse:
+    """POST /api/leads/import (text/csv) [?rules=false] [?dry_run=true]:
+    {"created", "updated", "unchanged"}; any bad row → 400 naming every one, nothing imported."""
+    desk = _desk(request)
+    rules = _flag(request, "rules", True)
+    dry_run = _flag(request, "dry_run", False)
+    ctype = request.content_type
+    if ctype not in ("text/csv", "application/csv", "text/plain", "application/octet-stream"):
+        raise ApiError(415, "unsupported_media_type", f"(body): send the CSV file as text/csv, not {ctype}",
+                       field="(body)")
+    raw = await read_csv_body(request)
+    try:
+        plan = read_lead_csv(raw, desk.statuses)
+    except ImportRefused as exc:
+        raise ApiError(400, "bad_request", str(exc), field=exc.field or "(body)") from None
+    summary: dict[str, Any] = {"rows": len(plan.rows), "columns": plan.columns, "ignored_columns": list(plan.ignored)}
+    if dry_run:
+        counts = await request.app[CONTROL].db_call(import_counts, plan.rows, desk.clock(), desk.statuses)
+        return json_response({**counts, **summary, "dry_run": True, "preview": list(plan.preview)})
+    by = "import"
+    result = await desk.submit(LeadChange("import", by, rows=plan.rows, rules=rules))
+    refused = _refused(result)
+    if refused is not None:
+        return refused
+    assert result is not None
+    return json_response({"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
+                          **summary, "rules_fired": result.fired, "event_id": result.event_id})
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the lead-changing routes (reads live in dashboard/leads.py)."""
+    router = app.router
+    router.add_post("/api/leads", create_lead)
+    router.add_post("/api/leads/import", import_leads)
+    router.add_patch("/api/leads/{phone}", patch_lead)
+    router.add_delete("/api/leads/{phone}", delete_lead)

@@ -1,0 +1,43 @@
+"""A phone number as people type it → the digits wabridge keys leads by (62812…).
+
+`0812-3456-7890` and `812 3456 7890` are Indonesian national numbers (the shops are in
+Indonesia); `+62 812 3456 7890`, `0062…` and `62812…` carry their country code. The
+`phonenumbers` library (libphonenumber's metadata) decides whether the result can be a phone.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from engine.changes import ChangeError
+
+DEFAULT_REGION = "ID"
+MAX_PHONE_INPUT = 40  # characters; anything longer is not a phone number
+
+
+def normalise_lead_phone(raw: object, field: str = "phone") -> str:
+    """Digits with country code, or ChangeError naming `field`."""
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        raise ChangeError(field, "must be a phone number, e.g. 0812-3456-7890 or +62 812 3456 7890")
+    text = str(raw).strip()
+    if not text:
+        raise ChangeError(field, "is required")
+    if len(text) > MAX_PHONE_INPUT:
+        raise ChangeError(field, f"is {len(text)} characters long; a phone number has at most {MAX_PHONE_INPUT}")
+    if "@" in text:  # a WhatsApp JID: 628…@s.whatsapp.net
+        text = text.split("@", 1)[0].split(":", 1)[0]
+    compact = "".join(ch for ch in text if ch not in " -().\u00a0/")
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    try:
+        if compact.startswith("+"):
+            number = phonenumbers.parse(compact, None)
+        elif compact.startswith(("0", "8")):
+            number = phonenumbers.parse(compact, DEFAULT_REGION)
+        else:
+            number = phonenumbers.parse("+" + compact, None)
+    except phonenumbers.NumberParseException:
+        raise ChangeError(field, f"{raw!r} is not a phone number (e.g. 0812-3456-7890 or +62 812 3456 7890)") from None
+    if not phonenumbers.is_possible_number(number):
+        raise ChangeError(field, f"{raw!r} cannot be a phone number (wrong length for its country)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
