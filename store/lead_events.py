@@ -86,14 +86,22 @@ class ChangeResult:
 
 def submit_change(db: Database, change: LeadChange, now: datetime) -> int:
     """Commit the change as a pending inbox row (durable when this returns); its id."""
+    return submit_changes(db, [change], now)[0]
+
+
+def submit_changes(db: Database, changes: Sequence[LeadChange], now: datetime) -> list[int]:
+    """Commit several changes in one transaction (one fsync), in order; their ids."""
     stamp = now.isoformat()
-    lead_phone = change.phone if change.op != "import" else ""
+    ids: list[int] = []
     with db.atomic():
-        cursor = db.conn.execute(
-            "INSERT INTO inbox (session, chat, message_id, lead_phone, timestamp, received_at, payload, kind) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'change')",
-            (CHANGE_SESSION, CHANGE_CHAT, uuid.uuid4().hex, lead_phone, stamp, stamp, change.payload()))
-    return int(cursor.lastrowid or 0)
+        for change in changes:
+            cursor = db.conn.execute(
+                "INSERT INTO inbox (session, chat, message_id, lead_phone, timestamp, received_at, payload, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'change')",
+                (CHANGE_SESSION, CHANGE_CHAT, uuid.uuid4().hex, change.phone if change.op != "import" else "",
+                 stamp, stamp, change.payload()))
+            ids.append(int(cursor.lastrowid or 0))
+    return ids
 
 
 def stored_result(db: Database, event_id: int) -> ChangeResult | None:
@@ -136,7 +144,7 @@ class ChangeApplier:
             return self._refuse(event_id, "not_found", f"phone: no lead with phone {change.phone}", now)
         if change.op == "delete":
             assert lead is not None
-            forget_lead(self.db, change.phone, keep_event=event_id)
+            forget_lead(self.db, change.phone, before=event_id)
             self._done(event_id, now, 0, scrub='{"op": "delete"}')
             return ChangeResult(event_id, "ok")
         statuses = self.workspace.statuses
@@ -261,15 +269,17 @@ def leads_by_phone(db: Database, phones: Sequence[str]) -> dict[str, Lead | None
     return found
 
 
-def forget_lead(db: Database, phone: str, *, keep_event: int | None = None) -> None:
+def forget_lead(db: Database, phone: str, *, before: int) -> None:
     """Erase a lead: its row, messages, rule runs, history and undelivered outbox entries
-    ("forget this customer"). Call inside a transaction; a later message starts a fresh lead."""
+    ("forget this customer"). Call inside a transaction. Inbox rows from `before` on (the
+    delete event itself, messages and changes that arrived after it) stay: they are still
+    to be processed, and a later message starts a fresh lead."""
     conn = db.conn
     for table in ("rule_runs", "lead_changes"):
-        conn.execute(f"DELETE FROM {table} WHERE inbox_id IN ({LEAD_MESSAGE_IDS})", (phone,))
+        conn.execute(f"DELETE FROM {table} WHERE inbox_id IN ({LEAD_MESSAGE_IDS} AND id < ?)", (phone, before))
         conn.execute(f"DELETE FROM {table} WHERE inbox_id IS NULL AND lead_phone = ?", (phone,))
     conn.execute("DELETE FROM outbox WHERE lead_phone = ? AND state != 'delivered'", (phone,))
-    conn.execute("DELETE FROM inbox WHERE lead_phone = ? AND id != ?", (phone, keep_event or 0))
+    conn.execute("DELETE FROM inbox WHERE lead_phone = ? AND id < ?", (phone, before))
     conn.execute("DELETE FROM leads WHERE phone = ?", (phone,))
 
 

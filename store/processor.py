@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import takewhile
 from typing import Any
 
 import orjson
@@ -128,9 +129,11 @@ class Processor:
             # messages before it go as one batch, then the change in its own transaction.
             cut = next((i for i, row in enumerate(found) if row[2] != "message"), len(found))
             if cut == 0:
-                last_id = found[0][0]
-                self._change(found[0][0], found[0][1], stats)
-                leads.clear()  # the change wrote leads this run had carried
+                # Consecutive changes (people saving at once) share one transaction, one fsync.
+                run_of_changes = list(takewhile(lambda row: row[2] != "message", found))
+                last_id = run_of_changes[-1][0]
+                self._changes([(event_id, payload) for event_id, payload, _ in run_of_changes], stats)
+                leads.clear()  # the changes wrote leads this run had carried
                 continue
             rows = [(inbox_id, payload) for inbox_id, payload, _ in found[:cut]]
             last_id = rows[-1][0]
@@ -148,26 +151,32 @@ class Processor:
             _add(stats, batch.stats)
         return stats
 
-    def _change(self, event_id: int, payload: str, stats: ProcessStats) -> None:
-        """Apply one change event: its effects and its processed mark in one transaction."""
+    def _changes(self, events: list[tuple[int, str]], stats: ProcessStats) -> None:
+        """Apply change events in order, each in a savepoint, all in one transaction: each
+        one's effects and processed mark commit together; a failing one is marked alone."""
         now = self.clock()
         applier = ChangeApplier(self.db, self.ruleset, self.workspace, self.outbox_policy)
-        try:
-            with self.db.atomic():
-                result = applier.apply(event_id, payload, now)
-        except Exception as exc:  # guarantee 4: recorded, the inbox goes on
-            reason = _describe(exc)
-            with self.db.atomic():
-                self.db.conn.execute("UPDATE inbox SET state = 'error', error = ?, processed_at = ? WHERE id = ?",
-                                     (reason, now.isoformat(), event_id))
-            result = ChangeResult(event_id, "error", reason)
-            stats.errors.append((event_id, reason))
-        else:
-            stats.processed += 1
-            stats.fired += result.fired
-            stats.status_changes += len(result.status_changes)
-            stats.queued += result.queued
-        stats.changes[event_id] = result
+        results: list[ChangeResult] = []
+        with self.db.atomic():
+            for event_id, payload in events:
+                try:
+                    with self.db.atomic():
+                        result = applier.apply(event_id, payload, now)
+                except Exception as exc:  # guarantee 4: recorded, the inbox goes on
+                    reason = _describe(exc)
+                    self.db.conn.execute("UPDATE inbox SET state = 'error', error = ?, processed_at = ? WHERE id = ?",
+                                         (reason, now.isoformat(), event_id))
+                    result = ChangeResult(event_id, "error", reason)
+                results.append(result)
+        for result in results:
+            if result.outcome == "error":
+                stats.errors.append((result.event_id, result.message))
+            else:
+                stats.processed += 1
+                stats.fired += result.fired
+                stats.status_changes += len(result.status_changes)
+                stats.queued += result.queued
+            stats.changes[result.event_id] = result
 
     def ingest_and_run(self, messages: Sequence[Message], received_at: datetime) -> tuple[list[Ingested], ProcessStats]:
         """Group commit for a replayed file: a chunk's inbox rows and all their effects in ONE

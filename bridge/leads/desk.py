@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from store.lead_events import ChangeResult, LeadChange, submit_change
+from store.lead_events import ChangeResult, LeadChange, submit_changes
 
 T = TypeVar("T")
 DbCall = Callable[..., Awaitable[Any]]
@@ -34,10 +34,35 @@ class LeadDesk:
         self.timeout = timeout
         self._waiting: dict[int, asyncio.Future[ChangeResult]] = {}
         self._unclaimed: OrderedDict[int, ChangeResult] = OrderedDict()
+        # Changes waiting for their commit: whoever finds no commit under way commits them
+        # all in one transaction (group commit: 8 people saving at once cost one fsync).
+        self._queued: list[tuple[LeadChange, asyncio.Future[int]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def _commit(self, change: LeadChange) -> int:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queued.append((change, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            try:
+                ids = await self.db_call(submit_changes, [change for change, _ in batch], self.clock())
+            except Exception as exc:  # the callers answer with the error; the desk goes on
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                continue
+            for (_, waiter), event_id in zip(batch, ids, strict=True):
+                if not waiter.done():
+                    waiter.set_result(event_id)
 
     async def submit(self, change: LeadChange) -> ChangeResult | None:
         """Commit the change, then wait for its result (None: still pending after the timeout)."""
-        event_id = await self.db_call(submit_change, change, self.clock())
+        event_id = await self._commit(change)
         early = self._unclaimed.pop(event_id, None)
         if early is not None:
             return early

@@ -146,3 +146,12 @@ async def test_delete_forgets_the_customer(leads_client: TestClient, leads_contr
     response = await leads_client.get(f"/api/leads/{PHONE}", headers=BEARER)
     body = await response.json()
     assert body["lead"]["status"] == "new" and [m["text"] for m in body["messages"]] == ["saya lagi"]
+
+
+async def test_the_rule_editor_offers_changed_by_with_its_values(leads_client: TestClient) -> None:
+    response = await leads_client.get("/api/rules/vocabulary", headers=BEARER)
+    fields = {f["name"]: f for f in (await response.json())["fields"]}
+    spec = fields["change.by"]
+    assert spec["label"] == "Changed By"
+    assert spec["choices"] == ["message", "rule", "dashboard", "api", "import", "cli"]
+    assert "lead.status_changed" in spec["triggers"] and "lead.created" in spec["triggers"]

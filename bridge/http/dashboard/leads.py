@@ -19,12 +19,12 @@ from bridge.http.auth import CONTROL, page_route
 from bridge.http.dashboard.views import CSV_COLUMNS, full_lead, is_lead_key, page, statuses, valid_phone
 from bridge.http.errors import ApiError, json_response
 from bridge.leads.phones import normalise_lead_phone
-from engine.changes import ChangeError
+from engine.changes import PRIORITIES, ChangeError
 
 log = structlog.get_logger(__name__)
 
 # The filters the Leads screen offers (a subset of store.leads.FILTERS); "campaign" is utm_campaign.
-LEAD_PAGE_FILTERS = ("q", "status", "source", "utm_campaign")
+LEAD_PAGE_FILTERS = ("q", "status", "source", "utm_campaign", "tag")
 PAGE_SIZE = 100
 CSV_PAGE_SIZE = 500  # leads per store read while the CSV export streams
 
@@ -89,7 +89,8 @@ async def lead_page(request: web.Request) -> web.StreamResponse:
     if detail is None:
         return page(request, "dash_lead.html", "leads", status=404, phone=phone, detail=None)
     detail = {**detail, "lead": full_lead(detail["lead"])}
-    return page(request, "dash_lead.html", "leads", phone=phone, detail=detail)
+    return page(request, "dash_lead.html", "leads", phone=phone, detail=detail, statuses=statuses(request.app[CONTROL]),
+                priorities=PRIORITIES)
 
 
 async def lead_detail(request: web.Request) -> web.StreamResponse:
