@@ -78,18 +78,16 @@ def change_view(result: ChangeResult) -> dict[str, Any]:
             "status_changes": [list(pair) for pair in result.status_changes]}
 
 
-def _refused(result: ChangeResult | None, event_id_hint: str = "") -> web.Response | None:
-    """The answer for a change that was not applied (yet), or None when it was."""
+def _not_applied(result: ChangeResult | None) -> web.Response:
+    """The answer for a change that was not applied: 202 (still pending), or an error raised."""
     if result is None:
         return json_response({"state": "pending", "message": "the change is committed; the processor has not "
-                              "applied it yet (it will)" + event_id_hint}, status=202)
+                              "applied it yet (it will)"}, status=202)
     if result.outcome == "not_found":
         raise ApiError(404, "not_found", result.message, field="phone")
     if result.outcome == "lead_exists":
         raise ApiError(409, "lead_exists", result.message, field="phone")
-    if result.outcome != "ok":
-        raise ApiError(409, "change_failed", f"the change could not be applied: {result.message}")
-    return None
+    raise ApiError(409, "change_failed", f"the change could not be applied: {result.message}")
 
 
 async def _answer(request: web.Request, phone: str, result: ChangeResult, status: int) -> web.Response:
@@ -111,9 +109,8 @@ async def create_lead(request: web.Request) -> web.StreamResponse:
         raise ApiError(409, "lead_exists", f"phone: {phone} already has a lead", field="phone")
     result = await desk.submit(LeadChange("create", changed_by(request), phone, edit,
                                           rules=_flag(request, "rules", True)))
-    refused = _refused(result)
-    if refused is not None or result is None:
-        return refused or web.Response(status=500)
+    if result is None or result.outcome != "ok":
+        return _not_applied(result)
     return await _answer(request, phone, result, 201)
 
 
@@ -126,9 +123,8 @@ async def patch_lead(request: web.Request) -> web.StreamResponse:
     if await request.app[CONTROL].db_call(get_lead, phone) is None:
         raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
     result = await desk.submit(LeadChange("patch", changed_by(request), phone, edit))
-    refused = _refused(result)
-    if refused is not None or result is None:
-        return refused or web.Response(status=500)
+    if result is None or result.outcome != "ok":
+        return _not_applied(result)
     return await _answer(request, phone, result, 200)
 
 
@@ -139,7 +135,9 @@ async def delete_lead(request: web.Request) -> web.StreamResponse:
     if await request.app[CONTROL].db_call(get_lead, phone) is None:
         raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
     result = await desk.submit(LeadChange("delete", changed_by(request), phone))
-    return _refused(result) or web.Response(status=204)
+    if result is None or result.outcome != "ok":
+        return _not_applied(result)
+    return web.Response(status=204)
 
 
 async def read_csv_body(request: web.Request) -> bytes:
@@ -178,12 +176,9 @@ async def import_leads(request: web.Request) -> web.StreamResponse:
     if dry_run:
         counts = await request.app[CONTROL].db_call(import_counts, plan.rows, desk.clock(), desk.statuses)
         return json_response({**counts, **summary, "dry_run": True, "preview": list(plan.preview)})
-    by = "import"
-    result = await desk.submit(LeadChange("import", by, rows=plan.rows, rules=rules))
-    refused = _refused(result)
-    if refused is not None:
-        return refused
-    assert result is not None
+    result = await desk.submit(LeadChange("import", "import", rows=plan.rows, rules=rules))
+    if result is None or result.outcome != "ok":
+        return _not_applied(result)
     return json_response({"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
                           **summary, "rules_fired": result.fired, "event_id": result.event_id})
 

@@ -83,3 +83,20 @@ def test_delete_erases_what_came_before_and_keeps_what_came_after(tmp_path: Path
                                                (PHONE,))]
     assert len(texts) == 1 and "halo lagi" in texts[0]
     assert PHONE not in db.conn.execute("SELECT payload FROM inbox WHERE id = ?", (deleted,)).fetchone()[0]
+
+
+def test_a_purchase_reached_by_a_person_queues_one_conversion_per_lead(tmp_path: Path, clock: Clock) -> None:
+    from engine.evaluate import RuleSet
+    from store.outbox import ConversionPolicy, OutboxPolicy
+
+    db = open_db(tmp_path / "w.db")
+    work = processor(db, RuleSet([]), clock)
+    work.outbox_policy = OutboxPolicy(conversions=ConversionPolicy(on_status="purchase"))
+    ingest(db, parse_message(message(id="M1", text="halo", referral={"ctwa_clid": "clid-1", "source_id": "ad-9"})),
+           clock())
+    for status in ("purchase", "hot", "purchase"):  # a person moves it there twice
+        submit_change(db, _change("patch", status=status), clock())
+    stats = work.run()
+    assert not stats.errors
+    rows = db.conn.execute("SELECT kind, lead_phone, idempotency_key FROM outbox").fetchall()
+    assert rows == [("conversion", PHONE, f"conversion:{PHONE}:Purchase")]
