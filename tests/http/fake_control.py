@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from bridge.daemon.sessions import (
     NotAvailableError,
@@ -21,10 +22,14 @@ from bridge.daemon.sessions import (
     Transition,
     UnknownNumberError,
 )
-from engine.model import parse_message, parse_timestamp
+from bridge.leads.desk import LeadDesk
+from engine.evaluate import RuleSet
+from engine.model import Workspace, parse_message, parse_timestamp
 from engine.operators import CompileEnv
 from engine.rules import default_env
 from store.db import open_db
+from store.leads import get_lead, lead_changes
+from store.processor import Processor
 from tests.attribution.services import make_services
 from tests.http.fake_events import make_desk
 from tests.outbox.fake_outbox import FakeOutbox
@@ -60,6 +65,10 @@ class FakeControl:
         self._waiters: set[asyncio.Future[None]] = set()
         self._codes = itertools.count(1)
         self._views: dict[str, SessionView] = {}
+        # Lead changes (issue #13): the real desk and processor over the in-memory store.
+        self.workspace = Workspace("Toko Budi", ZoneInfo("Asia/Jakarta"), STATUSES)
+        self.processor = Processor(self.db, RuleSet([], STATUSES), self.workspace, lambda: datetime.now(UTC))
+        self.lead_desk = LeadDesk(self.db_call, self._wake_processor, STATUSES, lambda: datetime.now(UTC))
         for number, label in (numbers or {ADMIN: "CS Budi", OTHER_ADMIN: "CS Sari"}).items():
             self._views[number] = SessionView(number=number, label=label, rotator="default",
                                               state=SessionState.STARTING, version=1)
@@ -100,6 +109,13 @@ class FakeControl:
         """The right phone scanned: CONNECTED."""
         return self.set(number, SessionState.CONNECTED, linked_jid=f"{number}:12@s.whatsapp.net",
                         push_name=push_name, attempted_phone=None)
+
+    def _wake_processor(self) -> None:
+        asyncio.get_running_loop().call_soon(self.process)
+
+    def process(self) -> None:
+        """What the daemon's processing loop does: drain the inbox, hand results to the desk."""
+        self.lead_desk.settled(self.processor.run().changes)
 
     def _notify(self) -> None:
         for waiter in list(self._waiters):
@@ -210,7 +226,10 @@ class FakeControl:
         self.calls.append(("lead_detail", phone))
         lead = next((lead for lead in self.leads if lead.get("phone") == phone), None)
         if lead is None:
-            return None
+            stored = get_lead(self.db, phone)  # a lead created through the desk
+            if stored is None:
+                return None
+            return {"lead": stored.to_dict(), "messages": [], "runs": [], "changes": lead_changes(self.db, phone)}
         history = self.lead_history.get(phone, {})
         return {"lead": dict(lead), "messages": list(history.get("messages", [])),
                 "runs": [r for r in self.runs if r.get("lead_phone") == phone],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import structlog
 from aiohttp.test_utils import TestClient
@@ -9,6 +11,8 @@ from yarl import URL
 
 from bridge.http import create_app
 from bridge.http.auth import COOKIE_NAME, Auth, route_protection, safe_next
+from engine.model import Lead
+from store.leads import upsert_lead
 from tests.http.conftest import BEARER, TOKEN, Serve, login
 from tests.http.fake_control import ADMIN, FakeControl
 from tests.http.fake_events import EVENT, FREE_CODE, USED_CODE
@@ -52,6 +56,9 @@ API_ROUTES = {
     ("POST", "/api/rules/validate"), ("POST", "/api/rules/order"), ("GET", "/api/rules/templates"),
     ("POST", "/api/rules/templates/install"), ("GET", "/api/rules/export.toml"), ("POST", "/api/rules/import"),
     ("GET", "/api/rules/vocabulary"), ("POST", "/api/rules/test"), ("POST", "/api/rules/suggest"),
+    # Leads people change (issue #13)
+    ("POST", "/api/leads"), ("PATCH", f"/api/leads/{LEAD}"), ("DELETE", f"/api/leads/{LEAD}"),
+    ("POST", "/api/leads/import"),
 }
 # A rule in the rule-file form, for the rules routes (issue #7).
 RULE = {"name": "Tag buyers", "conditions": [{"field": "message.text", "op": "contains", "value": "beli"}],
@@ -64,6 +71,7 @@ BODIES = {
     "/api/rules": "RULE", "/api/rules/1": "RULE", "/api/rules/validate": "RULE", "/api/rules/order": {"ids": [1]},
     "/api/rules/templates/install": {"slugs": ["identify-hot-lead"]}, "/api/rules/test": {"text": "mau order"},
     "/api/rules/suggest": {"text": "if customer says order, change to hot"},
+    "/api/leads": {"phone": "6281299990000"}, f"/api/leads/{LEAD}": {"notes": "call back"},
 }
 PROTECTED = sorted(PAGE_ROUTES | API_ROUTES)
 
@@ -126,16 +134,25 @@ async def test_every_route_works_with_the_bearer(
     else:
         control.show_qr(ADMIN)
     control.leads.append({"phone": LEAD, "status": "hot", "tags": []})
+    now = datetime.now(UTC)
+    upsert_lead(control.db, Lead(phone=LEAD, jid=f"{LEAD}@s.whatsapp.net", status="hot", created_at=now,
+                                 updated_at=now))  # the stored lead the changing routes act on
+    control.db.conn.commit()
     installed = await client.post("/api/rules/templates/install", headers=BEARER,
                                   json={"slugs": ["identify-hot-lead"]})  # rule 1, for /api/rules/1
     assert installed.status == 201
     body = {"chat": "6281200000002@s.whatsapp.net", "sender": "6281200000002@s.whatsapp.net"}
+    if path == "/api/leads/import":
+        response = await client.post(path, headers={**BEARER, "Content-Type": "text/csv"},
+                                     data=b"phone,name\n6281299990001,Dewi\n")
+        assert response.status == 200, await response.read()
+        return
     response = await client.request(method, path, headers=BEARER, allow_redirects=False,
                                     json=body if path.endswith("/messages") else
                                     {"older_than": "7d"} if path.endswith("/purge") else
                                     RULE if BODIES.get(path) == "RULE" else
                                     BODIES.get(path) if method in ("POST", "PATCH") else None)
-    assert response.status in (200, 201, 202), (method, path, await response.read())
+    assert response.status in (200, 201, 202, 204), (method, path, await response.read())
     response.close()
 
 

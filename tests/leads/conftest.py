@@ -3,23 +3,17 @@ control, a real Processor and LeadDesk (the daemon's processing loop in miniatur
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bridge.leads.desk import LeadDesk
 from engine.evaluate import RuleSet
-from engine.model import Workspace
 from engine.rules import parse_rules
 from store.inbox import messages_of_lead
 from store.leads import LeadQuery, get_lead, iter_leads, lead_changes
-from store.processor import Processor
 from store.runs import recent_runs
 from tests.http.conftest import BEARER, TOKEN, Serve, client, control, login, serve  # noqa: F401
 from tests.http.fake_control import STATUSES, FakeControl
@@ -27,30 +21,13 @@ from tests.http.fake_control import STATUSES, FakeControl
 __all__ = ["BEARER", "TOKEN", "LeadsControl", "login"]
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 class LeadsControl(FakeControl):
-    """FakeControl with the daemon's lead path: the store, the processor, the desk."""
-
-    def __init__(self) -> None:
-        super().__init__(simulate=True)
-        self.workspace = Workspace("Toko Budi", ZoneInfo("Asia/Jakarta"), STATUSES)
-        self.processor = Processor(self.db, RuleSet([], STATUSES), self.workspace, now)
-        self.lead_desk = LeadDesk(self.db_call, self._wake, STATUSES, now)
+    """FakeControl whose leads are the store's (listing and detail read SQLite)."""
 
     def use_rules(self, document: Mapping[str, Any]) -> None:
         rules = [replace(rule, id=index) for index, rule in
                  enumerate(parse_rules(dict(document), self.rule_env()), start=1)]
         self.processor.ruleset = RuleSet(rules, STATUSES, frozenset({"crm"}))
-
-    def _wake(self) -> None:
-        asyncio.get_running_loop().call_soon(self.process)
-
-    def process(self) -> None:
-        stats = self.processor.run()
-        self.lead_desk.settled(stats.changes)
 
     async def list_leads(self, filters: Mapping[str, str], limit: int, offset: int) -> list[dict[str, Any]]:
         return [lead.to_dict() for lead in iter_leads(self.db, LeadQuery(dict(filters), limit, offset))]
