@@ -147,8 +147,10 @@ def mark_lead(db: Database, phone: str | None, event: Event, now: datetime, inbo
         return None
     updated = lead.with_changes(tags=tags, status=status, updated_at=now)
     upsert_lead(db, updated)
-    db.conn.execute("INSERT INTO lead_changes (at, lead_phone, inbox_id, changes) VALUES (?, ?, ?, ?)",
-                    (now.isoformat(), lead.phone, inbox_id, json.dumps(diff, ensure_ascii=False)))
+    # Who: a rule's check-in action on a message, or staff at the door (no message).
+    db.conn.execute("INSERT INTO lead_changes (at, lead_phone, inbox_id, changes, changed_by) VALUES (?, ?, ?, ?, ?)",
+                    (now.isoformat(), lead.phone, inbox_id, json.dumps(diff, ensure_ascii=False),
+                     "rule" if inbox_id is not None else "dashboard"))
     return updated
 
 
@@ -298,7 +300,8 @@ def undo_check_in(db: Database, event: Event, checkin_id: int, now: datetime) ->
             if still is None:
                 upsert_lead(db, lead.with_changes(tags=lead.tags - {event.tag}, updated_at=now))
                 db.conn.execute(
-                    "INSERT INTO lead_changes (at, lead_phone, inbox_id, changes) VALUES (?, ?, NULL, ?)",
+                    "INSERT INTO lead_changes (at, lead_phone, inbox_id, changes, changed_by) "
+                    "VALUES (?, ?, NULL, ?, 'dashboard')",
                     (now.isoformat(), phone, json.dumps({"tags": [sorted(lead.tags),
                                                                   sorted(lead.tags - {event.tag})]})))
         return get_checkin(db, event, checkin_id)
