@@ -17,7 +17,7 @@
   }
   function problem(result) {
     var error = result.body && result.body.error;
-    return error ? error.message : "Failed: HTTP " + result.status;
+    return error ? error.message : window.wabridge.format(_("Failed: HTTP {status}"), {status: result.status});
   }
   function keepTrace(phone, change) {
     try { window.sessionStorage.setItem("wabridge-trace-" + phone, JSON.stringify(change || {})); } catch (e) { /* private mode */ }
@@ -41,7 +41,7 @@
         var remove = document.createElement("button");
         remove.type = "button";
         remove.className = "chip-x";
-        remove.setAttribute("aria-label", "Remove tag " + tag);
+        remove.setAttribute("aria-label", window.wabridge.format(_("Remove tag {tag}"), {tag: tag}));
         remove.textContent = "×";
         remove.addEventListener("click", function () { tags.splice(index, 1); drawTags(); });
         chip.appendChild(text);
@@ -74,12 +74,13 @@
         if (!result.ok) { show($("lead-form-error"), problem(result)); return; }
         keepTrace(phone, result.body.change);
         window.location.reload();
-      }).catch(function () { show($("lead-form-error"), "The server did not answer. Is wabridge running?"); })
+      }).catch(function () { show($("lead-form-error"), _("The server did not answer. Is wabridge running?")); })
         .then(function () { save.disabled = false; });
     });
 
     $("lead-delete").addEventListener("click", function () {
-      if (!window.confirm("Delete lead +" + phone + "? Its messages, rule runs and history are erased for good.")) { return; }
+      if (!window.confirm(window.wabridge.format(_("Delete lead +{phone}? Its messages, rule runs and history are erased for good."),
+                                                 {phone: phone}))) { return; }
       api("DELETE", "/api/leads/" + phone).then(function (result) {
         if (result.ok) { window.location.href = "/leads?deleted=" + phone; return; }
         show($("lead-form-error"), problem(result));
@@ -95,12 +96,13 @@
       var rules = (change.rules || []);
       if (!rules.length) {
         var none = document.createElement("li");
-        none.textContent = "Saved. No rule fired.";
+        none.textContent = _("Saved. No rule fired.");
         list.appendChild(none);
       }
       rules.forEach(function (run) {
         var item = document.createElement("li");
-        var verdict = run.error ? "error: " + run.error : (run.fired ? "fired" : "did not fire");
+        var verdict = run.error ? window.wabridge.format(_("error: {error}"), {error: run.error})
+          : (run.fired ? _("fired") : _("did not fire"));
         item.textContent = run.rule + " (" + run.trigger + "): " + verdict +
           (run.notes && run.notes.length ? " — " + run.notes.join("; ") : "");
         item.className = run.error ? "bad" : (run.fired ? "fired" : "muted");
@@ -136,7 +138,7 @@
     function listProblems(box, message) {
       box.textContent = "";
       var head = document.createElement("strong");
-      head.textContent = "Nothing was imported:";
+      head.textContent = _("Nothing was imported:");
       box.appendChild(head);
       var list = document.createElement("ul");
       message.split("; ").forEach(function (line) {
@@ -152,9 +154,10 @@
       box.textContent = "";
       var summary = document.createElement("p");
       var columns = Object.keys(body.columns).map(function (h) { return h + " → " + body.columns[h]; }).join(", ");
-      summary.textContent = body.rows + " rows. Columns: " + columns +
-        (body.ignored_columns.length ? ". Ignored: " + body.ignored_columns.join(", ") : "") +
-        ". Would create " + body.created + ", update " + body.updated + ", leave " + body.unchanged + " unchanged.";
+      summary.textContent = window.wabridge.format(_("{rows} rows. Columns: {columns}."), {rows: body.rows, columns: columns}) +
+        (body.ignored_columns.length ? " " + window.wabridge.format(_("Ignored: {names}."), {names: body.ignored_columns.join(", ")}) : "") +
+        " " + window.wabridge.format(_("Would create {created}, update {updated}, leave {unchanged} unchanged."),
+                                     {created: body.created, updated: body.updated, unchanged: body.unchanged});
       box.appendChild(summary);
       var fields = ["phone"];
       body.preview.forEach(function (row) { Object.keys(row).forEach(function (k) { if (k !== "row" && fields.indexOf(k) < 0) { fields.push(k); } }); });
@@ -197,8 +200,9 @@
       api("POST", "/api/leads/import?rules=" + rules, csvBytes, csvHeaders).then(function (result) {
         if (!result.ok) { listProblems($("import-error"), problem(result)); importButton.disabled = false; return; }
         var b = result.body;
-        show($("import-result"), "Imported: " + b.created + " created, " + b.updated + " updated, " +
-             b.unchanged + " unchanged; rules fired " + b.rules_fired + ".");
+        show($("import-result"), window.wabridge.format(
+          _("Imported: {created} created, {updated} updated, {unchanged} unchanged; rules fired {fired}."),
+          {created: b.created, updated: b.updated, unchanged: b.unchanged, fired: b.rules_fired}));
         $("import-preview").hidden = true;
       });
     });
@@ -214,7 +218,7 @@
       event.preventDefault();
       var phones = Array.prototype.filter.call(document.querySelectorAll(".lead-select"), function (b) { return b.checked; })
         .map(function (b) { return b.value; });
-      if (!phones.length) { show($("bulk-error"), "Select leads first (the boxes in the first column)."); return; }
+      if (!phones.length) { show($("bulk-error"), _("Select leads first (the boxes in the first column).")); return; }
       var status = $("bulk-status").value;
       var failed = [];
       $("bulk-go").disabled = true;
@@ -227,7 +231,8 @@
         });
       }, Promise.resolve()).then(function () {
         if (failed.length) { show($("bulk-error"), failed.join("; ")); $("bulk-go").disabled = false; return; }
-        try { window.sessionStorage.setItem("wabridge-bulk", phones.length + " leads moved to " + status + "."); } catch (e) { /* ignore */ }
+        var moved = window.wabridge.format(_("{count} leads moved to {status}."), {count: phones.length, status: status});
+        try { window.sessionStorage.setItem("wabridge-bulk", moved); } catch (e) { /* ignore */ }
         window.location.reload();
       });
     });
