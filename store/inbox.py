@@ -101,7 +101,7 @@ def inbox_rows(db: Database, state: str, limit: int = 50) -> list[dict[str, obje
     """
     rows = db.conn.execute(
         "SELECT id, session, message_id, lead_phone, received_at, state, error, payload FROM inbox "
-        "WHERE state = ? ORDER BY id DESC LIMIT ?", (state, limit))
+        "WHERE state = ? AND kind = 'message' ORDER BY id DESC LIMIT ?", (state, limit))
     out: list[dict[str, object]] = []
     for inbox_id, session, message_id, lead_phone, received_at, row_state, error, payload in rows:
         try:

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bridge.http.auth import AUTHENTICATED_BY, CONTROL
+from bridge.http.dashboard.leads import lead_key
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.leads.csv_import import MAX_IMPORT_BYTES, ImportRefused, read_lead_csv
 from bridge.leads.desk import LeadDesk
@@ -117,7 +118,7 @@ async def create_lead(request: web.Request) -> web.StreamResponse:
 async def patch_lead(request: web.Request) -> web.StreamResponse:
     """PATCH /api/leads/{phone} {field: value, "add_tags", "remove_tags"}: 200 after its rules ran."""
     desk = _desk(request)
-    phone = _phone(request.match_info["phone"])
+    phone = lead_key(request.match_info["phone"])
     body = await read_json_object(request, required=True)
     edit = _edit(body, desk.statuses)
     if await request.app[CONTROL].db_call(get_lead, phone) is None:
@@ -131,7 +132,7 @@ async def patch_lead(request: web.Request) -> web.StreamResponse:
 async def delete_lead(request: web.Request) -> web.StreamResponse:
     """DELETE /api/leads/{phone}: forget the customer (lead, messages, runs, history, queued outbox)."""
     desk = _desk(request)
-    phone = _phone(request.match_info["phone"])
+    phone = lead_key(request.match_info["phone"])
     if await request.app[CONTROL].db_call(get_lead, phone) is None:
         raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
     result = await desk.submit(LeadChange("delete", changed_by(request), phone))

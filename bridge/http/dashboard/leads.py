@@ -16,7 +16,7 @@ from bridge.csv_cells import csv_cell
 from bridge.daemon.sessions import SessionControl
 from bridge.http.api import _int_param
 from bridge.http.auth import CONTROL, page_route
-from bridge.http.dashboard.views import CSV_COLUMNS, full_lead, is_lead_key, page, statuses, valid_phone
+from bridge.http.dashboard.views import CSV_COLUMNS, full_lead, is_lead_key, page, statuses
 from bridge.http.errors import ApiError, json_response
 from bridge.leads.phones import normalise_lead_phone
 from engine.changes import PRIORITIES, ChangeError
@@ -95,14 +95,21 @@ async def lead_page(request: web.Request) -> web.StreamResponse:
 
 async def lead_detail(request: web.Request) -> web.StreamResponse:
     """GET /api/leads/{phone}: {"lead", "messages", "runs", "changes"}."""
-    try:
-        phone = normalise_lead_phone(request.match_info["phone"])
-    except ChangeError as exc:
-        raise ApiError(400, "bad_request", str(exc), field="phone") from None
+    phone = lead_key(request.match_info["phone"])
     detail = await request.app[CONTROL].lead_detail(phone)
     if detail is None:
         raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
     return json_response(detail)
+
+
+def lead_key(raw: str) -> str:
+    """The lead a path names: phone digits (any common form, normalised) or a user id key."""
+    if is_lead_key(raw) and not raw.isdigit():
+        return raw  # a customer known by a WhatsApp username until the phone is known
+    try:
+        return normalise_lead_phone(raw)
+    except ChangeError as exc:
+        raise ApiError(400, "bad_request", str(exc), field="phone") from None
 
 
 def csv_row(lead: dict[str, Any]) -> list[Any]:
