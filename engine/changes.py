@@ -8,6 +8,7 @@ Messages are `message`; a rule's own Set Status is `rule`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,7 @@ MAX_NOTES = 5000  # characters of the notes
 MAX_TAGS = 50  # tags on one lead
 MAX_TAG = 50  # characters of one tag
 MAX_NUMBER = 1e15  # a value or score beyond this is a typo
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters but tab and line ends
 
 
 class ChangeError(ValueError):
@@ -74,11 +76,11 @@ def _text(name: str, value: Any) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ChangeError(name, "must be text")
-    text = str(value).strip()
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n").strip()
     limit = MAX_NOTES if name == "notes" else MAX_TEXT
     if len(text) > limit:
         raise ChangeError(name, f"is {len(text)} characters long; at most {limit}")
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in text):
+    if _CONTROL.search(text):
         raise ChangeError(name, "contains control characters")
     return text or None
 
