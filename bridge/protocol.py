@@ -26,6 +26,9 @@ Ordering promises (both workers keep them):
 - `message` frames come in journal order, without waiting for acks; the daemon acks each
   seq after its inbox commit (or its deliberate refusal), and a worker restarted after a
   crash sends its unacked journal entries again (seq numbers are per worker process).
+- `history` frames (the phone's history sync, from the worker's spool) share the seq
+  numbers and are acked the same way, once the daemon committed them; the next `history`
+  frame waits for that ack. `message` frames may come in between: live goes first.
 
 Size: a frame is at most `MAX_FRAME_BYTES` (1 MiB, newline included). The largest text a
 WhatsApp user can send (65,536 characters, `engine.model.MAX_TEXT_CHARS`; longer texts are
@@ -62,6 +65,9 @@ STATES: tuple[str, ...] = (
     "LOGGED_OUT",  # the device was unlinked; a new pairing is needed
     "FAILED",  # terminal for this process; see reason
 )
+# whatsmeow's HistorySync.syncType values, by number, as `history` frames name them.
+HISTORY_SYNC_TYPES: dict[int, str] = {0: "initial_bootstrap", 1: "initial_status_v3", 2: "full", 3: "recent",
+                                      4: "push_name", 5: "non_blocking_data", 6: "on_demand"}
 REASONS: tuple[str, ...] = (
     "logged_out",
     "logged_out_by_owner",  # the daemon asked (the owner's Log out or Re-pair)
@@ -220,6 +226,17 @@ class Unreadable(Frame):
     excerpt: str = ""
 
 
+@_frame("history", WORKER)
+@dataclass(frozen=True, slots=True)
+class HistoryFrame(Frame):
+    """Part of the phone's history sync: normalised messages marked `history`; wait for `ack {seq}`."""
+
+    seq: int
+    sync_type: str
+    messages: list[dict[str, Any]]
+    progress: int = 0
+
+
 @_frame("sent", WORKER)
 @dataclass(frozen=True, slots=True)
 class Sent(Frame):
@@ -297,6 +314,16 @@ class SimMessage(Frame):
     """Simulator only: inject one (partial) normalised message."""
 
     message: dict[str, Any]
+    request_id: RequestId | None = None
+
+
+@_frame("sim_history", DAEMON)
+@dataclass(frozen=True, slots=True)
+class SimHistory(Frame):
+    """Simulator only: a history sync chunk, as the phone sends after pairing (complete messages)."""
+
+    messages: list[dict[str, Any]]
+    sync_type: str = "initial_bootstrap"
     request_id: RequestId | None = None
 
 

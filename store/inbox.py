@@ -128,7 +128,8 @@ def count_by_state(db: Database) -> dict[str, int]:
 
 
 def messages_of_lead(db: Database, phone: str, limit: int = 200) -> list[dict[str, object]]:
-    """The lead's messages, newest first, with their processing state.
+    """The lead's messages, newest first by the time they were written (history imported later
+    sorts by its own time, not by when it arrived), with their processing state.
 
     A deletion is not listed itself: the message it deleted gets `deleted_at` (when it was
     deleted) instead, so the page can show it struck through.
@@ -151,6 +152,13 @@ def messages_of_lead(db: Database, phone: str, limit: int = 200) -> list[dict[st
         if item.get("id") in deleted:
             item["deleted_at"] = deleted[item["id"]]
     return out
+
+
+def last_message_at(db: Database, phone: str) -> str | None:
+    """When the lead's latest message was written (ISO 8601 as stored), history included."""
+    row = db.conn.execute("SELECT timestamp FROM inbox WHERE lead_phone = ? AND kind = 'message' "
+                          "AND state != 'error' ORDER BY julianday(timestamp) DESC LIMIT 1", (phone,)).fetchone()
+    return str(row[0]) if row else None
 
 
 def iter_ids(rows: Iterable[tuple[int, ...]]) -> list[int]:

@@ -336,3 +336,26 @@ def m007_lead_events(db: Database) -> None:
         ALTER TABLE lead_changes ADD COLUMN changed_by TEXT;
         """
     )
+
+
+@MIGRATIONS()
+def m008_history_sync(db: Database) -> None:
+    """The phone's history sync per admin number: messages and chats stored so far (store/history_sync.py)."""
+    db.executescript(
+        """
+        CREATE TABLE history_sync (
+            session TEXT PRIMARY KEY,
+            messages INTEGER NOT NULL DEFAULT 0,
+            chats INTEGER NOT NULL DEFAULT 0,
+            too_old INTEGER NOT NULL DEFAULT 0,
+            sync_type TEXT,
+            progress INTEGER,
+            updated_at TEXT
+        );
+        CREATE TABLE history_chats (
+            session TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            PRIMARY KEY (session, chat)
+        ) WITHOUT ROWID;
+        """
+    )

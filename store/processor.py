@@ -199,18 +199,29 @@ class Processor:
             raise
         return results, stats
 
-    def ingest_history(self, messages: Sequence[Message], received_at: datetime) -> tuple[list[Ingested], ProcessStats]:
+    def ingest_history(self, messages: Sequence[Message], received_at: datetime, *, rules: bool | None = None,
+                       after: Callable[[list[Message], list[Ingested]], None] | None = None,
+                       ) -> tuple[list[Ingested], ProcessStats]:
         """Store a chunk of history (sync or chat export) and its effects in ONE transaction.
 
         The chunk goes in time order; rows already in the inbox (seen live, or imported
         before) are skipped by their key. Pending live rows, older in the inbox, are
         processed first in the same run: a chunk never makes a live message wait longer
-        than the chunk itself takes.
+        than the chunk itself takes. `rules` overrides `history_rules` for this chunk;
+        `after(messages, results)` runs inside the transaction (progress counters).
         """
         ordered = sorted(messages, key=attrgetter("timestamp"))
-        with self.db.atomic():
-            results = ingest_many(self.db, ordered, received_at)
-            stats = self.run(parsed=parsed_by_id(ordered, results))
+        configured = self.history_rules
+        if rules is not None:
+            self.history_rules = rules
+        try:
+            with self.db.atomic():
+                results = ingest_many(self.db, ordered, received_at)
+                stats = self.run(parsed=parsed_by_id(ordered, results))
+                if after is not None:
+                    after(ordered, results)
+        finally:
+            self.history_rules = configured
         return results, stats
 
     def _outcome(self, lead: Lead | None, message: Message, now: datetime, inbox_id: int, stamp: str) -> Outcome:

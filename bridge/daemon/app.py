@@ -36,6 +36,7 @@ from bridge.daemon.sessions import NotAvailableError, SessionState, SessionView,
 from bridge.daemon.supervisor import Session, WorkerSpec
 from bridge.daemon.tasks import BackgroundTasks
 from bridge.daemon.tokens import ensure_token
+from bridge.history.sync import HistoryService
 from bridge.leads.desk import LeadDesk
 from bridge.metrics import Metrics, reason_code
 from bridge.outbox.replies import WorkerTransport
@@ -83,7 +84,11 @@ class Daemon(StoreQueries):
         self.broken_rules: list[str] = []
         spec = WorkerSpec(kind="sim" if simulate else "neonize", sessions_dir=config.store.data_dir / "sessions",
                           log_level=config.logging.level, qr_round_seconds=qr_round_seconds, env=worker_env)
-        self.workers = {phone: Session(n, spec, self._ingest, self._session_changed, self._unreadable)
+        # The phone's history sync (issue #16): stored frame by frame behind live messages.
+        self.history = HistoryService(config.history, self.db_call, lambda: self.processor, utc_now,
+                                      self._history_stored)
+        self.workers = {phone: Session(n, spec, self._ingest, self._session_changed, self._unreadable,
+                                       self.history.store)
                          for phone, n in self.numbers.items()}
         self.work = asyncio.Event()
         self.telemetry = Metrics()  # this daemon's Prometheus registry (GET /metrics)
@@ -137,6 +142,7 @@ class Daemon(StoreQueries):
             self.processor = Processor(self.db, ruleset, self.workspace, utc_now, upgrades=VisitorUpgrades(
                 self.workspace.name, overwrite=self.config.attribution.overwrite))
             self.processor.outbox_policy = self.outbox.policy
+            self.processor.history_rules = self.config.history.run_rules
         else:
             self.processor.ruleset = ruleset
         log.info("rules_loaded", rules=len(loaded.rules), enabled=sum(r.enabled for r in loaded.rules),
@@ -153,6 +159,9 @@ class Daemon(StoreQueries):
             await self.replicator.start()  # the database is in WAL mode now, as Litestream needs
         await loop.run_in_executor(self.store_thread, self._load_processor)
         await self.db_call(self.attribution.load)  # every code on file, before the first click
+        for number, totals in (await self.history.totals()).items():
+            if number in self.workers:
+                self.workers[number].set_view(history=totals)
         self._spawn(self.attribution.run())
         self._spawn(self._processing_loop())
         self._spawn(self._watch_other_writers())
@@ -325,6 +334,13 @@ class Daemon(StoreQueries):
         self.backlog = pending_count(self.db)
         return stats
 
+    def _history_stored(self, stats: ProcessStats) -> None:
+        self._account(stats)
+        if stats.queued or stats.status_changes:
+            self.outbox.wake()
+        if stats.processed:
+            self.events.changed()
+
     def _account(self, stats: ProcessStats) -> None:
         self.totals.processed += stats.processed
         self.totals.fired += stats.fired
@@ -432,6 +448,18 @@ class Daemon(StoreQueries):
         except TimeoutError:
             raise NotAvailableError("the simulated phone did not deliver the message (worker restarting?)") from None
         return {"id": complete["id"], "session": complete["session"]}
+
+    async def sim_history(self, number: str, messages: list[Mapping[str, Any]], sync_type: str) -> int:
+        """Hand a simulated history sync chunk to the worker (defaults filled, validated); its count."""
+        self._require_sim()
+        session = self._session(number)
+        if session.view.state is not SessionState.CONNECTED:
+            raise NotAvailableError(f"{number} is {session.view.state.value}, not CONNECTED: pair it first")
+        complete = [complete_sim_message(session.config.phone, m) for m in messages]
+        for item in complete:
+            parse_message(item)  # MessageFormatError → 400 naming the field
+        await session.send_command(p.SimHistory(messages=complete, sync_type=sync_type))
+        return len(complete)
 
     async def sim_crash(self, number: str) -> None:
         """Make the simulated worker exit like a Go abort."""

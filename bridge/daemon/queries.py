@@ -18,7 +18,7 @@ from bridge.config import Config
 from engine.model import Workspace
 from engine.operators import CompileEnv
 from engine.rules import default_env
-from store.inbox import inbox_rows, messages_of_lead
+from store.inbox import inbox_rows, last_message_at, messages_of_lead
 from store.leads import LeadQuery, get_lead, iter_leads, lead_changes, unknown_filters
 from store.runs import recent_runs
 
@@ -74,6 +74,7 @@ class StoreQueries:
             if lead is None:
                 return None
             return {"lead": lead.to_dict(), "messages": messages_of_lead(db, phone, 100),
+                    "last_message_at": last_message_at(db, phone),
                     "runs": recent_runs(db, limit=100, lead_phone=phone), "changes": lead_changes(db, phone)}
 
         return await self._read(query)

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from bridge.i18n import N_
 from engine.operators import CompileEnv
+from store.history_sync import HistoryProgress
 
 T = TypeVar("T")
 
@@ -114,6 +115,7 @@ class SessionView:
     worker_pid: int | None = None
     version: int = 0  # increases on every change; lets pages wait for the next one
     attempted_phone: str | None = None  # the phone that tried to pair, for wrong_number
+    history: HistoryProgress | None = None  # the phone's history sync stored so far
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,11 +136,49 @@ class SessionView:
             "restarts": self.restarts,
             "worker_pid": self.worker_pid,
             "messages_received": self.messages_received,
+            "history": {**self.history.to_dict(), "words": history_words(self.history)}
+            if self.history is not None else None,
             "transitions": [
                 {"at": t.at.isoformat(), "state": t.state.value, "reason": t.reason, "detail": t.detail}
                 for t in self.transitions
             ],
         }
+
+
+class Words(Protocol):
+    """What history_words needs of bridge.i18n.Wording (the page's language)."""
+
+    def gettext(self, message: str) -> str: ...
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str: ...
+
+    def number(self, value: Any) -> str: ...
+
+
+class _English:
+    """The catalog's own English, for the plain JSON API."""
+
+    def gettext(self, message: str) -> str:
+        return message
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return singular if n == 1 else plural
+
+    def number(self, value: Any) -> str:
+        return f"{value:,}"
+
+
+def history_words(history: HistoryProgress | None, words: Words = _English()) -> str:  # noqa: B008 - stateless
+    """The Numbers screen's line: "12,400 messages from 310 chats" (plus the phone's percentage)."""
+    if history is None:
+        return ""
+    messages = words.ngettext("%(num)s message", "%(num)s messages", history.messages) % {
+        "num": words.number(history.messages)}
+    chats = words.ngettext("%(num)s chat", "%(num)s chats", history.chats) % {"num": words.number(history.chats)}
+    text = words.gettext("%(messages)s from %(chats)s") % {"messages": messages, "chats": chats}
+    if history.progress:
+        text += " " + words.gettext("(the phone sent %(percent)s%%)") % {"percent": history.progress}
+    return text
 
 
 class UnknownNumberError(LookupError):
@@ -184,6 +224,10 @@ class SessionControl(Protocol):
 
     async def sim_inject(self, number: str, message: Mapping[str, Any]) -> dict[str, Any]:
         """Simulator only: deliver one message as if the phone saw it; returns its id."""
+        ...
+
+    async def sim_history(self, number: str, messages: list[Mapping[str, Any]], sync_type: str) -> int:
+        """Simulator only: a history sync chunk as the phone sends after pairing; returns its size."""
         ...
 
     async def sim_crash(self, number: str) -> None:

@@ -45,6 +45,8 @@ log = structlog.get_logger(__name__)
 
 MessageSink = Callable[[str, Mapping[str, Any]], Awaitable[None]]
 UnreadableSink = Callable[[str, p.Unreadable], Awaitable[None]]
+# Stores a history frame (the phone's history sync); returns the number's history totals, if stored.
+HistorySink = Callable[[str, "p.HistoryFrame"], Awaitable[Any]]
 
 
 async def _log_unreadable(number: str, frame: p.Unreadable) -> None:
@@ -88,8 +90,10 @@ class Session:
     """One admin number: its worker process, its state, its pending commands."""
 
     def __init__(self, number: NumberConfig, spec: WorkerSpec, sink: MessageSink,
-                 on_change: Callable[[Session], None], on_unreadable: UnreadableSink = _log_unreadable) -> None:
+                 on_change: Callable[[Session], None], on_unreadable: UnreadableSink = _log_unreadable,
+                 history_sink: HistorySink | None = None) -> None:
         self.config = number
+        self.history_sink = history_sink
         self.spec = spec
         self.sink = sink
         self.on_unreadable = on_unreadable
@@ -301,6 +305,8 @@ class Session:
     async def _handle(self, frame: p.Frame) -> None:
         if isinstance(frame, p.MessageFrame):
             await self._on_message(frame)
+        elif isinstance(frame, p.HistoryFrame):
+            await self._on_history(frame)
         elif isinstance(frame, p.State):
             self._on_state(frame)
         elif isinstance(frame, p.Qr):
@@ -373,6 +379,18 @@ class Session:
                       detail=f"phone {linked} scanned the code, but this page pairs {self.config.phone}")
         with contextlib.suppress(Exception):
             await self._send(p.Logout())
+
+    async def _on_history(self, frame: p.HistoryFrame) -> None:
+        if self.refuse_messages:
+            self.log.warning("history_refused_wrong_number", seq=frame.seq)
+        elif self.history_sink is not None:
+            # A failure raises past the ack: the worker keeps the chunk in its spool and sends it again.
+            totals = await self.history_sink(self.config.phone, frame)
+            if totals is not None:
+                self.set_view(history=totals)
+        # Acked once committed (or refused): the worker then drops that part of its spool.
+        with contextlib.suppress(NotAvailableError, ConnectionError):
+            await self._send(p.Ack(seq=frame.seq))
 
     async def _on_message(self, frame: p.MessageFrame) -> None:
         if self.refuse_messages:

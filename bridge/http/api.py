@@ -7,6 +7,7 @@ from aiohttp import web
 from bridge.http.auth import CONTROL, open_route
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.http.language import session_json, wording
+from bridge.protocol import HISTORY_SYNC_TYPES
 from engine.model import MessageFormatError
 from store.leads import FILTERS as LEAD_FILTERS
 
@@ -120,6 +121,28 @@ async def sim_message(request: web.Request) -> web.StreamResponse:
     return json_response(result, status=201)
 
 
+SIM_HISTORY_MAX = 500  # messages per simulated history chunk
+
+
+async def sim_history(request: web.Request) -> web.StreamResponse:
+    """POST /sim/{number}/history {"messages": [...], "sync_type": "..."}: a history sync chunk."""
+    body = await read_json_object(request, required=True)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or len(messages) > SIM_HISTORY_MAX \
+            or not all(isinstance(m, dict) for m in messages):
+        raise ApiError(400, "bad_request", f"messages: a list of 1 to {SIM_HISTORY_MAX} message objects",
+                       field="messages")
+    sync_type = body.get("sync_type", "initial_bootstrap")
+    if sync_type not in HISTORY_SYNC_TYPES.values():
+        raise ApiError(400, "bad_request", f"sync_type: one of {', '.join(HISTORY_SYNC_TYPES.values())}",
+                       field="sync_type")
+    try:
+        count = await request.app[CONTROL].sim_history(_number(request), messages, sync_type)
+    except MessageFormatError:
+        raise  # the error middleware answers 400 naming its field
+    return json_response({"accepted": count}, status=202)
+
+
 async def sim_crash(request: web.Request) -> web.StreamResponse:
     """POST /sim/{number}/crash: make the simulated worker exit abnormally."""
     await request.app[CONTROL].sim_crash(_number(request))
@@ -160,4 +183,5 @@ def add_routes(app: web.Application, *, simulate: bool) -> None:
     if simulate:
         router.add_post("/sim/{number}/scan", sim_scan)
         router.add_post("/sim/{number}/messages", sim_message)
+        router.add_post("/sim/{number}/history", sim_history)
         router.add_post("/sim/{number}/crash", sim_crash)

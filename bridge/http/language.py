@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
-from bridge.daemon.sessions import SessionView
+from bridge.daemon.sessions import SessionView, history_words
 from bridge.http.auth import LANGUAGE, PAGES, ZONE, open_route, page_language, safe_next
 from bridge.http.dashboard.views import contact
 from bridge.http.errors import error_response
@@ -71,6 +71,9 @@ def session_json(view: SessionView, words: Wording) -> dict[str, Any]:
         data["reason_words"] = words.gettext(data["reason_words"])
     data["last_message_at"] = words.iso(view.last_message_at)
     data["transitions"] = [{**t, "at": words.iso(t["at"])} for t in data["transitions"]]
+    if data.get("history"):  # the phone's history sync (issue #16), in the page's words
+        data["history"] = {**data["history"], "words": history_words(view.history, words),
+                           "updated_at": words.iso(data["history"]["updated_at"])}
     return data
 
 

@@ -30,6 +30,11 @@
     setText(item, ".state-text", session.state_words || session.state);
     setText(item, ".reason-text", session.reason_words ? " — " + session.reason_words : "");
     setText(item, ".last-message", when(session.last_message_at));
+    var history = item.querySelector(".history-line");
+    if (history) {  // the phone's history sync, as the server words it
+      history.hidden = !session.history;
+      setText(item, ".history-text", session.history ? session.history.words : "");
+    }
     var push = item.querySelector(".push-name");
     if (push) {
       push.hidden = !session.push_name;

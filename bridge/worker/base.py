@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +54,9 @@ from bridge.protocol import (
 )
 from bridge.worker.journal import MessageJournal, journal_path
 from bridge.worker.normalise import recipient_jid
+
+HISTORY_SEQ_START = 10**12  # history frames' seqs; the message journal's stay far below
+HISTORY_ACK_TIMEOUT = 60.0  # a history frame not acked by then is sent again later
 
 log = structlog.get_logger("bridge.worker")
 
@@ -93,6 +98,7 @@ def wipe_session_files(path: Path) -> None:
     """Delete a SQLite session database with its journal files (credentials gone)."""
     for suffix in ("", "-wal", "-shm", "-journal"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
+    shutil.rmtree(path.with_name(path.name + ".history"), ignore_errors=True)  # spooled history sync
     log.warning("session_file_wiped")
 
 
@@ -175,6 +181,10 @@ class WorkerBase:
         self._exit_code = int(ExitCode.OK)
         self._state_lock = threading.Lock()
         self._state: tuple[str, str | None, str | None] | None = None
+        # History frames (bridge.worker.history): acked by seq like journal entries, own seq range.
+        self._history_lock = threading.Lock()
+        self._history_seq = HISTORY_SEQ_START
+        self._history_acks: dict[int, threading.Event] = {}
 
     # ---- subclass hooks -----------------------------------------------------------
 
@@ -240,6 +250,29 @@ class WorkerBase:
         """Journal a normalised message for the daemon and return at once (its journal seq)."""
         return self.journal.append(message)
 
+    def emit_and_wait(self, make: Callable[[int], Frame]) -> bool:
+        """Send a frame the daemon acks by seq (a history chunk) and wait for the ack.
+
+        Its seq comes from a range of its own (from HISTORY_SEQ_START up), apart from the
+        message journal's. False after HISTORY_ACK_TIMEOUT or once an exit was requested: the
+        caller keeps what it sent (the history spool) and tries again later, or the next process does.
+        """
+        with self._history_lock:
+            self._history_seq += 1
+            seq = self._history_seq
+            waiter = threading.Event()
+            self._history_acks[seq] = waiter
+        try:
+            self.send(make(seq))
+            deadline = time.monotonic() + HISTORY_ACK_TIMEOUT
+            while not waiter.wait(0.1):
+                if self._exit.is_set() or time.monotonic() > deadline:
+                    return False
+            return True
+        finally:
+            with self._history_lock:
+                self._history_acks.pop(seq, None)
+
     def park(self) -> NoReturn:
         """Block this thread until the process exits (a handler that must not return)."""
         while True:
@@ -253,6 +286,12 @@ class WorkerBase:
                 self.send(MessageFrame(seq=entry[0], message=entry[1]))
 
     def _on_ack(self, seq: int) -> None:
+        if seq >= HISTORY_SEQ_START:
+            with self._history_lock:
+                waiter = self._history_acks.get(seq)
+            if waiter is not None:
+                waiter.set()
+                return
         if not self.journal.ack(seq):
             log.debug("ack_ignored", seq=seq)
 

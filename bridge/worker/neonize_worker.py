@@ -62,6 +62,7 @@ from bridge.worker.base import (
     utc_now,
     wipe_session_files,
 )
+from bridge.worker.history import HistorySender, HistorySpool, normalise_history_sync
 from bridge.worker.normalise import LID_SERVER, PN_SERVER, describe_failure, jid_str, normalise_message_event
 from bridge.worker.session_events import DETAILS, TERMINAL, TRANSIENT, connect_failure_reason, describe
 
@@ -105,12 +106,17 @@ class NeonizeWorker(WorkerBase):
         self._wrong_phone: str | None = None  # set once: the wrong-number guard fired
         self._connected = threading.Event()
         self._lid_cache: dict[str, str] = {}
+        # The phone's history sync: spooled by the handler, sent by its own thread (bridge.worker.history).
+        self._history = HistorySender(HistorySpool(self.session_db), self.emit_and_wait,
+                                      ready=lambda: self._account_ok and self._wrong_phone is None,
+                                      exiting=lambda: self.exiting)
 
     # ---- lifecycle ----------------------------------------------------------------
 
     def start(self) -> None:
         """Create the client, then connect on its own thread."""
         self._client = self.build_client()
+        self._history.start()
         threading.Thread(target=self._connect, name="neonize-connect", daemon=True).start()
 
     def build_client(self) -> NewClient:
@@ -126,6 +132,7 @@ class NeonizeWorker(WorkerBase):
             nev.KeepAliveRestoredEv: self._on_keepalive_restored,
             nev.UndecryptableMessageEv: self._on_undecryptable,
             nev.MessageEv: self._on_message,
+            nev.HistorySyncEv: self._on_history_sync,
         }
         handlers.update(dict.fromkeys(_TERMINAL, self._on_terminal))
         handlers.update(dict.fromkeys(_TRANSIENT, self._on_transient))
@@ -369,6 +376,22 @@ class NeonizeWorker(WorkerBase):
             return
         log.info("message_received", message_id=message["id"], type=message["type"])
         self.emit_message(message)  # journaled: survives this process; the daemon gets it next
+
+    def _on_history_sync(self, client: NewClient, ev: Any) -> None:
+        # Spool first, then return: whatsmeow tells the phone "hist_sync" received only after
+        # this handler returns, and the spool survives a restart (bridge.worker.history).
+        if not self._account_ok and self._wrong_phone is None:
+            me = self._me(client)  # the history can come before ConnectedEv, like the offline backlog
+            self._account_ok = str(getattr(me.JID, "User", "")) == self.phone if me is not None else False
+        if self._wrong_phone is not None or not self._account_ok:
+            log.warning("history_sync_dropped", reason="linked account not verified")
+            return
+        chunk = normalise_history_sync(ev.Data, session=self.phone, resolve_pn=self._resolve_pn)
+        log.info("history_sync_received", sync_type=chunk.sync_type, chunk_order=chunk.chunk_order,
+                 progress=chunk.progress, messages=len(chunk.messages), skipped=chunk.skipped)
+        if chunk.messages:
+            self._history.spool.write(chunk)
+            self._history.wake()
 
     # ---- daemon commands (command thread) -------------------------------------------
 

@@ -40,6 +40,7 @@ from bridge.protocol import (
     SendText,
     Sent,
     SimCrash,
+    SimHistory,
     SimMessage,
     SimScan,
 )
@@ -51,6 +52,7 @@ from bridge.worker.base import (
     iso,
     utc_now,
 )
+from bridge.worker.history import HistoryChunk, HistorySender, HistorySpool
 from engine.model import MessageFormatError, parse_message, phone_to_jid
 
 log = structlog.get_logger("bridge.worker.sim")
@@ -148,6 +150,10 @@ class SimWorker(WorkerBase):
         self._qr_seq = 0
         self._deliveries: list[dict[str, Any]] = []
         self._delivery_ready = threading.Condition(self._lock)
+        # History sync as the neonize worker does it: spooled, then sent chunk by chunk.
+        self._history = HistorySender(HistorySpool(self.session_db), self.emit_and_wait,
+                                      ready=lambda: self._device is not None and self.state == "CONNECTED",
+                                      exiting=lambda: self.exiting)
 
     # ---- lifecycle ----------------------------------------------------------------
 
@@ -155,6 +161,7 @@ class SimWorker(WorkerBase):
         """Load the pairing state; come back CONNECTED or start a QR round."""
         self._store = SimStore(self.session_db)
         threading.Thread(target=self._deliver_forever, name="deliveries", daemon=True).start()
+        self._history.start()
         device = self._store.load()
         if device is not None and device.phone == self.phone:
             log.info("session_resumed", jid=device.jid)
@@ -180,6 +187,7 @@ class SimWorker(WorkerBase):
             Logout: self._logout,
             SimScan: self._scan,
             SimMessage: self._inject,
+            SimHistory: self._history_sync,
             SimCrash: self._crash,
         }
 
@@ -297,6 +305,18 @@ class SimWorker(WorkerBase):
         with self._delivery_ready:
             self._deliveries.append(message)
             self._delivery_ready.notify()
+
+    def _history_sync(self, frame: SimHistory) -> None:
+        if self._device is None or self.state != "CONNECTED":
+            self.command_failed(frame.request_id, "not connected: pair the number first")
+            return
+        try:
+            messages = [parse_message({**self._complete(m), "history": True}).to_dict() for m in frame.messages]
+        except MessageFormatError as exc:
+            self.command_failed(frame.request_id, f"invalid message: {exc}")
+            return
+        self._history.spool.write(HistoryChunk(frame.sync_type, 0, 0, messages))
+        self._history.wake()
 
     def _complete(self, partial: dict[str, Any]) -> dict[str, Any]:
         """Fill DESIGN's defaults into an injected message (validated afterwards)."""

@@ -188,6 +188,10 @@ class FakeControl:
         parsed = parse_message(raw)  # MessageFormatError names the field
         return {"id": parsed.id}
 
+    async def sim_history(self, number: str, messages: list[Mapping[str, Any]], sync_type: str) -> int:
+        self.calls.append(("sim_history", (number, len(messages), sync_type)))
+        return len(messages)
+
     async def sim_crash(self, number: str) -> None:
         self.calls.append(("sim_crash", number))
         self.set(number, SessionState.DISCONNECTED, "crashed")

@@ -39,7 +39,7 @@ API_ROUTES = {
     ("POST", f"/api/sessions/{ADMIN}/pair-code"), ("GET", "/api/leads"), ("POST", "/api/rules/reload"),
     ("GET", "/readyz"), ("GET", "/metrics"),
     ("POST", f"/sim/{ADMIN}/scan"), ("POST", f"/sim/{ADMIN}/messages"),
-    ("POST", f"/sim/{ADMIN}/crash"),
+    ("POST", f"/sim/{ADMIN}/history"), ("POST", f"/sim/{ADMIN}/crash"),
     ("GET", "/api/outbox"), ("POST", "/api/outbox/1/retry"), ("POST", "/api/outbox/retry-dead"),
     ("POST", "/api/outbox/purge"),
     ("GET", "/api/rotators"), ("GET", "/api/visitors"), ("GET", "/api/attribution/log"), ("GET", "/api/partners"),
@@ -72,6 +72,7 @@ BODIES = {
     "/api/rules/templates/install": {"slugs": ["identify-hot-lead"]}, "/api/rules/test": {"text": "mau order"},
     "/api/rules/suggest": {"text": "if customer says order, change to hot"},
     "/api/leads": {"phone": "6281299990000"}, f"/api/leads/{LEAD}": {"notes": "call back"},
+    f"/sim/{ADMIN}/history": {"messages": [{"sender": "6281200000002", "text": "lama"}]},
 }
 PROTECTED = sorted(PAGE_ROUTES | API_ROUTES)
 

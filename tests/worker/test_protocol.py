@@ -43,6 +43,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "connected": {"jid": "6281100000001@s.whatsapp.net", "push_name": None},
     "message": {"seq": 7, "message": {"id": "X", "text": "halo ✓"}},
+    "history": {"seq": 8, "sync_type": "initial_bootstrap", "progress": 40,
+                "messages": [{"id": "H1", "text": "dulu ✓", "history": True}]},
     "sent": {"request_id": 5, "message_id": "3EB0ABC"},
     "unreadable": {"reference": "3EB0ABD", "reason": "unreadable WhatsApp message: NormaliseError: no JID",
                    "excerpt": "conversation: \"halo\""},
@@ -54,6 +56,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "stop": {},
     "sim_scan": {"as": "6289999999999", "request_id": None},
     "sim_message": {"message": {"sender": "6281200000002", "text": "hi"}, "request_id": "m1"},
+    "sim_history": {"messages": [{"id": "H2", "sender": "6281200000002", "text": "lama"}],
+                    "sync_type": "recent", "request_id": None},
     "sim_crash": {},
 }
 

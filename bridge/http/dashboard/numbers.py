@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from aiohttp import web
 
-from bridge.daemon.sessions import REASON_WORDS, SessionState, state_words
+from bridge.daemon.sessions import REASON_WORDS, SessionState, history_words, state_words
 from bridge.http.auth import CONTROL, page_route
 from bridge.http.dashboard.views import page
+from bridge.http.language import wording
 
 NUMBERS_POLL_SECONDS = 3.0  # how often the Numbers screen asks /api/sessions for changes
 # Which of a number's action groups (dash_numbers.html) shows in which state; dash_numbers.js follows the page's copy.
@@ -24,7 +27,7 @@ def numbers_screen(request: web.Request, *, status: int = 200, error: str | None
     views = request.app[CONTROL].sessions()
     return page(request, "dash_numbers.html", "numbers", status=status, error=error, error_values=error_values or {},
                  views=views, state_words=state_words, reason_words=REASON_WORDS, actions=NUMBER_ACTIONS,
-                 poll_ms=int(NUMBERS_POLL_SECONDS * 1000))
+                 history_words=partial(history_words, words=wording(request)), poll_ms=int(NUMBERS_POLL_SECONDS * 1000))
 
 
 @page_route

@@ -1,0 +1,85 @@
+"""The daemon's side of the phone's history sync: store each `history` frame behind live messages.
+
+A worker sends its spooled history one frame at a time (bridge.worker.history); each frame
+is one job on the store thread, like a live message, so a sync of tens of thousands of
+messages interleaves with live traffic instead of holding it up. Per frame, in one
+transaction: the inbox rows (messages seen live, or sent again after a worker restart, are
+skipped by their key), their effects (no rules unless `[history] run_rules`), and the
+number's totals (store.history_sync). Only then is the frame acked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import structlog
+from sqlite_utils import Database
+
+from bridge.history.settings import HistorySettings
+from bridge.protocol import HistoryFrame
+from engine.model import Message, MessageFormatError, parse_message
+from store.history_sync import HistoryProgress, history_progress, record_history
+from store.inbox import Ingested
+from store.processor import Processor, ProcessStats
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+DbCall = Callable[..., Awaitable[Any]]
+
+
+class HistoryService:
+    """Stores history frames; knows every number's totals for /api/sessions and the Numbers screen."""
+
+    def __init__(self, settings: HistorySettings, db_call: DbCall, processor: Callable[[], Processor | None],
+                 clock: Callable[[], datetime], on_stored: Callable[[ProcessStats], None]) -> None:
+        self.settings = settings
+        self.db_call = db_call
+        self.processor = processor
+        self.clock = clock
+        self.on_stored = on_stored
+
+    async def totals(self) -> dict[str, HistoryProgress]:
+        """Every number's history so far (read at start)."""
+        result: dict[str, HistoryProgress] = await self.db_call(history_progress)
+        return result
+
+    async def store(self, number: str, frame: HistoryFrame) -> HistoryProgress | None:
+        """Store one frame; None when history is switched off (the frame is dropped, and acked)."""
+        if not self.settings.enabled:
+            log.info("history_sync_ignored", number=number, messages=len(frame.messages), reason="disabled")
+            return None
+        messages: list[Message] = []
+        unreadable = 0
+        for raw in frame.messages:
+            try:
+                messages.append(parse_message({**raw, "session": number, "history": True}))
+            except MessageFormatError as exc:
+                unreadable += 1
+                log.warning("history_message_unreadable", number=number, field=exc.field, problem=exc.problem)
+        now = self.clock()
+        oldest = self.settings.oldest(now)
+        recent = [m for m in messages if m.timestamp >= oldest]
+        too_old = len(messages) - len(recent)
+
+        def work(db: Database) -> tuple[HistoryProgress, list[Ingested], ProcessStats]:
+            processor = self.processor()
+            if processor is None:
+                raise RuntimeError("the processor is not loaded yet")
+            box: list[HistoryProgress] = []
+
+            def count(stored: list[Message], results: list[Ingested]) -> None:
+                box.append(record_history(db, number, stored, results, too_old=too_old, sync_type=frame.sync_type,
+                                          progress=frame.progress or None, now=now))
+
+            results, stats = processor.ingest_history(recent, now, after=count)
+            return box[0], results, stats
+
+        totals, results, stats = await self.db_call(work)
+        self.on_stored(stats)
+        new = sum(1 for r in results if not r.duplicate)
+        log.info("history_stored", number=number, sync_type=frame.sync_type, new=new,
+                 duplicates=len(results) - new, too_old=too_old, unreadable=unreadable,
+                 total_messages=totals.messages, total_chats=totals.chats)
+        return totals

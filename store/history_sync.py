@@ -1,0 +1,67 @@
+"""History sync progress per admin number: how many history messages and chats were stored.
+
+Updated in the transaction that stores a chunk (`Processor.ingest_history(after=…)`), so
+the count is exactly what the inbox holds: a chunk sent again after a worker restart finds
+its messages there already and adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from engine.model import Message
+from store.inbox import Ingested
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryProgress:
+    """One admin number's history so far."""
+
+    messages: int = 0
+    chats: int = 0
+    too_old: int = 0  # older than [history] max_age_days: not stored
+    sync_type: str | None = None  # of the last chunk (initial_bootstrap, recent, full, on_demand …)
+    progress: int | None = None  # the phone's own percentage for that sync, when it sends one
+    updated_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (`/api/sessions` → `history`)."""
+        return {"messages": self.messages, "chats": self.chats, "too_old": self.too_old,
+                "sync_type": self.sync_type, "progress": self.progress, "updated_at": self.updated_at}
+
+
+_SELECT = "SELECT session, messages, chats, too_old, sync_type, progress, updated_at FROM history_sync"
+
+
+def _progress(row: Sequence[Any]) -> HistoryProgress:
+    return HistoryProgress(int(row[1]), int(row[2]), int(row[3]), row[4], row[5], row[6])
+
+
+def record_history(db: Database, session: str, messages: Sequence[Message], results: Sequence[Ingested], *,
+                   too_old: int, sync_type: str | None, progress: int | None, now: datetime) -> HistoryProgress:
+    """Count a stored chunk (call inside the chunk's transaction); returns the new totals."""
+    conn = db.conn
+    new = [m for m, r in zip(messages, results, strict=True) if not r.duplicate]
+    before = conn.total_changes
+    conn.executemany("INSERT INTO history_chats (session, chat) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                     sorted({(session, m.chat) for m in new}))
+    new_chats = conn.total_changes - before
+    conn.execute(
+        "INSERT INTO history_sync (session, messages, chats, too_old, sync_type, progress, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session) DO UPDATE SET "
+        "messages = messages + excluded.messages, chats = chats + excluded.chats, "
+        "too_old = too_old + excluded.too_old, sync_type = COALESCE(excluded.sync_type, sync_type), "
+        "progress = COALESCE(excluded.progress, progress), updated_at = excluded.updated_at",
+        (session, len(new), new_chats, too_old, sync_type, progress, now.isoformat()))
+    row = conn.execute(f"{_SELECT} WHERE session = ?", (session,)).fetchone()
+    return _progress(row)
+
+
+def history_progress(db: Database) -> dict[str, HistoryProgress]:
+    """Every admin number's history totals."""
+    return {row[0]: _progress(row) for row in db.conn.execute(_SELECT)}
