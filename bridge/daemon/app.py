@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import signal
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
@@ -36,6 +36,7 @@ from bridge.daemon.sessions import NotAvailableError, SessionState, SessionView,
 from bridge.daemon.supervisor import Session, WorkerSpec
 from bridge.daemon.tasks import BackgroundTasks
 from bridge.daemon.tokens import ensure_token
+from bridge.history.importer import Imported
 from bridge.history.sync import HistoryService
 from bridge.leads.desk import LeadDesk
 from bridge.metrics import Metrics, reason_code
@@ -448,6 +449,10 @@ class Daemon(StoreQueries):
         except TimeoutError:
             raise NotAvailableError("the simulated phone did not deliver the message (worker restarting?)") from None
         return {"id": complete["id"], "session": complete["session"]}
+
+    async def import_history(self, messages: Sequence[Message], *, run_rules: bool) -> Imported:
+        """A chat export's messages, stored in chunks on the store thread (live messages take turns)."""
+        return await self.history.import_messages(messages, run_rules=run_rules)
 
     async def sim_history(self, number: str, messages: list[Mapping[str, Any]], sync_type: str) -> int:
         """Hand a simulated history sync chunk to the worker (defaults filled, validated); its count."""

@@ -6,15 +6,19 @@ the last transitions with timestamps, so an owner can tell "scan the QR" from "b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bridge.i18n import N_
+from engine.model import Message
 from engine.operators import CompileEnv
 from store.history_sync import HistoryProgress
+
+if TYPE_CHECKING:
+    from bridge.history.importer import Imported
 
 T = TypeVar("T")
 
@@ -224,6 +228,10 @@ class SessionControl(Protocol):
 
     async def sim_inject(self, number: str, message: Mapping[str, Any]) -> dict[str, Any]:
         """Simulator only: deliver one message as if the phone saw it; returns its id."""
+        ...
+
+    async def import_history(self, messages: Sequence[Message], *, run_rules: bool) -> Imported:
+        """Store history messages (a chat export) through the processor, in chunks, behind live messages."""
         ...
 
     async def sim_history(self, number: str, messages: list[Mapping[str, Any]], sync_type: str) -> int:

@@ -54,6 +54,11 @@ class Imported:
     duplicates: int
     processing: ProcessStats
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (added to the preview's)."""
+        return {"new": self.new, "duplicates_skipped": self.duplicates, "rules_fired": self.processing.fired,
+                "outbox_queued": self.processing.queued, "errors": len(self.processing.errors)}
+
 
 def preview(text: str, sides: Sides, *, tz: tzinfo, date_order: str | None = None) -> Preview:
     """Parse and plan (raises `engine.chat_export.ExportError` with the reason)."""
@@ -61,12 +66,14 @@ def preview(text: str, sides: Sides, *, tz: tzinfo, date_order: str | None = Non
     return Preview(parsed, plan_import(parsed, sides, tz=tz))
 
 
-def store_history(processor: Processor, messages: Sequence[Message], received_at: datetime) -> Imported:
-    """Ingest history messages chunk by chunk (each chunk and its effects in one transaction)."""
+def store_history(processor: Processor, messages: Sequence[Message], received_at: datetime, *,
+                  rules: bool | None = None) -> Imported:
+    """Ingest history messages chunk by chunk (each chunk and its effects in one transaction);
+    `rules` says whether they go through the rules (default: the processor's `history_rules`)."""
     new = duplicates = 0
     total = ProcessStats()
     for start in range(0, len(messages), CHUNK):
-        results, stats = processor.ingest_history(messages[start:start + CHUNK], received_at)
+        results, stats = processor.ingest_history(messages[start:start + CHUNK], received_at, rules=rules)
         new += sum(1 for r in results if not r.duplicate)
         duplicates += sum(1 for r in results if r.duplicate)
         total.processed += stats.processed

@@ -10,13 +10,14 @@ number's totals (store.history_sync). Only then is the frame acked.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
 from sqlite_utils import Database
 
+from bridge.history.importer import CHUNK, Imported, store_history
 from bridge.history.settings import HistorySettings
 from bridge.protocol import HistoryFrame
 from engine.model import Message, MessageFormatError, parse_message
@@ -83,3 +84,26 @@ class HistoryService:
                  duplicates=len(results) - new, too_old=too_old, unreadable=unreadable,
                  total_messages=totals.messages, total_chats=totals.chats)
         return totals
+
+    async def import_messages(self, messages: Sequence[Message], *, run_rules: bool) -> Imported:
+        """A chat export's messages, one store-thread job per chunk, so live messages take turns."""
+        new = duplicates = 0
+        total = ProcessStats()
+        for start in range(0, len(messages), CHUNK):
+            chunk = messages[start:start + CHUNK]
+
+            def work(db: Database, chunk: Sequence[Message] = chunk) -> Imported:
+                processor = self.processor()
+                if processor is None:
+                    raise RuntimeError("the processor is not loaded yet")
+                return store_history(processor, chunk, self.clock(), rules=run_rules)
+
+            part: Imported = await self.db_call(work)
+            self.on_stored(part.processing)
+            new, duplicates = new + part.new, duplicates + part.duplicates
+            for name in ("processed", "fired", "status_changes", "queued"):
+                setattr(total, name, getattr(total, name) + getattr(part.processing, name))
+            total.errors.extend(part.processing.errors)
+        log.info("chat_export_imported", messages=len(messages), new=new, duplicates=duplicates,
+                 rules=run_rules, fired=total.fired)
+        return Imported(new, duplicates, total)

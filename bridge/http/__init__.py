@@ -17,7 +17,7 @@ from aiohttp import web
 from bridge.daemon.sessions import SessionControl
 from bridge.http import api, auth, events, language, leads_api, outbox_api, pairing, public
 from bridge.http.auth import AUTH, CLOSING, CONTROL, PAGES, TEMPLATES, WORKSPACE, Auth
-from bridge.http.dashboard import activity, editor, leads, links, numbers, rules, suggest
+from bridge.http.dashboard import activity, chat_import, editor, leads, links, numbers, rules, suggest
 from bridge.http.errors import errors_middleware
 from bridge.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
@@ -79,6 +79,7 @@ def create_app(control: SessionControl, *, token: str, workspace_name: str,
     numbers.add_routes(app)  # Numbers (also /)
     leads.add_routes(app)  # Leads, a lead's page, the leads CSV
     leads_api.add_routes(app)  # issue #13: create, patch, delete, import leads
+    chat_import.add_routes(app)  # a lead's Import chat history (issue #16)
     activity.add_routes(app)  # Activity, /api/runs
     rules.add_routes(app)  # Rules and the rules API
     editor.add_routes(app)  # the rule editor and Test a rule

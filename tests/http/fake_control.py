@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -22,9 +22,10 @@ from bridge.daemon.sessions import (
     Transition,
     UnknownNumberError,
 )
+from bridge.history.importer import Imported, store_history
 from bridge.leads.desk import LeadDesk
 from engine.evaluate import RuleSet
-from engine.model import Workspace, parse_message, parse_timestamp
+from engine.model import Message, Workspace, parse_message, parse_timestamp
 from engine.operators import CompileEnv
 from engine.rules import default_env
 from store.db import open_db
@@ -187,6 +188,13 @@ class FakeControl:
                "session": number, "from_me": False, "type": "text", **message}
         parsed = parse_message(raw)  # MessageFormatError names the field
         return {"id": parsed.id}
+
+    async def import_history(self, messages: Sequence[Message], *, run_rules: bool) -> Imported:
+        """Real storing into the fake's database, through a processor with no rules."""
+        self.calls.append(("import_history", (len(messages), run_rules)))
+        processor = Processor(self.db, RuleSet([], STATUSES), Workspace("Fake", UTC, STATUSES),
+                              lambda: datetime.now(UTC))
+        return store_history(processor, messages, datetime.now(UTC), rules=run_rules)
 
     async def sim_history(self, number: str, messages: list[Mapping[str, Any]], sync_type: str) -> int:
         self.calls.append(("sim_history", (number, len(messages), sync_type)))

@@ -59,7 +59,10 @@ API_ROUTES = {
     # Leads people change (issue #13)
     ("POST", "/api/leads"), ("PATCH", f"/api/leads/{LEAD}"), ("DELETE", f"/api/leads/{LEAD}"),
     ("POST", "/api/leads/import"),
+    # Chat exports (issue #16)
+    ("POST", f"/api/leads/{LEAD}/import-chat"),
 }
+EXPORT = f"01/20/19, 11:25 - +{LEAD}: halo\n".encode()  # a one-line chat export (issue #16)
 # A rule in the rule-file form, for the rules routes (issue #7).
 RULE = {"name": "Tag buyers", "conditions": [{"field": "message.text", "op": "contains", "value": "beli"}],
         "actions": [{"type": "add_tag", "tag": "buyer"}]}
@@ -149,6 +152,8 @@ async def test_every_route_works_with_the_bearer(
         assert response.status == 200, await response.read()
         return
     response = await client.request(method, path, headers=BEARER, allow_redirects=False,
+                                    data=EXPORT if path.endswith("/import-chat") else None,
+                                    params={"number": ADMIN} if path.endswith("/import-chat") else None,
                                     json=body if path.endswith("/messages") else
                                     {"older_than": "7d"} if path.endswith("/purge") else
                                     RULE if BODIES.get(path) == "RULE" else
