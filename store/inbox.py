@@ -128,8 +128,8 @@ def count_by_state(db: Database) -> dict[str, int]:
 
 
 def messages_of_lead(db: Database, phone: str, limit: int = 200) -> list[dict[str, object]]:
-    """The lead's messages, newest first by the time they were written (history imported later
-    sorts by its own time, not by when it arrived), with their processing state.
+    """The lead's messages, newest first (in arrival order: history is stored in time order
+    within each import or sync chunk), with their processing state.
 
     A deletion is not listed itself: the message it deleted gets `deleted_at` (when it was
     deleted) instead, so the page can show it struck through.

@@ -36,7 +36,7 @@ async def test_preview_then_import_then_again(client: TestClient, control: FakeC
     status, done = await post(client, export("android_id_dmy_24h.txt"), me="Toko Budi")
     assert status == 200 and (done["new"], done["duplicates_skipped"], done["rules_fired"]) == (4, 0, 0)
     stored = messages_of_lead(control.db, LEAD)
-    assert [m["text"] for m in stored][0] == "Sudah transfer ya kak"  # newest first, by message time
+    assert [m["text"] for m in stored][0] == "Sudah transfer ya kak"  # newest first
     assert all(m["history"] for m in stored)
     status, again = await post(client, export("android_id_dmy_24h.txt"), me="Toko Budi")
     assert status == 200 and (again["new"], again["duplicates_skipped"]) == (0, 4)
