@@ -61,6 +61,11 @@ class Replicator:
         self.stopping = False
         self.restarts = 0
 
+    @property
+    def running(self) -> bool:
+        """Whether Litestream (under its guardian) is running now."""
+        return self.proc is not None and self.proc.returncode is None and not self.stopping
+
     async def start(self) -> None:
         """Start supervising (returns at once; problems are logged, never fatal to the daemon)."""
         self.task = asyncio.ensure_future(self._supervise())

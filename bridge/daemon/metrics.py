@@ -23,11 +23,21 @@ class OutboxView(Protocol):
     def metrics(self) -> OutboxGauges: ...
 
 
+class ReplicatorView(Protocol):
+    restarts: int
+
+    @property
+    def running(self) -> bool: ...
+
+
 class MetricsSource(Protocol):
     """The read-only view of the daemon that /metrics needs (the Daemon satisfies it; no import loop)."""
 
     backlog: int
     broken_rules: Sized
+
+    @property
+    def replicator(self) -> ReplicatorView | None: ...
 
     @property
     def outbox(self) -> OutboxView: ...
@@ -67,6 +77,12 @@ class DaemonCollector:
                                 value=self.source.backlog)
         yield GaugeMetricFamily("wabridge_rules_invalid", "Stored rules skipped because they no longer parse.",
                                 value=len(self.source.broken_rules))
+        replicator = self.source.replicator
+        if replicator is not None:  # [backup] replica: is Litestream running beside the daemon?
+            yield GaugeMetricFamily("wabridge_backup_replicator_up", "1 while Litestream replicates the database.",
+                                    value=1.0 if replicator.running else 0.0)
+            yield CounterMetricFamily("wabridge_backup_replicator_restarts",
+                                      "Times Litestream exited and was started again.", value=replicator.restarts)
         gauges = self.source.outbox.metrics
         yield _by_kind("wabridge_outbox_backlog", "Outbox entries waiting for delivery (pending or retrying).",
                        gauges.backlog)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.backup.litestream import litestream_binary
 from bridge.config import parse_config
@@ -65,6 +66,10 @@ def test_kill_9_then_restore_from_the_replica_on_an_empty_data_dir(tmp_path: Pat
         status, body = daemon.send(NUMBER, sender=f"62814{n:07d}", text=f"mau order {n}")
         assert status == 201, body
     daemon.wait(lambda: len(daemon.leads()) == 60, what="60 leads")
+    status, body = daemon.request("GET", "/metrics")
+    samples = {s.name: s.value for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+    assert status == 200 and samples["wabridge_backup_replicator_up"] == 1
+    assert samples["wabridge_backup_replicator_restarts_total"] == 0
     daemon.stop(signal.SIGKILL)  # no shutdown: Litestream hears of it through its parent-death signal
     deadline = time.monotonic() + 30
     while alive(guardian) and time.monotonic() < deadline:

@@ -31,6 +31,7 @@ class Source:
     views: list[SessionView]
     backlog: int = 0
     broken_rules: list[str] = field(default_factory=list)
+    replicator: None = None
 
     def sessions(self) -> list[SessionView]:
         return self.views
