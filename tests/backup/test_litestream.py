@@ -61,6 +61,9 @@ def test_kill_9_then_restore_from_the_replica_on_an_empty_data_dir(tmp_path: Pat
     daemon.wait(lambda: any("bridge.backup.guardian" in command_line(c) for c in children(daemon.proc.pid)), 20,
                 "litestream started")
     (guardian,) = [c for c in children(daemon.proc.pid) if "bridge.backup.guardian" in command_line(c)]
+    # Litestream's first sync (about a second after it starts) is where the replica begins; a
+    # daemon killed before it leaves no replica yet (the next start ships everything).
+    daemon.wait(lambda: any(replica.rglob("*.ltx")), 60, "Litestream's first sync")
     daemon.pair(NUMBER)
     for n in range(60):
         status, body = daemon.send(NUMBER, sender=f"62814{n:07d}", text=f"mau order {n}")
