@@ -21,10 +21,12 @@ from bridge.outbox.settings import (
     ConversionSettings,
     OutboxSettings,
     ReplySettings,
+    SendingSettings,
     WebhookSettings,
     parse_conversion_settings,
     parse_outbox_settings,
     parse_reply_settings,
+    parse_sending_settings,
     parse_webhook_settings,
 )
 from bridge.settings_parse import http_url, non_empty_text, positive_int
@@ -122,6 +124,7 @@ class Config:
     replies: ReplySettings = ReplySettings()
     conversions: ConversionSettings | None = None
     outbox: OutboxSettings = OutboxSettings()
+    sending: SendingSettings = SendingSettings()
     attribution: AttributionConfig = AttributionConfig()  # [attribution], [rotators.*], [partners.*]
     history: HistorySettings = HistorySettings()  # [history]
     backup: BackupConfig = BackupConfig()  # [backup]: Litestream replication
@@ -309,6 +312,9 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
     ob = _Section(top.get("outbox", None, lambda v, k: v), "outbox")
     outbox = parse_outbox_settings(ob)
     ob.finish()
+    sd = _Section(top.get("sending", None, lambda v, k: v), "sending")
+    sending = parse_sending_settings(sd)
+    sd.finish()
     attribution = parse_attribution_settings(top, _Section, [n.rotator for n in numbers])
     hs = _Section(top.get("history", None, lambda v, k: v), "history")
     history = parse_history_settings(hs)
@@ -319,7 +325,8 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
     top.finish()
     return Config(workspace, store, http, tuple(numbers), tuple(endpoints), logging, source,
                   webhooks=webhooks, replies=replies, conversions=conversions, outbox=outbox,
-                  attribution=attribution, history=history, backup=backup)
+                  sending=sending, attribution=attribution, history=history,
+                  backup=backup)
 
 
 def load_config(path: Path | None, *, data_dir: Path | None = None) -> Config:

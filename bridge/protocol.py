@@ -256,6 +256,15 @@ class SendFailed(Frame):
     retryable: bool
 
 
+@_frame("sim_inbox", WORKER)
+@dataclass(frozen=True, slots=True)
+class SimInbox(Frame):
+    """Simulator only: the answer to `sim_received`, what the customers' phones received."""
+
+    request_id: RequestId
+    messages: list[Any]
+
+
 # ---- daemon -> worker -------------------------------------------------------------
 
 
@@ -270,11 +279,14 @@ class Ack(Frame):
 @_frame("send_text", DAEMON)
 @dataclass(frozen=True, slots=True)
 class SendText(Frame):
-    """Send a text; `to` is a JID or phone digits."""
+    """Send a text; `to` is a JID or phone digits; `reply_to` quotes that message (its sender and text)."""
 
     request_id: RequestId
     to: str
     text: str
+    reply_to: str | None = None
+    quoted_sender: str | None = None
+    quoted_text: str | None = None
 
 
 @_frame("pair_phone", DAEMON)
@@ -331,6 +343,14 @@ class SimHistory(Frame):
 @dataclass(frozen=True, slots=True)
 class SimCrash(Frame):
     """Simulator only: exit abnormally (code 134) without any cleanup."""
+
+
+@_frame("sim_received", DAEMON)
+@dataclass(frozen=True, slots=True)
+class SimReceived(Frame):
+    """Simulator only: list the messages this number sent that the customers' phones received."""
+
+    request_id: RequestId
 
 
 WORKER_FRAMES: frozenset[str] = frozenset(t for t, c in FRAMES.items() if c.SENDER == WORKER)

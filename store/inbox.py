@@ -50,6 +50,12 @@ def ingest(db: Database, message: Message, received_at: datetime) -> Ingested:
     return Ingested(cursor.lastrowid, False)
 
 
+def insert_sent(db: Database, message: Message, received_at: datetime) -> bool:
+    """Add a message the bridge sent (inside the caller's transaction); False if already there."""
+    cursor = db.conn.execute(_INSERT, _row(message, received_at.isoformat()))
+    return cursor.rowcount > 0
+
+
 def ingest_many(db: Database, messages: Sequence[Message], received_at: datetime) -> list[Ingested]:
     """Commit a batch of messages in one transaction (group commit); duplicates are skipped."""
     stamp = received_at.isoformat()

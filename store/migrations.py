@@ -359,3 +359,36 @@ def m008_history_sync(db: Database) -> None:
         ) WITHOUT ROWID;
         """
     )
+
+
+@MIGRATIONS()
+def m009_talkback(db: Database) -> None:
+    """Messages sent by people (API, CLI, a lead's page) and event webhook subscriptions.
+
+    `priority`: a person's message (1) is claimed before automatic replies (0) of the same
+    number's lane. `external_id` is indexed so an echo of a message the bridge sent (same
+    WhatsApp id) is recognised after a restart. Idempotency keys of POST /api/messages live
+    24 h; subscriptions made on the dashboard live here (config.toml ones are read-only).
+    """
+    db.executescript(
+        """
+        ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX outbox_external ON outbox (external_id) WHERE external_id IS NOT NULL;
+
+        CREATE TABLE idempotency_keys (
+            key TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,              -- SHA-256 of the request it answered
+            outbox_id INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE subscriptions (
+            name TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            secret TEXT,
+            events TEXT NOT NULL,                   -- JSON list of event types
+            numbers TEXT,                           -- JSON list of admin numbers, NULL = all
+            created_at TEXT NOT NULL
+        );
+        """
+    )

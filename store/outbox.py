@@ -24,7 +24,7 @@ from engine.actions import OutboxRequest
 from engine.model import Lead, Message
 
 OUTBOX_STATES = ("pending", "delivered", "failed", "dead")
-OUTBOX_KINDS = ("webhook", "reply", "conversion")
+OUTBOX_KINDS = ("webhook", "reply", "conversion", "message")
 AUTO_CONVERSION_RULE = "(config) conversions.on_status"
 
 

@@ -18,7 +18,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from engine.model import Message
 from store.errors import NotFoundError
+from store.inbox import insert_sent
 from store.outbox import get_entry, ts
 
 DUE = "state IN ('pending', 'failed')"
@@ -50,6 +52,7 @@ class DeliveryResult:
     snippet: str | None = None
     next_attempt_at: datetime | None = None
     external_id: str | None = None
+    sent: Message | None = None  # a person's message WhatsApp accepted: recorded as a Team message
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +75,8 @@ def claim_due(db: Database, now: datetime, *, limit: int, exclude: Collection[st
         if exclude:
             sql += f" AND target NOT IN ({', '.join('?' for _ in exclude)})"
             params.extend(exclude)
-        sql += " ORDER BY next_attempt_at, id LIMIT ?"
+        # A person's message (priority 1) goes before queued automatic replies of its lane.
+        sql += " ORDER BY priority DESC, next_attempt_at, id LIMIT ?"
         params.append(limit * 4 + 16)  # room to skip entries of lanes that are full
         taken: dict[str, int] = {}
         for entry_id, target in db.conn.execute(sql, params):
@@ -106,15 +110,25 @@ def mark_sending(db: Database, entry_id: int, now: datetime) -> None:
         db.conn.execute("UPDATE outbox SET sending_since = ? WHERE id = ?", (ts(now), entry_id))
 
 
-def record_results(db: Database, results: Sequence[DeliveryResult]) -> None:
-    """Record a batch of attempt results in one transaction (one fsync for the batch)."""
+def record_results(db: Database, results: Sequence[DeliveryResult]) -> int:
+    """Record a batch of attempt results in one transaction (one fsync for the batch).
+
+    A sent person's message also lands in the inbox as a Team message, in the same
+    transaction, keyed by its WhatsApp id (an echo of it is the same inbox row). Returns
+    how many such messages were added (the processor has work then).
+    """
     rows = [(r.state, r.status, r.error, r.snippet, r.external_id, ts(r.next_attempt_at or r.at),
              ts(r.at) if r.state == "delivered" else None, ts(r.at), r.entry_id) for r in results]
+    added = 0
     with db.atomic():
         db.conn.executemany(
             "UPDATE outbox SET state = ?, last_status = ?, last_error = ?, response_snippet = ?, "
             "external_id = COALESCE(?, external_id), next_attempt_at = ?, delivered_at = ?, updated_at = ?, "
             "lease_until = NULL, sending_since = NULL WHERE id = ?", rows)
+        for result in results:
+            if result.sent is not None and insert_sent(db, result.sent, result.at):
+                added += 1
+    return added
 
 
 def release_on_start(db: Database, now: datetime) -> tuple[int, int]:
@@ -139,11 +153,12 @@ def expire_waiting(db: Database, target: str, cutoff: datetime, reason: str, now
             (reason, ts(now), target, ts(cutoff))).rowcount
 
 
-def recent_sends(db: Database, kind: str, since: datetime) -> list[tuple[str, datetime]]:
-    """(target, delivered_at) of entries of `kind` delivered since `since`, oldest first."""
+def recent_sends(db: Database, kinds: Collection[str], since: datetime) -> list[tuple[str, datetime]]:
+    """(target, delivered_at) of entries of these kinds delivered since `since`, oldest first."""
+    marks = ", ".join("?" for _ in kinds)
     rows = db.conn.execute(
-        "SELECT target, delivered_at FROM outbox WHERE kind = ? AND state = 'delivered' AND delivered_at >= ? "
-        "ORDER BY delivered_at", (kind, ts(since))).fetchall()
+        f"SELECT target, delivered_at FROM outbox WHERE kind IN ({marks}) AND state = 'delivered' "
+        "AND delivered_at >= ? ORDER BY delivered_at", (*kinds, ts(since))).fetchall()
     return [(str(t), datetime.fromisoformat(d)) for t, d in rows]
 
 

@@ -97,11 +97,14 @@ class Client:
         self.base = (base or f"http://{ctx.config.http.host}:{ctx.config.http.port}").rstrip("/")
         self.token = read_token(ctx.config.http.token, ctx.config.store.data_dir)
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Any]:
         """One request; returns (status, parsed JSON or text)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("Authorization", f"Bearer {self.token or ''}")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
@@ -114,6 +117,11 @@ class Client:
             return status, json.loads(raw)
         except ValueError:
             return status, raw.decode("utf-8", "replace")
+
+
+def client_for(ctx: Context, args: argparse.Namespace) -> Client | None:
+    """A client of the running daemon, or None (reported) when there is no API token."""
+    return _client(ctx, args)
 
 
 def _client(ctx: Context, args: argparse.Namespace) -> Client | None:
@@ -162,6 +170,15 @@ def cmd_sim_scan(ctx: Context, args: argparse.Namespace) -> int:
         err(f"{answer.get('state')}: {answer.get('reason_words') or answer.get('state_words')}")
         return EXIT_FAILED
     return _report(status, answer)
+
+
+def cmd_sim_received(ctx: Context, args: argparse.Namespace) -> int:
+    """What the simulated customers' phones received from a number."""
+    client = _client(ctx, args)
+    if client is None:
+        return EXIT_FAILED
+    query = f"?to={normalise_phone(args.to)}" if args.to else ""
+    return _report(*client.call("GET", f"/sim/{normalise_phone(args.number)}/received{query}"))
 
 
 def cmd_sim_crash(ctx: Context, args: argparse.Namespace) -> int:
@@ -251,6 +268,12 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--as", dest="as_phone", help="pair as this other phone (the wrong-number guard)")
     p.add_argument("--url", help=url_help)
     p.set_defaults(func=cmd_sim_scan)
+    p = ssub.add_parser("received", parents=[common],
+                        help="what the simulated customers' phones received from a number (oldest first)")
+    p.add_argument("number", help="the admin number that sent")
+    p.add_argument("--to", help="only what this customer's phone received")
+    p.add_argument("--url", help=url_help)
+    p.set_defaults(func=cmd_sim_received)
     p = ssub.add_parser("crash", parents=[common], help="make a simulated worker crash")
     p.add_argument("number")
     p.add_argument("--url", help=url_help)

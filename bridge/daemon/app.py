@@ -40,6 +40,7 @@ from bridge.history.importer import Imported
 from bridge.history.sync import HistoryService
 from bridge.leads.desk import LeadDesk
 from bridge.metrics import Metrics, reason_code
+from bridge.outbox.messages import OutgoingMessages
 from bridge.outbox.replies import WorkerTransport
 from bridge.outbox.service import OutboxService
 from bridge.partners.service import PartnerHooks
@@ -52,6 +53,7 @@ from store.lead_events import other_writers_version
 from store.processor import Processor, ProcessStats
 from store.rules import load_rules
 from store.runs import prune_runs
+from store.sending import sent_by_bridge
 from store.visitors import VisitorUpgrades
 
 log = structlog.get_logger(__name__)
@@ -110,7 +112,11 @@ class Daemon(StoreQueries):
         self.token = ""
         self.started_at = utc_now()
         # Webhooks, replies (through the receiving number's worker) and conversion events.
-        self.outbox = OutboxService(config, self.db_call, WorkerTransport(self.workers), metrics=self.telemetry)
+        self.outbox = OutboxService(config, self.db_call, WorkerTransport(self.workers), metrics=self.telemetry,
+                                    on_sent=self.work.set)
+        # Messages people send (API, CLI, a lead's page): checked here, delivered by the outbox.
+        self.messages = OutgoingMessages(config.sending, tuple(self.numbers), self.db_call, self.outbox.wake,
+                                         utc_now)
         # Event check-ins (issue #5): the door pages' store access and their change signal.
         # [backup] replica: Litestream beside the daemon, stopped after the store is closed.
         self.replicator = (Replicator(config.store.db_path, config.backup)
@@ -282,12 +288,23 @@ class Daemon(StoreQueries):
             return
         if message.session != number:
             message = parse_message({**message.to_dict(), "session": number})
+        if message.from_me and await self._sent_by_bridge(number, message.id):
+            # WhatsApp (or the simulator) echoing what the bridge sent: a person's message is
+            # already recorded as a Team message; an automatic reply is not a message event.
+            log.info("message_echo_skipped", number=number, message_id=message.id)
+            return
         result = await self.db_call(ingest, message, utc_now())
         if result.inbox_id is not None:
             self.fresh[result.inbox_id] = message  # processed next without parsing it again
         if result.duplicate:
             log.info("message_duplicate", number=number, message_id=message.id)
         self.work.set()
+
+    async def _sent_by_bridge(self, number: str, message_id: str) -> bool:
+        session = self.workers.get(number)
+        if session is not None and message_id in session.sent_ids:
+            return True
+        return bool(await self.db_call(sent_by_bridge, number, message_id))
 
     async def _processing_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -465,6 +482,13 @@ class Daemon(StoreQueries):
             parse_message(item)  # MessageFormatError → 400 naming the field
         await session.send_command(p.SimHistory(messages=complete, sync_type=sync_type))
         return len(complete)
+
+    async def sim_received(self, number: str) -> list[dict[str, Any]]:
+        """What the simulated customers' phones received from this number, oldest first."""
+        self._require_sim()
+        answer = await self._session(number).request(lambda rid: p.SimReceived(request_id=rid))
+        assert isinstance(answer, p.SimInbox)
+        return [dict(m) for m in answer.messages if isinstance(m, Mapping)]
 
     async def sim_crash(self, number: str) -> None:
         """Make the simulated worker exit like a Go abort."""

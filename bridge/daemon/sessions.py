@@ -242,6 +242,10 @@ class SessionControl(Protocol):
         """Simulator only: make the worker exit abnormally."""
         ...
 
+    async def sim_received(self, number: str) -> list[dict[str, Any]]:
+        """Simulator only: the messages this number sent, as the customers' phones received them."""
+        ...
+
     async def list_leads(self, filters: Mapping[str, str], limit: int, offset: int) -> list[dict[str, Any]]:
         """Leads in the export format; raise ValueError naming an unknown filter."""
         ...

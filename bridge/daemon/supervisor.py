@@ -116,6 +116,7 @@ class Session:
         self.reader_alive = False  # the frame reader of the current worker is running
         self.reader_failure: str | None = None  # why the last reader died (until the next launch)
         self.frames_oversized = 0  # frames skipped for being over the frame limit
+        self.sent_ids: deque[str] = deque(maxlen=2000)  # WhatsApp ids of messages this number just sent
 
     # ------------------------------------------------------------------ state
 
@@ -321,6 +322,8 @@ class Session:
         elif isinstance(frame, p.Hello):
             self.log.info("worker_hello", worker=frame.worker, pid=frame.pid)
         else:
+            if isinstance(frame, p.Sent):
+                self.sent_ids.append(frame.message_id)  # before anything else: an echo may follow at once
             request_id = getattr(frame, "request_id", None)
             future = self.pending.pop(str(request_id), None)
             if future is not None and not future.done():

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bridge.daemon.sessions import SessionControl
-from bridge.http import api, auth, events, language, leads_api, outbox_api, pairing, public
+from bridge.http import api, auth, events, language, leads_api, messages_api, outbox_api, pairing, public
 from bridge.http.auth import AUTH, CLOSING, CONTROL, PAGES, TEMPLATES, WORKSPACE, Auth
 from bridge.http.dashboard import activity, chat_import, editor, leads, links, numbers, rules, suggest
 from bridge.http.errors import errors_middleware
@@ -72,6 +72,7 @@ def create_app(control: SessionControl, *, token: str, workspace_name: str,
     pairing.add_routes(app)
     api.add_routes(app, simulate=bool(getattr(control, "simulate", False)))
     outbox_api.add_routes(app)  # issue #4: list, retry, retry-dead, purge
+    messages_api.add_routes(app)  # issue #17: send a message, its state
     events.add_routes(app)  # issue #5: door pages, QR sheets, event API (control.events)
     # Rotator links and partner webhooks (public, own protections) plus their API (issue #6).
     public.add_routes(app, getattr(control, "attribution", None), getattr(control, "partners", None))

@@ -149,6 +149,16 @@ async def sim_crash(request: web.Request) -> web.StreamResponse:
     return json_response({"ok": True}, status=202)
 
 
+async def sim_received(request: web.Request) -> web.StreamResponse:
+    """GET /sim/{number}/received?to=PHONE: what the simulated customers' phones received."""
+    to = request.query.get("to")
+    messages = await request.app[CONTROL].sim_received(_number(request))
+    if to:
+        digits = "".join(ch for ch in to if ch.isdigit())
+        messages = [m for m in messages if str(m.get("to", "")).split("@", 1)[0] == digits]
+    return json_response(messages)
+
+
 @open_route
 async def healthz(request: web.Request) -> web.StreamResponse:
     """GET /healthz: the process is up (open, says nothing else)."""
@@ -185,3 +195,4 @@ def add_routes(app: web.Application, *, simulate: bool) -> None:
         router.add_post("/sim/{number}/messages", sim_message)
         router.add_post("/sim/{number}/history", sim_history)
         router.add_post("/sim/{number}/crash", sim_crash)
+        router.add_get("/sim/{number}/received", sim_received)

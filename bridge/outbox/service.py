@@ -35,9 +35,10 @@ from bridge.outbox.guard import AddressGuard
 from bridge.outbox.metrics import OutboxMetrics
 from bridge.outbox.pacing import HOUR, Pacer
 from bridge.outbox.policy import RetryPolicy, Verdict, judge_http, retry_or_give_up
-from bridge.outbox.replies import ReplyFailed, ReplyTransport
+from bridge.outbox.replies import Quote, ReplyFailed, ReplyTransport, team_message
 from bridge.outbox.sender import USER_AGENT, HttpSender, webhook_headers
 from bridge.outbox.views import outbox_policy
+from engine.model import Message
 from store.outbox_delivery import (
     DeliveryResult,
     OutboxEntry,
@@ -53,10 +54,12 @@ from store.outbox_delivery import (
 from store.outbox_delivery import (
     purge as purge_finished,
 )
+from store.sending import forget_old_keys
 
 log = structlog.get_logger(__name__)
 DbCall = Callable[..., Awaitable[Any]]
 STOP_GRACE = 3.0
+REPLY_KINDS = ("reply", "message")  # sent through a number's worker, paced on its reply lane
 REPLY_LEASE = 120.0  # typing delay + the worker's 30 s answer time, with room to spare
 
 
@@ -69,7 +72,8 @@ class OutboxService(OutboxControl):
 
     def __init__(self, config: Config, db_call: DbCall, transport: ReplyTransport, *,
                  clock: Callable[[], datetime] = _utc_now, rng: random.Random | None = None,
-                 tick_seconds: float = 5.0, metrics: Metrics | None = None) -> None:
+                 tick_seconds: float = 5.0, metrics: Metrics | None = None,
+                 on_sent: Callable[[], None] | None = None) -> None:
         self.config = config
         self.webhooks = config.webhooks
         self.replies = config.replies
@@ -82,6 +86,7 @@ class OutboxService(OutboxControl):
         self.clock = clock
         self.rng = rng or random.Random()
         self.tick_seconds = tick_seconds
+        self.on_sent = on_sent  # people's messages landed in the inbox: the processor has work
         self.sender = HttpSender(AddressGuard(self.webhooks), max_connections=self.webhooks.max_in_flight,
                                  clock=clock)
         self.metrics = OutboxMetrics(metrics or Metrics())
@@ -108,7 +113,7 @@ class OutboxService(OutboxControl):
         released, interrupted = await self.db_call(release_on_start, now)
         if released or interrupted:
             log.info("outbox_resumed", released=released, replies_interrupted=interrupted)
-        for target, at in await self.db_call(recent_sends, "reply", now - HOUR):
+        for target, at in await self.db_call(recent_sends, REPLY_KINDS, now - HOUR):
             self._pacer(target).record(at)  # pacing survives restarts
         await self.refresh_gauges()
         self.loop_task = asyncio.ensure_future(self._run())
@@ -156,6 +161,7 @@ class OutboxService(OutboxControl):
         removed = await self.db_call(purge_finished, cutoff, ("delivered",))
         if removed:
             log.info("outbox_purged", removed=removed, states="delivered")
+        await self.db_call(forget_old_keys, self.clock())  # Idempotency-Keys live 24 h
 
     async def refresh_gauges(self) -> None:
         """Backlog and dead-letter counts from the database."""
@@ -234,7 +240,7 @@ class OutboxService(OutboxControl):
 
     async def _deliver(self, entry: OutboxEntry) -> None:
         try:
-            if entry.kind == "reply":
+            if entry.kind in REPLY_KINDS:
                 result = await self._deliver_reply(entry)
             elif entry.kind in ("webhook", "conversion"):
                 result = await self._deliver_http(entry)
@@ -245,7 +251,7 @@ class OutboxService(OutboxControl):
         except Exception as exc:  # a bug here must not lose the entry: retry it like a failure
             log.exception("outbox_delivery_crashed", entry_id=entry.id, kind=entry.kind)
             reason = f"internal error: {type(exc).__name__}"
-            if entry.kind == "reply":  # it may have reached WhatsApp: never risk a duplicate
+            if entry.kind in REPLY_KINDS:  # it may have reached WhatsApp: never risk a duplicate
                 verdict = Verdict("dead", f"{reason}; not sent again to avoid a duplicate")
             else:
                 verdict = retry_or_give_up(reason, attempts=entry.attempts, age=self._age(entry),
@@ -263,10 +269,12 @@ class OutboxService(OutboxControl):
         return (self.clock() - entry.retry_since).total_seconds()
 
     def _result(self, entry: OutboxEntry, verdict: Verdict, *, status: int | None = None,
-                snippet: str | None = None, external_id: str | None = None) -> DeliveryResult:
+                snippet: str | None = None, external_id: str | None = None,
+                sent: Message | None = None) -> DeliveryResult:
         now = self.clock()
         after = now + timedelta(seconds=verdict.delay) if verdict.delay is not None else None
-        return DeliveryResult(entry.id, verdict.state, now, status, verdict.reason, snippet, after, external_id)
+        return DeliveryResult(entry.id, verdict.state, now, status, verdict.reason, snippet, after, external_id,
+                              sent)
 
     def _finish(self, entry: OutboxEntry, result: DeliveryResult) -> None:
         fields = {"entry_id": entry.id, "kind": entry.kind, "target": entry.target, "attempt": entry.attempts,
@@ -295,11 +303,13 @@ class OutboxService(OutboxControl):
             return
         batch, self.results = self.results, []
         try:
-            await self.db_call(record_results, [r for r, _ in batch])
+            added = await self.db_call(record_results, [r for r, _ in batch])
         except Exception:
             # Not recorded: the entries keep their lease and are tried again once it lapses.
             log.exception("outbox_results_not_recorded", count=len(batch))
             return
+        if added and self.on_sent is not None:
+            self.on_sent()
         for result, kind in batch:
             if result.state != "failed":
                 self.metrics.backlog[kind] = max(0, self.metrics.backlog.get(kind, 0) - 1)
@@ -367,8 +377,11 @@ class OutboxService(OutboxControl):
             return self._result(entry, Verdict("failed", f"{number} was {state}, not CONNECTED", 0.0))
         await self.db_call(mark_sending, entry.id, self.clock())
         self._pacer(entry.target).record(self.clock())
+        quote = Quote(str(payload["reply_to"]), payload.get("quoted_sender"), payload.get("quoted_text")) \
+            if payload.get("reply_to") else None
         try:
-            message_id = await self.transport.send_text(number, str(payload.get("to")), str(payload.get("text")))
+            message_id = await self.transport.send_text(number, str(payload.get("to")), str(payload.get("text")),
+                                                        quote)
         except ReplyFailed as exc:
             if exc.maybe_sent or not exc.retryable:
                 why = "; not sent again to avoid a duplicate" if exc.maybe_sent else ""
@@ -377,4 +390,5 @@ class OutboxService(OutboxControl):
             verdict = retry_or_give_up(exc.error, attempts=entry.attempts, age=self._age(entry), policy=retry,
                                        rng=self.rng)
             return self._result(entry, verdict)
-        return self._result(entry, Verdict("delivered"), external_id=message_id)
+        sent = team_message(entry, number, message_id, self.clock()) if entry.kind == "message" else None
+        return self._result(entry, Verdict("delivered"), external_id=message_id, sent=sent)

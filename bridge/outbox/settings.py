@@ -48,6 +48,13 @@ class ReplySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SendingSettings:
+    """[sending]: messages people send (POST /api/messages, `wabridge send`, a lead's page)."""
+
+    allow_groups: bool = False  # a group JID as `to` is refused unless this is true
+
+
+@dataclass(frozen=True, slots=True)
 class ConversionSettings:
     """[conversions]: Meta Conversions API for business messaging (click-to-WhatsApp ads)."""
 
@@ -117,6 +124,11 @@ def parse_reply_settings(section: SectionReader) -> ReplySettings:
         hourly_cap=section.get("hourly_cap", d.hourly_cap, positive_int),
         max_wait=section.get("max_wait", d.max_wait, duration),
     )
+
+
+def parse_sending_settings(section: SectionReader) -> SendingSettings:
+    """Read [sending]."""
+    return SendingSettings(allow_groups=section.get("allow_groups", False, flag))
 
 
 def parse_conversion_settings(section: SectionReader, raw_present: bool,

@@ -35,6 +35,7 @@ import neonize.events as nev
 import structlog
 from neonize._binder import ProxySettings
 from neonize.client import NewClient
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ContextInfo, ExtendedTextMessage
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as E2EMessage
 from neonize.utils.enum import ClientName
 from neonize.utils.jid import build_jid
@@ -87,6 +88,16 @@ _TERMINAL: dict[type[Any], tuple[str, str, ExitCode]] = {
 }
 _TRANSIENT: dict[type[Any], str] = {getattr(nev, name): reason for name, reason in TRANSIENT.items()}
 _DETAILS: dict[type[Any], str] = {getattr(nev, name): template for name, template in DETAILS.items()}
+
+
+def outgoing_body(frame: SendText) -> E2EMessage:
+    """The E2E message of a `send_text`: verbatim text (no mention parsing, no link preview,
+    notes §3); with `reply_to`, an extendedTextMessage quoting that message (notes §4)."""
+    if not frame.reply_to:
+        return E2EMessage(conversation=frame.text)
+    context = ContextInfo(stanzaID=frame.reply_to, participant=frame.quoted_sender or "",
+                          quotedMessage=E2EMessage(conversation=frame.quoted_text or ""))
+    return E2EMessage(extendedTextMessage=ExtendedTextMessage(text=frame.text, contextInfo=context))
 
 
 class NeonizeWorker(WorkerBase):
@@ -401,8 +412,7 @@ class NeonizeWorker(WorkerBase):
         if to is None:
             return
         user, _, server = to.rpartition("@")
-        # A plain conversation message: no mention parsing, no link preview (notes §3).
-        body = E2EMessage(conversation=frame.text)
+        body = outgoing_body(frame)
         try:
             response = self._call_api(
                 "send_message",

@@ -16,6 +16,7 @@ where the daemon can tell the difference:
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import secrets
@@ -41,7 +42,9 @@ from bridge.protocol import (
     Sent,
     SimCrash,
     SimHistory,
+    SimInbox,
     SimMessage,
+    SimReceived,
     SimScan,
 )
 from bridge.worker.base import (
@@ -58,6 +61,8 @@ from engine.model import MessageFormatError, parse_message, phone_to_jid
 log = structlog.get_logger("bridge.worker.sim")
 
 QR_SECONDS_ENV = "WABRIDGE_SIM_QR_SECONDS"
+ECHO_ENV = "WABRIDGE_SIM_ECHO"  # "0": sent messages are not echoed back as from_me messages
+RECEIVED_KEPT = 1000  # messages the simulated customers' phones keep
 QR_CODES_PER_ROUND = 6
 _PAIR_CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"  # WhatsApp's (no 0/O/I/U)
 _PHONE_RE = re.compile(r"^\+?[1-9][0-9]{6,14}$")
@@ -108,6 +113,7 @@ class SimStore:
             "CREATE TABLE IF NOT EXISTS sim_device (phone TEXT PRIMARY KEY, jid TEXT NOT NULL,"
             " lid TEXT NOT NULL, push_name TEXT NOT NULL, paired_at TEXT NOT NULL)"
         )
+        self._db.execute("CREATE TABLE IF NOT EXISTS sim_received (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
 
     def load(self) -> SimDevice | None:
         """Return the stored device, if the number is paired."""
@@ -123,6 +129,19 @@ class SimStore:
                 "INSERT INTO sim_device VALUES (?, ?, ?, ?, ?)",
                 (device.phone, device.jid, device.lid, device.push_name, iso(utc_now())),
             )
+
+    def record_received(self, message: dict[str, Any]) -> None:
+        """A customer's phone received a message this number sent (kept across restarts)."""
+        with self._lock:
+            self._db.execute("INSERT INTO sim_received (payload) VALUES (?)", (json.dumps(message),))
+            self._db.execute("DELETE FROM sim_received WHERE id <= (SELECT MAX(id) FROM sim_received) - ?",
+                             (RECEIVED_KEPT,))
+
+    def received(self) -> list[dict[str, Any]]:
+        """What the customers' phones received, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT payload FROM sim_received ORDER BY id").fetchall()
+        return [json.loads(row[0]) for row in rows]
 
     def forget(self) -> None:
         """Forget the pairing (logout)."""
@@ -149,6 +168,7 @@ class SimWorker(WorkerBase):
         self._qr_stop = threading.Event()
         self._qr_seq = 0
         self._deliveries: list[dict[str, Any]] = []
+        self._echo = os.environ.get(ECHO_ENV, "1") != "0"
         self._delivery_ready = threading.Condition(self._lock)
         # History sync as the neonize worker does it: spooled, then sent chunk by chunk.
         self._history = HistorySender(HistorySpool(self.session_db), self.emit_and_wait,
@@ -189,6 +209,7 @@ class SimWorker(WorkerBase):
             SimMessage: self._inject,
             SimHistory: self._history_sync,
             SimCrash: self._crash,
+            SimReceived: self._list_received,
         }
 
     def _go_online(self, device: SimDevice) -> None:
@@ -287,11 +308,29 @@ class SimWorker(WorkerBase):
 
     def _send_text(self, frame: SendText) -> None:
         connected = self._device is not None and self.state == "CONNECTED"
-        if self.checked_recipient(frame, connected) is None:
+        to = self.checked_recipient(frame, connected)
+        if to is None:
             return
         message_id = "3EB0" + secrets.token_hex(8).upper()
+        now = utc_now().isoformat()
         log.info("message_sent", request_id=frame.request_id, message_id=message_id)
+        assert self._store is not None
+        self._store.record_received({"id": message_id, "to": to, "text": frame.text, "reply_to": frame.reply_to,
+                                     "received_at": now})
         self.send(Sent(request_id=frame.request_id, message_id=message_id))
+        if self._echo and self._device is not None:
+            # Like the phone showing what a linked device sent: the same message, from_me.
+            echo = {"id": message_id, "session": self.phone, "chat": to, "sender": self._device.jid,
+                    "from_me": True, "is_group": to.endswith("@g.us"), "timestamp": now, "type": "text",
+                    "text": frame.text, "channel_id": self.phone, "is_reply": bool(frame.reply_to),
+                    "reply_to": frame.reply_to}
+            with self._delivery_ready:
+                self._deliveries.append(echo)
+                self._delivery_ready.notify()
+
+    def _list_received(self, frame: SimReceived) -> None:
+        assert self._store is not None
+        self.send(SimInbox(request_id=frame.request_id, messages=self._store.received()))
 
     def _inject(self, frame: SimMessage) -> None:
         if self._device is None or self.state != "CONNECTED":

@@ -33,6 +33,7 @@ from store.leads import get_lead, lead_changes
 from store.processor import Processor
 from tests.attribution.services import make_services
 from tests.http.fake_events import make_desk
+from tests.http.fake_messages import make_messages
 from tests.outbox.fake_outbox import FakeOutbox
 
 T = TypeVar("T")
@@ -51,6 +52,7 @@ class FakeControl:
         self.simulate = simulate
         self.outbox = FakeOutbox()  # the /api/outbox routes (issue #4)
         self.events = make_desk()  # the event routes (issue #5): a real desk over in-memory SQLite
+        self.messages = make_messages()  # POST /api/messages (issue #17): real checks, in-memory SQLite
         # Rotator links and partner hooks (issue #6): the real services over an in-memory store.
         services = make_services(connected=lambda phone: phone in self._views
                                  and self._views[phone].state is SessionState.CONNECTED)
@@ -199,6 +201,10 @@ class FakeControl:
     async def sim_history(self, number: str, messages: list[Mapping[str, Any]], sync_type: str) -> int:
         self.calls.append(("sim_history", (number, len(messages), sync_type)))
         return len(messages)
+
+    async def sim_received(self, number: str) -> list[dict[str, Any]]:
+        self.calls.append(("sim_received", number))
+        return []
 
     async def sim_crash(self, number: str) -> None:
         self.calls.append(("sim_crash", number))

@@ -39,7 +39,8 @@ API_ROUTES = {
     ("POST", f"/api/sessions/{ADMIN}/pair-code"), ("GET", "/api/leads"), ("POST", "/api/rules/reload"),
     ("GET", "/readyz"), ("GET", "/metrics"),
     ("POST", f"/sim/{ADMIN}/scan"), ("POST", f"/sim/{ADMIN}/messages"),
-    ("POST", f"/sim/{ADMIN}/history"), ("POST", f"/sim/{ADMIN}/crash"),
+    ("POST", f"/sim/{ADMIN}/history"), ("POST", f"/sim/{ADMIN}/crash"), ("GET", f"/sim/{ADMIN}/received"),
+    ("POST", "/api/messages"), ("GET", "/api/messages/1"),
     ("GET", "/api/outbox"), ("POST", "/api/outbox/1/retry"), ("POST", "/api/outbox/retry-dead"),
     ("POST", "/api/outbox/purge"),
     ("GET", "/api/rotators"), ("GET", "/api/visitors"), ("GET", "/api/attribution/log"), ("GET", "/api/partners"),
@@ -76,6 +77,7 @@ BODIES = {
     "/api/rules/suggest": {"text": "if customer says order, change to hot"},
     "/api/leads": {"phone": "6281299990000"}, f"/api/leads/{LEAD}": {"notes": "call back"},
     f"/sim/{ADMIN}/history": {"messages": [{"sender": "6281200000002", "text": "lama"}]},
+    "/api/messages": {"to": "6281200000002", "text": "halo", "number": ADMIN},
 }
 PROTECTED = sorted(PAGE_ROUTES | API_ROUTES)
 
@@ -154,7 +156,7 @@ async def test_every_route_works_with_the_bearer(
     response = await client.request(method, path, headers=BEARER, allow_redirects=False,
                                     data=EXPORT if path.endswith("/import-chat") else None,
                                     params={"number": ADMIN} if path.endswith("/import-chat") else None,
-                                    json=body if path.endswith("/messages") else
+                                    json=body if path.endswith("/messages") and path.startswith("/sim/") else
                                     {"older_than": "7d"} if path.endswith("/purge") else
                                     RULE if BODIES.get(path) == "RULE" else
                                     BODIES.get(path) if method in ("POST", "PATCH") else None)

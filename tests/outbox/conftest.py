@@ -18,7 +18,7 @@ import pytest
 from sqlite_utils import Database
 
 from bridge.config import Config, parse_config
-from bridge.outbox.replies import ReplyFailed
+from bridge.outbox.replies import Quote, ReplyFailed
 from bridge.outbox.service import OutboxService
 from engine.actions import OutboxRequest
 from engine.model import Lead, Message
@@ -111,7 +111,7 @@ class FakeTransport:
     def state(self, number: str) -> str | None:
         return self.states.get(number)
 
-    async def send_text(self, number: str, to: str, text: str) -> str:
+    async def send_text(self, number: str, to: str, text: str, quote: Quote | None = None) -> str:
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append((number, to, text, time.monotonic()))

@@ -50,7 +50,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
                    "excerpt": "conversation: \"halo\""},
     "send_failed": {"request_id": "r-2", "error": "not connected", "retryable": True},
     "ack": {"seq": 7},
-    "send_text": {"request_id": "r-3", "to": "6281200000002", "text": "line1\nline2"},
+    "send_text": {"request_id": "r-3", "to": "6281200000002", "text": "line1\nline2", "reply_to": "3EB0AA",
+                  "quoted_sender": "6281200000002@s.whatsapp.net", "quoted_text": "ada ukuran 39?"},
     "pair_phone": {"request_id": "r-4"},
     "logout": {"request_id": None},
     "stop": {},
@@ -59,6 +60,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "sim_history": {"messages": [{"id": "H2", "sender": "6281200000002", "text": "lama"}],
                     "sync_type": "recent", "request_id": None},
     "sim_crash": {},
+    "sim_received": {"request_id": "r-9"},
+    "sim_inbox": {"request_id": "r-9", "messages": [{"id": "3EB0ABC", "to": "6281234567890@s.whatsapp.net",
+                                                     "text": "halo"}]},
 }
 
 
