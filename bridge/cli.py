@@ -11,7 +11,20 @@ from pathlib import Path
 
 import structlog
 
-from bridge.commands import backup, daemon, events, import_chat, leads, outbox, replay, rotators, rules, send, service
+from bridge.commands import (
+    backup,
+    daemon,
+    events,
+    import_chat,
+    leads,
+    outbox,
+    replay,
+    rotators,
+    rules,
+    send,
+    service,
+    webhooks,
+)
 from bridge.commands.common import Context, err
 from bridge.config import load_config
 from bridge.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_STORE, ConfigError
@@ -53,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (rules, replay, import_chat, leads, outbox, daemon, rotators, events, send, service, backup):
+    for module in (rules, replay, import_chat, leads, outbox, daemon, rotators, events, send, service, backup,
+                   webhooks):
         module.add_parsers(sub, common)
     return parser
 

@@ -29,8 +29,10 @@ from bridge.outbox.settings import (
     parse_sending_settings,
     parse_webhook_settings,
 )
+from bridge.outbox.subscriptions import parse_subscription
 from bridge.settings_parse import http_url, non_empty_text, positive_int
 from engine.model import DEFAULT_STATUSES, Workspace
+from store.subscriptions import Subscription
 
 # Example values that must never reach production (mautrix's "forbidden defaults").
 FORBIDDEN_TOKENS = frozenset({"change-me", "changeme", "secret", "token", "your-token-here"})
@@ -125,6 +127,7 @@ class Config:
     conversions: ConversionSettings | None = None
     outbox: OutboxSettings = OutboxSettings()
     sending: SendingSettings = SendingSettings()
+    subscriptions: tuple[Subscription, ...] = ()  # [[webhooks.subscriptions]]
     attribution: AttributionConfig = AttributionConfig()  # [attribution], [rotators.*], [partners.*]
     history: HistorySettings = HistorySettings()  # [history]
     backup: BackupConfig = BackupConfig()  # [backup]: Litestream replication
@@ -297,6 +300,16 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
         if endpoints[-1].url is MISSING:
             raise ConfigError(f"webhooks.endpoints.{name}.url", MISSING, "the receiver's URL")
         sec.finish()
+    raw_subscriptions = wh.get("subscriptions", [], lambda v, k: v)
+    if not isinstance(raw_subscriptions, list):
+        raise ConfigError("webhooks.subscriptions", raw_subscriptions, "[[webhooks.subscriptions]] tables")
+    subscriptions: list[Subscription] = []
+    for index, item in enumerate(raw_subscriptions):
+        sec = _Section(item, f"webhooks.subscriptions[{index}]")
+        subscriptions.append(parse_subscription(sec, index, [n.phone for n in numbers], "config"))
+        sec.finish()
+        if any(s.name == subscriptions[-1].name for s in subscriptions[:-1]):
+            raise ConfigError(f"webhooks.subscriptions[{index}].name", subscriptions[-1].name, "a name used once")
     webhooks = parse_webhook_settings(wh)
     wh.finish()
     lg = _Section(top.get("logging", None, lambda v, k: v), "logging")
@@ -325,8 +338,8 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
     top.finish()
     return Config(workspace, store, http, tuple(numbers), tuple(endpoints), logging, source,
                   webhooks=webhooks, replies=replies, conversions=conversions, outbox=outbox,
-                  sending=sending, attribution=attribution, history=history,
-                  backup=backup)
+                  sending=sending, subscriptions=tuple(subscriptions), attribution=attribution,
+                  history=history, backup=backup)
 
 
 def load_config(path: Path | None, *, data_dir: Path | None = None) -> Config:

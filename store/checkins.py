@@ -58,6 +58,7 @@ class Resolved:
     requests: tuple[OutboxRequest, ...]
     lead: Lead | None = None  # the lead as stored after a check-in tagged it, else None
     decision: Decision | None = None
+    checkin_id: int | None = None  # the check-in recorded, if any
 
 
 def _placeholders(values: Sequence[object]) -> str:
@@ -170,6 +171,7 @@ def resolve_check_ins(db: Database, requests: Sequence[OutboxRequest], *, messag
     at = min(message.timestamp, now)  # a phone clock ahead of ours must not open an event early
     targets = _targets(db, (str(r.payload.get("event", "*")) for r in asking), message.session)
     lead: Lead | None = None
+    checkin_id: int | None = None
     for _ in range(RACE_RETRIES):
         events, codes = _facts(db, found, targets, phone)
         attempt = Attempt(message.session, phone, at, found, targets, _recent_invalid(db, phone, at))
@@ -177,8 +179,9 @@ def resolve_check_ins(db: Database, requests: Sequence[OutboxRequest], *, messag
         if decision.result is not Result.CHECKED_IN:
             break
         name = (decision.code.name if decision.code else None) or message.sender_name
-        if _insert_checkin(db, decision, phone=phone, name=name, at=at, now=now, source="whatsapp",
-                           inbox_id=inbox_id) is not None:
+        checkin_id = _insert_checkin(db, decision, phone=phone, name=name, at=at, now=now, source="whatsapp",
+                                     inbox_id=inbox_id)
+        if checkin_id is not None:
             assert decision.event is not None
             lead = mark_lead(db, phone, decision.event, now, inbox_id)
             break
@@ -211,7 +214,7 @@ def resolve_check_ins(db: Database, requests: Sequence[OutboxRequest], *, messag
         elif reply is not None:
             out.append(reply)
             reply = None
-    return Resolved(tuple(out), lead, decision)
+    return Resolved(tuple(out), lead, decision, checkin_id)
 
 
 @dataclass(frozen=True, slots=True)

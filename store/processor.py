@@ -39,6 +39,7 @@ from store.leads import (
 )
 from store.outbox import OutboxPolicy, enqueue
 from store.runs import RUN_INSERT, run_rows
+from store.subscriptions import Event, Subscription, checkin_of, message_events, queue_events
 from store.visitors import VisitorUpgrades
 
 Clock = Callable[[], datetime]
@@ -72,6 +73,7 @@ class _WriteSet:
     stored: dict[str, Lead] = field(default_factory=dict)  # the rows of the leads it changes, as stored
     failed: list[tuple[str, str, int]] = field(default_factory=list)
     relinked: list[tuple[str, int]] = field(default_factory=list)  # (lead phone, inbox id): user id → phone
+    events: list[Event] = field(default_factory=list)  # for the webhook subscriptions
 
 
 class Processor:
@@ -86,6 +88,8 @@ class Processor:
     outbox_policy: OutboxPolicy = OutboxPolicy()
     # [history] run_rules: history messages go through the rules (like a replay) or only fill leads in.
     history_rules: bool = False
+    # The shell sets these: event webhook subscriptions (config.toml's and the dashboard's).
+    subscriptions: tuple[Subscription, ...] = ()
 
     def __init__(self, db: Database, ruleset: RuleSet, workspace: Workspace, clock: Clock,
                  *, batch_size: int = 1000, upgrades: VisitorUpgrades | None = None) -> None:
@@ -258,13 +262,18 @@ class Processor:
             self.upgrades.write(conn)
             for inbox_id, outcome, message in batch.queued:
                 # Check-ins are decided and recorded here, in this transaction (exactly once).
-                requests = resolve_check_ins(self.db, outcome.requests, message=message, inbox_id=inbox_id,
-                                             now=batch.now, tz=self.workspace.tz).requests
-                enqueue(self.db, requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
+                resolved = resolve_check_ins(self.db, outcome.requests, message=message, inbox_id=inbox_id,
+                                             now=batch.now, tz=self.workspace.tz)
+                enqueue(self.db, resolved.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
                         workspace=self.workspace.name, now=batch.now, status_changes=outcome.status_changes,
                         policy=self.outbox_policy)
+                if resolved.checkin_id is not None and self.subscriptions:
+                    batch.events.append(checkin_of(resolved, message, resolved.lead or outcome.lead, batch.now))
             if batch.relinked:
                 conn.executemany("UPDATE inbox SET lead_phone = ? WHERE id = ?", batch.relinked)
+            if batch.events:
+                batch.stats.queued += queue_events(self.db, batch.events, self.subscriptions,
+                                                   workspace=self.workspace.name, now=batch.now)
             if batch.done:
                 conn.executemany(
                     "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ? "
@@ -316,12 +325,16 @@ class Processor:
                 batch.failed.append((reason, stamp, inbox_id))
                 stats.errors.append((inbox_id, reason))
                 continue
+            diff: dict[str, list[Any]] = {}
             if outcome.lead is not lead:
                 diff = lead_diff(lead, outcome.lead)
                 if diff:
                     batch.changes.append((stamp, phone, inbox_id, orjson.dumps(diff, default=str).decode(),
                                           rule_origin(outcome.runs) if outcome.fired else "message"))
                 leads[phone] = touched[phone] = outcome.lead
+            if self.subscriptions and not message.history:  # an imported chat is old news, not an event
+                batch.events.extend(message_events(message, lead, outcome.lead, inbox_id=inbox_id,
+                                                   status_changes=outcome.status_changes, changes=diff))
             if outcome.runs:
                 batch.runs.extend(run_rows(outcome.runs, at=stamp, inbox_id=inbox_id, lead_phone=phone))
             if outcome.requests or (outcome.status_changes and self.outbox_policy.watches_status):
@@ -403,6 +416,8 @@ class Processor:
         self.upgrades.begin(conn, [message])
         outcome = self._outcome(lead, message, now, inbox_id, stamp)
         self.upgrades.write(conn)
+        diff: dict[str, list[Any]] = {}
+        events: list[Event] = []
         if outcome.lead is not lead:
             upsert_lead(self.db, outcome.lead)
             diff = lead_diff(lead, outcome.lead)
@@ -419,6 +434,12 @@ class Processor:
             enqueue(self.db, resolved.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
                     workspace=self.workspace.name, now=now, status_changes=outcome.status_changes,
                     policy=self.outbox_policy)
+            if resolved.checkin_id is not None and self.subscriptions:
+                events.append(checkin_of(resolved, message, outcome.lead, now))
+        if self.subscriptions and not message.history:  # an imported chat is old news, not an event
+            events[:0] = message_events(message, lead, outcome.lead, inbox_id=inbox_id,
+                                        status_changes=outcome.status_changes, changes=diff)
+            queue_events(self.db, events, self.subscriptions, workspace=self.workspace.name, now=now)
         conn.execute(
             "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ?",
             (stamp, outcome.fired, inbox_id),

@@ -33,6 +33,7 @@ from bridge.daemon import systemd
 from bridge.daemon.metrics import DaemonCollector
 from bridge.daemon.queries import StoreQueries
 from bridge.daemon.sessions import NotAvailableError, SessionState, SessionView, UnknownNumberError
+from bridge.daemon.simulator import SimControl
 from bridge.daemon.supervisor import Session, WorkerSpec
 from bridge.daemon.tasks import BackgroundTasks
 from bridge.daemon.tokens import ensure_token
@@ -43,6 +44,7 @@ from bridge.metrics import Metrics, reason_code
 from bridge.outbox.messages import OutgoingMessages
 from bridge.outbox.replies import WorkerTransport
 from bridge.outbox.service import OutboxService
+from bridge.outbox.subscriptions import Subscriptions
 from bridge.partners.service import PartnerHooks
 from engine.evaluate import RuleSet
 from engine.model import Message, MessageFormatError, parse_message
@@ -54,6 +56,7 @@ from store.processor import Processor, ProcessStats
 from store.rules import load_rules
 from store.runs import prune_runs
 from store.sending import sent_by_bridge
+from store.subscriptions import Event, Subscription, queue_now, session_event
 from store.visitors import VisitorUpgrades
 
 log = structlog.get_logger(__name__)
@@ -67,10 +70,9 @@ def utc_now() -> datetime:
     """The shell's clock."""
     return datetime.now(UTC)
 
-SIM_SCAN_WAIT_SECONDS = 15.0  # `sim scan`: for the QR to show, then for the state after the scan
 
 
-class Daemon(StoreQueries):
+class Daemon(StoreQueries, SimControl):
     """`wabridge run`: everything a running bridge is, behind the SessionControl surface."""
 
     def __init__(self, config: Config, *, simulate: bool = False, listen: tuple[str, int] | None = None,
@@ -117,6 +119,13 @@ class Daemon(StoreQueries):
         # Messages people send (API, CLI, a lead's page): checked here, delivered by the outbox.
         self.messages = OutgoingMessages(config.sending, tuple(self.numbers), self.db_call, self.outbox.wake,
                                          utc_now)
+        # Event webhook subscriptions: config.toml's and the dashboard's; the processor queues, the outbox sends.
+        self.subscribed: tuple[Subscription, ...] = config.subscriptions
+        self.subscriptions = Subscriptions(config.subscriptions, tuple(self.numbers), self.db_call,
+                                           workspace=self.workspace.name, clock=utc_now, wake=self.outbox.wake,
+                                           changed=self._subscriptions_changed)
+        self.outbox.subscription_of = self.subscriptions.get
+        self.session_states: dict[str, str] = {}  # number → last state told to the subscriptions
         # Event check-ins (issue #5): the door pages' store access and their change signal.
         # [backup] replica: Litestream beside the daemon, stopped after the store is closed.
         self.replicator = (Replicator(config.store.db_path, config.backup)
@@ -150,6 +159,7 @@ class Daemon(StoreQueries):
                 self.workspace.name, overwrite=self.config.attribution.overwrite))
             self.processor.outbox_policy = self.outbox.policy
             self.processor.history_rules = self.config.history.run_rules
+            self.processor.subscriptions = self.subscribed
         else:
             self.processor.ruleset = ruleset
         log.info("rules_loaded", rules=len(loaded.rules), enabled=sum(r.enabled for r in loaded.rules),
@@ -165,6 +175,7 @@ class Daemon(StoreQueries):
         if self.replicator is not None:
             await self.replicator.start()  # the database is in WAL mode now, as Litestream needs
         await loop.run_in_executor(self.store_thread, self._load_processor)
+        await self.subscriptions.load()  # before the first processing run queues anything
         await self.db_call(self.attribution.load)  # every code on file, before the first click
         for number, totals in (await self.history.totals()).items():
             if number in self.workers:
@@ -371,7 +382,25 @@ class Daemon(StoreQueries):
         self.totals.errors.extend(stats.errors[-100:])
         del self.totals.errors[:-100]
 
+    def _subscriptions_changed(self, subscriptions: tuple[Subscription, ...]) -> None:
+        self.subscribed = subscriptions
+        if self.processor is not None:
+            self.processor.subscriptions = subscriptions  # read by the store thread at its next batch
+
+    async def _tell_session_state(self, event: Event) -> None:
+        if self.db is None or self.stopping.is_set():
+            return  # the store is closing; the next start reports the states afresh
+        if await self.db_call(queue_now, [event], self.subscribed, workspace=self.workspace.name, now=utc_now()):
+            self.outbox.wake()
+
     def _session_changed(self, session: Session) -> None:
+        state, number = session.view.state.value, session.config.phone
+        previous = self.session_states.get(number)
+        if previous != state:
+            self.session_states[number] = state
+            if any(s.wants("session.state_changed", number) for s in self.subscribed):
+                self._spawn(self._tell_session_state(session_event(number, state, session.view.reason,
+                                                                   session.view.detail, previous)))
         systemd_status = ", ".join(f"{s.config.phone}={s.view.state.value}" for s in self.workers.values())
         if self.runner is not None and not self.stopping.is_set():
             systemd.notify(f"STATUS={systemd_status}")
@@ -430,70 +459,9 @@ class Daemon(StoreQueries):
         session.set_view(pair_code=answer.code)
         return answer.code
 
-    def _require_sim(self) -> None:
-        if not self.simulate:
-            raise NotAvailableError("the simulator is only present with `wabridge run --simulate`")
-
-    async def sim_scan(self, number: str, as_phone: str | None) -> None:
-        """Pair a simulated number (as another phone to exercise the wrong-number guard)."""
-        self._require_sim()
-        session = self._session(number)
-        waiting = (SessionState.SCAN_QR, SessionState.PAIRING_CODE)
-        if session.view.state is SessionState.CONNECTED:
-            raise NotAvailableError(f"{number} is already CONNECTED: nothing is waiting to be scanned")
-        if session.proc is None or session.proc.returncode is not None:
-            await session.restart()
-        with contextlib.suppress(TimeoutError):  # a fresh worker shows its first QR within a second or two
-            await session.wait_for(lambda v: v.state in waiting, SIM_SCAN_WAIT_SECONDS)
-        if session.view.state not in waiting:
-            raise NotAvailableError(f"{number} is {session.view.state.value}: nothing is waiting to be scanned")
-        await session.send_command(p.SimScan(as_=normalise_phone(as_phone) if as_phone else None))
-        with contextlib.suppress(TimeoutError):  # answer with the state after the scan, not the one before
-            await session.wait_for(lambda v: v.state not in waiting, SIM_SCAN_WAIT_SECONDS)
-
-    async def sim_inject(self, number: str, message: Mapping[str, Any]) -> dict[str, Any]:
-        """Deliver one message through the simulated worker (defaults filled, validated)."""
-        self._require_sim()
-        session = self._session(number)
-        if session.view.state is not SessionState.CONNECTED:
-            raise NotAvailableError(f"{number} is {session.view.state.value}, not CONNECTED: pair it first")
-        complete = complete_sim_message(session.config.phone, message)
-        parse_message(complete)  # MessageFormatError → 400 naming the field
-        await session.send_command(p.SimMessage(message=complete))
-        try:
-            # 201 means committed to the inbox, not merely handed to the worker.
-            await session.wait_for(lambda v: complete["id"] in session.committed, 10)
-        except TimeoutError:
-            raise NotAvailableError("the simulated phone did not deliver the message (worker restarting?)") from None
-        return {"id": complete["id"], "session": complete["session"]}
-
     async def import_history(self, messages: Sequence[Message], *, run_rules: bool) -> Imported:
         """A chat export's messages, stored in chunks on the store thread (live messages take turns)."""
         return await self.history.import_messages(messages, run_rules=run_rules)
-
-    async def sim_history(self, number: str, messages: list[Mapping[str, Any]], sync_type: str) -> int:
-        """Hand a simulated history sync chunk to the worker (defaults filled, validated); its count."""
-        self._require_sim()
-        session = self._session(number)
-        if session.view.state is not SessionState.CONNECTED:
-            raise NotAvailableError(f"{number} is {session.view.state.value}, not CONNECTED: pair it first")
-        complete = [complete_sim_message(session.config.phone, m) for m in messages]
-        for item in complete:
-            parse_message(item)  # MessageFormatError → 400 naming the field
-        await session.send_command(p.SimHistory(messages=complete, sync_type=sync_type))
-        return len(complete)
-
-    async def sim_received(self, number: str) -> list[dict[str, Any]]:
-        """What the simulated customers' phones received from this number, oldest first."""
-        self._require_sim()
-        answer = await self._session(number).request(lambda rid: p.SimReceived(request_id=rid))
-        assert isinstance(answer, p.SimInbox)
-        return [dict(m) for m in answer.messages if isinstance(m, Mapping)]
-
-    async def sim_crash(self, number: str) -> None:
-        """Make the simulated worker exit like a Go abort."""
-        self._require_sim()
-        await self._session(number).send_command(p.SimCrash())
 
     def readiness(self) -> dict[str, Any]:
         """Ready when the store is open and every number has a live worker or needs a person."""
@@ -517,24 +485,3 @@ class Daemon(StoreQueries):
             await self.outbox.refresh_gauges()
         return self.telemetry.render()
 
-
-def complete_sim_message(number: str, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Fill a partial simulated message with DESIGN's defaults (id, now, the number, …)."""
-    message = dict(raw)
-    message.setdefault("id", "SIM" + uuid.uuid4().hex[:20].upper())
-    message.setdefault("timestamp", utc_now().isoformat())
-    message["session"] = number
-    message.setdefault("from_me", False)
-    message.setdefault("type", "text")
-    own = f"{number}@s.whatsapp.net"
-    if message.get("from_me"):
-        message.setdefault("sender", own)
-    for key in ("chat", "sender"):
-        value = message.get(key)
-        if isinstance(value, str) and value and "@" not in value:
-            message[key] = f"{normalise_phone(value)}@s.whatsapp.net"
-    if "chat" not in message and "sender" in message and not message.get("from_me"):
-        message["chat"] = message["sender"]
-    if "sender" not in message and "chat" in message:
-        message["sender"] = message["chat"]
-    return message

@@ -15,9 +15,20 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bridge.daemon.sessions import SessionControl
-from bridge.http import api, auth, events, language, leads_api, messages_api, outbox_api, pairing, public
+from bridge.http import (
+    api,
+    auth,
+    events,
+    language,
+    leads_api,
+    messages_api,
+    outbox_api,
+    pairing,
+    public,
+    subscriptions_api,
+)
 from bridge.http.auth import AUTH, CLOSING, CONTROL, PAGES, TEMPLATES, WORKSPACE, Auth
-from bridge.http.dashboard import activity, chat_import, editor, leads, links, numbers, rules, suggest
+from bridge.http.dashboard import activity, chat_import, editor, leads, links, numbers, rules, suggest, webhooks
 from bridge.http.errors import errors_middleware
 from bridge.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
@@ -73,6 +84,7 @@ def create_app(control: SessionControl, *, token: str, workspace_name: str,
     api.add_routes(app, simulate=bool(getattr(control, "simulate", False)))
     outbox_api.add_routes(app)  # issue #4: list, retry, retry-dead, purge
     messages_api.add_routes(app)  # issue #17: send a message, its state
+    subscriptions_api.add_routes(app)  # issue #17: event webhook subscriptions
     events.add_routes(app)  # issue #5: door pages, QR sheets, event API (control.events)
     # Rotator links and partner webhooks (public, own protections) plus their API (issue #6).
     public.add_routes(app, getattr(control, "attribution", None), getattr(control, "partners", None))
@@ -85,6 +97,7 @@ def create_app(control: SessionControl, *, token: str, workspace_name: str,
     rules.add_routes(app)  # Rules and the rules API
     editor.add_routes(app)  # the rule editor and Test a rule
     suggest.add_routes(app)  # AI Suggest (engine.suggest's offline phrase grammar)
+    webhooks.add_routes(app)  # Webhooks (event subscriptions: add, test, remove)
     links.add_routes(app)  # Links (rotator links, visitors, attribution, partner hooks)
     app.router.add_static("/static/", Path(str(files("bridge") / "static")), name="static")
     app.on_response_prepare.append(_security_headers)

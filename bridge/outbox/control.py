@@ -14,6 +14,7 @@ from bridge.config import Config
 from bridge.outbox.views import describe
 from store.outbox import list_outbox
 from store.outbox_delivery import purge, retry_dead, retry_entry
+from store.subscriptions import Subscription
 
 
 class OutboxControl:
@@ -22,6 +23,7 @@ class OutboxControl:
     config: Config
     db_call: Callable[..., Awaitable[Any]]
     clock: Callable[[], datetime]
+    subscription_of: Callable[[str], Subscription | None]
 
     def wake(self) -> None:
         """Overridden by the service: something may be due now."""
@@ -32,14 +34,14 @@ class OutboxControl:
     async def list_entries(self, state: str | None, kind: str | None, limit: int) -> list[dict[str, Any]]:
         """Entries newest first, with their signing status; secrets never included."""
         rows = await self.db_call(list_outbox, state=state, kind=kind, limit=limit)
-        return [describe(row, self.config) for row in rows]
+        return [describe(row, self.config, self.subscription_of) for row in rows]
 
     async def retry(self, entry_id: int) -> dict[str, Any]:
         """Send one entry again now (NotFoundError / ValueError as store.outbox_delivery says)."""
         row = await self.db_call(retry_entry, entry_id, self.clock())
         await self.refresh_gauges()
         self.wake()
-        return describe(row, self.config)
+        return describe(row, self.config, self.subscription_of)
 
     async def retry_dead(self) -> int:
         """Send every dead letter again; returns how many."""

@@ -55,6 +55,7 @@ from store.outbox_delivery import (
     purge as purge_finished,
 )
 from store.sending import forget_old_keys
+from store.subscriptions import Subscription
 
 log = structlog.get_logger(__name__)
 DbCall = Callable[..., Awaitable[Any]]
@@ -78,6 +79,9 @@ class OutboxService(OutboxControl):
         self.webhooks = config.webhooks
         self.replies = config.replies
         self.endpoints = {e.name: e for e in config.endpoints}
+        # Where a subscription's events go; the daemon swaps in its registry (dashboard ones too).
+        configured = {s.name: s for s in config.subscriptions}
+        self.subscription_of: Callable[[str], Subscription | None] = configured.get
         self.policy = outbox_policy(config)
         self.retry_policy = RetryPolicy(self.webhooks.retry_base, self.webhooks.retry_max,
                                         self.webhooks.max_attempts, self.webhooks.max_age)
@@ -334,7 +338,12 @@ class OutboxService(OutboxControl):
             return conv.url, body, headers
         secret = payload.get("secret")
         url = payload.get("url")
-        if payload.get("endpoint"):
+        if payload.get("subscription"):
+            subscription = self.subscription_of(str(payload["subscription"]))
+            if subscription is None:
+                return f"no webhook subscription named {payload['subscription']!r} any more"
+            url, secret = subscription.url, subscription.secret
+        elif payload.get("endpoint"):
             endpoint = self.endpoints.get(str(payload["endpoint"]))
             if endpoint is None:
                 return f"no webhook endpoint named {payload['endpoint']!r} in config.toml any more"

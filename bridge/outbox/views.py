@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bridge.config import Config
 from store.outbox import ConversionPolicy, OutboxPolicy
+from store.subscriptions import Subscription
 
 
 def outbox_policy(config: Config) -> OutboxPolicy:
@@ -18,21 +19,29 @@ def outbox_policy(config: Config) -> OutboxPolicy:
                                          conv.whatsapp_business_account_id))
 
 
-def signing(entry: Mapping[str, Any], config: Config) -> str | None:
-    """"signed" / "unsigned" for webhooks (a secret on the rule or on its named endpoint); None otherwise."""
+def signing(entry: Mapping[str, Any], config: Config,
+            subscription_of: Callable[[str], Subscription | None] | None = None) -> str | None:
+    """"signed" / "unsigned" for webhooks (a secret on the rule, its named endpoint or its
+    subscription); None otherwise."""
     if entry.get("kind") != "webhook":
         return None
     if entry.get("rule_secret"):
         return "signed"
+    subscription = entry.get("payload", {}).get("subscription")
+    if subscription:
+        lookup = subscription_of or (lambda n: next((s for s in config.subscriptions if s.name == n), None))
+        found = lookup(str(subscription))
+        return "signed" if found is not None and found.secret else "unsigned"
     name = entry.get("payload", {}).get("endpoint")
     endpoint = next((e for e in config.endpoints if e.name == name), None)
     return "signed" if endpoint is not None and endpoint.secret else "unsigned"
 
 
-def describe(entry: Mapping[str, Any], config: Config) -> dict[str, Any]:
+def describe(entry: Mapping[str, Any], config: Config,
+             subscription_of: Callable[[str], Subscription | None] | None = None) -> dict[str, Any]:
     """An entry as the API and `outbox list --json` show it."""
     out = dict(entry)
-    out["signing"] = signing(entry, config)
+    out["signing"] = signing(entry, config, subscription_of)
     return out
 
 

@@ -33,7 +33,7 @@ from store.leads import get_lead, lead_changes
 from store.processor import Processor
 from tests.attribution.services import make_services
 from tests.http.fake_events import make_desk
-from tests.http.fake_messages import make_messages
+from tests.http.fake_messages import make_messages, make_subscriptions
 from tests.outbox.fake_outbox import FakeOutbox
 
 T = TypeVar("T")
@@ -53,6 +53,7 @@ class FakeControl:
         self.outbox = FakeOutbox()  # the /api/outbox routes (issue #4)
         self.events = make_desk()  # the event routes (issue #5): a real desk over in-memory SQLite
         self.messages = make_messages()  # POST /api/messages (issue #17): real checks, in-memory SQLite
+        self.subscriptions = make_subscriptions()  # event webhook subscriptions (issue #17)
         # Rotator links and partner hooks (issue #6): the real services over an in-memory store.
         services = make_services(connected=lambda phone: phone in self._views
                                  and self._views[phone].state is SessionState.CONNECTED)

@@ -1,4 +1,4 @@
-"""A real OutgoingMessages over an in-memory database, for the HTTP tests' FakeControl."""
+"""A real OutgoingMessages and Subscriptions over in-memory databases, for the HTTP tests' FakeControl."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 
 from bridge.outbox.messages import OutgoingMessages
 from bridge.outbox.settings import SendingSettings
+from bridge.outbox.subscriptions import Subscriptions
 from store.db import open_db
+from store.subscriptions import Subscription, save_subscription
 
 ADMIN = "6281100000001"
 
@@ -30,3 +32,20 @@ def make_messages(numbers: tuple[str, ...] = (ADMIN,)) -> OutgoingMessages:
                         "created_at, updated_at) VALUES (1, 'message', 'message:seed', '6281200000002', ?, ?, ?, ?, ?)",
                         (payload, f"reply:{ADMIN}", stamp, stamp, stamp))
     return messages
+
+
+def make_subscriptions() -> Subscriptions:
+    """Real checks and storage; a dashboard subscription "crm" exists (it can be tested and removed)."""
+    db = open_db(":memory:")
+    now = datetime.now(UTC)
+    save_subscription(db, Subscription("crm", "http://127.0.0.1:9/hook", frozenset({"message.received"}),
+                                       source="dashboard"), now)
+
+    async def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return fn(db, *args, **kwargs)
+
+    subscriptions = Subscriptions((), (ADMIN,), run, workspace="Toko Test", clock=lambda: datetime.now(UTC),
+                                  wake=lambda: None, changed=lambda _: None)
+    subscriptions.stored = (Subscription("crm", "http://127.0.0.1:9/hook", frozenset({"message.received"}),
+                                         source="dashboard"),)
+    return subscriptions

@@ -30,7 +30,8 @@ PAGE_ROUTES = {("GET", "/"), ("GET", f"/pair/{ADMIN}"),
                ("GET", "/events"), ("GET", f"/events/{EVENT}"), ("GET", f"/events/{EVENT}/badges"),
                # Dashboard (issue #7)
                ("GET", "/numbers"), ("GET", "/leads"), ("GET", f"/leads/{LEAD}"), ("GET", "/activity"),
-               ("GET", "/rules"), ("GET", "/rules/new"), ("GET", "/rules/1/edit"), ("GET", "/links")}
+               ("GET", "/rules"), ("GET", "/rules/new"), ("GET", "/rules/1/edit"), ("GET", "/links"),
+               ("GET", "/webhooks")}
 API_ROUTES = {
     ("GET", f"/pair/{ADMIN}/qr.png"), ("GET", f"/pair/{ADMIN}/qr.svg"),
     ("GET", f"/pair/{ADMIN}/qr.json"), ("GET", f"/pair/{ADMIN}/events"),
@@ -41,6 +42,8 @@ API_ROUTES = {
     ("POST", f"/sim/{ADMIN}/scan"), ("POST", f"/sim/{ADMIN}/messages"),
     ("POST", f"/sim/{ADMIN}/history"), ("POST", f"/sim/{ADMIN}/crash"), ("GET", f"/sim/{ADMIN}/received"),
     ("POST", "/api/messages"), ("GET", "/api/messages/1"),
+    ("GET", "/api/subscriptions"), ("POST", "/api/subscriptions"), ("DELETE", "/api/subscriptions/crm"),
+    ("POST", "/api/subscriptions/crm/test"), ("GET", "/api/subscriptions/crm/deliveries"),
     ("GET", "/api/outbox"), ("POST", "/api/outbox/1/retry"), ("POST", "/api/outbox/retry-dead"),
     ("POST", "/api/outbox/purge"),
     ("GET", "/api/rotators"), ("GET", "/api/visitors"), ("GET", "/api/attribution/log"), ("GET", "/api/partners"),
@@ -78,6 +81,7 @@ BODIES = {
     "/api/leads": {"phone": "6281299990000"}, f"/api/leads/{LEAD}": {"notes": "call back"},
     f"/sim/{ADMIN}/history": {"messages": [{"sender": "6281200000002", "text": "lama"}]},
     "/api/messages": {"to": "6281200000002", "text": "halo", "number": ADMIN},
+    "/api/subscriptions": {"name": "sheet", "url": "http://127.0.0.1:9/hook", "events": ["message.received"]},
 }
 PROTECTED = sorted(PAGE_ROUTES | API_ROUTES)
 
@@ -98,7 +102,7 @@ def _filled(path: str) -> str:
     return (path.replace("{number}", ADMIN).replace("{id}", "1").replace("{slug}", "default")
             .replace("{source}", "whatsapp_cloud").replace("{channel}", "1")
             .replace("{event}", EVENT).replace("{code}", USED_CODE).replace("{checkin}", "1")
-            .replace("{phone}", LEAD))
+            .replace("{phone}", LEAD).replace("{name}", "crm"))
 
 
 def test_route_table_is_fully_classified() -> None:
