@@ -29,8 +29,9 @@ def _messages(request: web.Request) -> OutgoingMessages:
 async def send_message(request: web.Request) -> web.StreamResponse:
     """POST /api/messages {"to", "text", "number"?, "reply_to"?} (+ Idempotency-Key) → 202."""
     body = await read_json_object(request, required=True)
-    # `wabridge send` says so, for the lead page's "sent from"; anything else is the API.
-    origin = "cli" if request.headers.get(ORIGIN_HEADER) == "cli" else "api"
+    # `wabridge send` and the lead page say so (shown on the lead page); anything else is the API.
+    origin = request.headers.get(ORIGIN_HEADER, "api")
+    origin = origin if origin in ("cli", "dashboard") else "api"
     return await queue(request, body, origin=origin)
 
 

@@ -153,6 +153,10 @@ class OutgoingMessages:
         """The messages sent to a lead through the bridge, newest first."""
         return await self.db_call(messages_to_lead, phone, limit)  # type: ignore[no-any-return]
 
+    async def last_session(self, lead_phone: str) -> str | None:
+        """The admin number or partner channel of the lead's latest message."""
+        return await self.db_call(last_session, lead_phone)  # type: ignore[no-any-return]
+
     async def default_number(self, lead_phone: str) -> str | None:
         """The number a message to this lead goes through without `number` (None: none fits)."""
         last = await self.db_call(last_session, lead_phone)

@@ -90,7 +90,20 @@ async def lead_page(request: web.Request) -> web.StreamResponse:
         return page(request, "dash_lead.html", "leads", status=404, phone=phone, detail=None)
     detail = {**detail, "lead": full_lead(detail["lead"])}
     return page(request, "dash_lead.html", "leads", phone=phone, detail=detail, statuses=statuses(request.app[CONTROL]),
-                priorities=PRIORITIES)
+                priorities=PRIORITIES, reply=await reply_box(request.app[CONTROL], phone))
+
+
+
+async def reply_box(control: SessionControl, phone: str) -> dict[str, Any] | None:
+    """What the lead page's reply box needs: the numbers, the one it goes through, what was sent."""
+    messages = getattr(control, "messages", None)
+    if messages is None:
+        return None
+    last = await messages.last_session(phone)
+    return {"numbers": [view.number for view in control.sessions()],
+            "number": await messages.default_number(phone),
+            "partner": last if last is not None and ":" in last else None,
+            "sent": await messages.of_lead(phone, 20)}
 
 
 async def lead_detail(request: web.Request) -> web.StreamResponse:
