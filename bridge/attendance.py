@@ -26,7 +26,6 @@ from store.checkins import (
     event_counts,
     export_rows,
     latest_checkins,
-    manual_check_in,
     undo_check_in,
 )
 from store.events import (
@@ -40,6 +39,7 @@ from store.events import (
     list_events,
     update_event_window,
 )
+from store.subscriptions import Subscription, manual_check_in_told
 
 T = TypeVar("T")
 Runner = Callable[..., Awaitable[Any]]  # run(fn, *args) → fn(db, *args) on the store thread
@@ -61,6 +61,10 @@ class EventDesk:
         self.version = 0
         self._changed = asyncio.Event()
         self._snapshots: dict[int, tuple[int, float, dict[str, Any]]] = {}
+        # Event webhook subscriptions (the daemon sets these): manual check-ins are events too.
+        self.subscribed: Callable[[], Sequence[Subscription]] = tuple
+        self.queued: Callable[[], None] = lambda: None
+        self.workspace_name = ""
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(db, …)` on the store thread."""
@@ -199,8 +203,12 @@ class EventDesk:
     async def check_in(self, ref: str, *, code: str | None, phone: str | None, name: str | None) -> ManualResult:
         """A manual check-in from the door page."""
         event = await self.event(ref)
-        result = await self.call(manual_check_in, event, code=code, phone=phone, name=name, now=self.clock())
+        subscriptions = self.subscribed()
+        result = await self.call(manual_check_in_told, event, code=code, phone=phone, name=name, now=self.clock(),
+                                 subscriptions=subscriptions, workspace=self.workspace_name)
         self.changed()
+        if result.checkin is not None and subscriptions:
+            self.queued()  # a checkin.recorded event may wait in the outbox
         if result.checkin is not None:
             return ManualResult(result.result, self._local(result.checkin), None, result.code)
         return result

@@ -22,9 +22,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from engine.attendance import Event as CheckinEvent
 from engine.attendance import display
 from engine.model import Lead, Message
-from store.checkins import Resolved
+from store.checkins import ManualResult, Resolved, manual_check_in
+from store.leads import get_lead
 from store.outbox import ts
 
 EVENT_TYPES = ("message.received", "message.sent", "lead.created", "lead.updated", "lead.status_changed",
@@ -141,6 +143,22 @@ def checkin_of(resolved: Resolved, message: Message, lead: Lead | None, now: dat
                          name=(code.name if code else None) or message.sender_name,
                          at=min(message.timestamp, now), source="whatsapp", checkin_id=resolved.checkin_id,
                          lead=lead)
+
+
+def manual_check_in_told(db: Database, event: CheckinEvent, *, code: str | None, phone: str | None,
+                         name: str | None, now: datetime, subscriptions: Sequence[Subscription],
+                         workspace: str) -> ManualResult:
+    """A check-in by hand (the door page) and its `checkin.recorded` event, in one transaction."""
+    with db.atomic():
+        result = manual_check_in(db, event, code=code, phone=phone, name=name, now=now)
+        checkin = result.checkin
+        if checkin is not None and subscriptions:
+            lead = get_lead(db, str(checkin["phone"])) if checkin.get("phone") else None
+            told = checkin_event(number=event.number, event_slug=event.slug, event_name=event.name,
+                                 code=checkin.get("code"), phone=checkin.get("phone"), name=checkin.get("name"),
+                                 at=now, source="manual", checkin_id=int(checkin["id"]), lead=lead)
+            queue_events(db, [told], subscriptions, workspace=workspace, now=now)
+    return result
 
 
 def session_event(number: str, state: str, reason: str | None, detail: str | None, previous: str | None) -> Event:

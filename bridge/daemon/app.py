@@ -132,6 +132,8 @@ class Daemon(StoreQueries, SimControl):
                            if config.backup.replica else None)
         self.events = EventDesk(self.db_call, tz=self.workspace.tz, statuses=self.workspace.statuses,
                                 numbers={p: n.label for p, n in self.numbers.items()}, clock=utc_now)
+        self.events.subscribed, self.events.queued = (lambda: self.subscribed), self.outbox.wake
+        self.events.workspace_name = self.workspace.name
         # Leads people and systems change (issue #13): committed as events, answered once applied.
         self.lead_desk = LeadDesk(self.db_call, self.work.set, self.workspace.statuses, utc_now)
 
