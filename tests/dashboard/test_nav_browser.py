@@ -23,7 +23,8 @@ pytestmark = pytest.mark.browser
 
 # (nav item, the path it leads to, something only that screen shows)
 SCREENS = [("Numbers", "/numbers", "#numbers"), ("Rules", "/rules", "main h1"), ("Leads", "/leads", ".leads-table"),
-           ("Activity", "/activity", "main h1"), ("Events", "/events", ".event-list"), ("Links", "/links", "#rotators")]
+           ("Activity", "/activity", "main h1"), ("Events", "/events", ".event-list"),
+           ("Webhooks", "/webhooks", "#add-subscription"), ("Links", "/links", "#rotators")]
 NAV_ITEMS = [name for name, _, _ in SCREENS]
 CURRENT = "() => Array.from(document.querySelectorAll('nav.dash-nav [aria-current=page]')).map(a => a.textContent)"
 ITEMS = "() => Array.from(document.querySelectorAll('nav.dash-nav a')).map(a => a.textContent)"
