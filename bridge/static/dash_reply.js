@@ -10,6 +10,9 @@
   var button = document.getElementById("reply-send");
   var state = document.getElementById("reply-state");
   var key = null;
+  function said(value) {
+    return {queued: _("queued"), sent: _("sent"), failed: _("failed")}[value] || value;
+  }
   function newKey() {
     return "lead-page-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
   }
@@ -18,17 +21,18 @@
     fetch("/api/messages/" + id, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (response) { return response.json(); })
       .then(function (message) {
-        state.textContent = message.state === "failed" ? "Failed: " + message.reason : "State: " + message.state;
+        state.textContent = message.state === "failed" ?
+          window.wabridge.format(_("Failed: {reason}"), {reason: message.reason}) : said(message.state);
         if (message.state !== "queued" || tries <= 0) { window.location.reload(); return; }
         window.setTimeout(function () { follow(id, tries - 1); }, 500);
       }, function () { window.location.reload(); });
   }
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    if (!text.value.trim()) { state.textContent = "Type a message first."; return; }
+    if (!text.value.trim()) { state.textContent = _("Type a message first."); return; }
     key = key || newKey();
     button.disabled = true;
-    state.textContent = "Sending…";
+    state.textContent = _("Sending…");
     fetch("/api/messages", {
       method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json", "Accept": "application/json",
@@ -37,15 +41,16 @@
     }).then(function (response) {
       return response.json().then(function (body) {
         if (!response.ok) {
-          state.textContent = (body && body.error && body.error.message) || ("Failed: HTTP " + response.status);
+          state.textContent = (body && body.error && body.error.message) ||
+            window.wabridge.format(_("Failed: HTTP {status}"), {status: response.status});
           button.disabled = false;
           return;
         }
-        state.textContent = "State: " + body.state;
+        state.textContent = said(body.state);
         follow(body.id, 40);
       });
     }, function () {
-      state.textContent = "The server did not answer. Is wabridge running?";
+      state.textContent = _("The server did not answer. Is wabridge running?");
       button.disabled = false;
     });
   });

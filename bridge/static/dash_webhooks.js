@@ -13,9 +13,10 @@
     }).then(function (response) {
       if (response.ok) { window.location.reload(); return; }
       return response.json().then(function (answer) {
-        showError((answer && answer.error && answer.error.message) || ("Failed: HTTP " + response.status));
-      }, function () { showError("Failed: HTTP " + response.status); });
-    }, function () { showError("The server did not answer. Is wabridge running?"); });
+        showError((answer && answer.error && answer.error.message) ||
+          window.wabridge.format(_("Failed: HTTP {status}"), {status: response.status}));
+      }, function () { showError(window.wabridge.format(_("Failed: HTTP {status}"), {status: response.status})); });
+    }, function () { showError(_("The server did not answer. Is wabridge running?")); });
   }
   var form = document.getElementById("add-subscription");
   if (form) {
