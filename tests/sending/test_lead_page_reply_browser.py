@@ -70,7 +70,8 @@ async def test_webhooks_screen_adds_tests_and_removes(tmp_path: Path) -> None:
             await page.uncheck("input[value='session.state_changed']")
             await page.click("#add-subscription button[type=submit]")
             await page.wait_for_selector("[data-subscription=sheet]")
-            await page.click("[data-subscription=sheet] button[data-post]")  # Send test event
+            async with page.expect_navigation():  # the page reloads itself once the event is queued
+                await page.click("[data-subscription=sheet] button[data-post]")  # Send test event
             for _ in range(100):
                 if receiver.ok():
                     break
