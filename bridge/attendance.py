@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
+from bridge.csv_cells import csv_cell
 from engine.attendance import Event, compact_of, wa_link
 from engine.event_spec import EventSpecError, local_when, parse_event_spec
 from store.checkins import (
@@ -161,7 +162,7 @@ class EventDesk:
         if rows:
             writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
         return event, buffer.getvalue()
 
     # ------------------------------------------------------------------ writing

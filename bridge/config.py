@@ -72,6 +72,10 @@ class HttpConfig:
     listen: str = "127.0.0.1:8787"
     token: str | None = None
     public_url: str | None = None
+    # Connections that cost a file descriptor and do nothing are closed (README "Limits").
+    idle_timeout_seconds: int = 15  # no request yet, between requests, or headers still arriving
+    body_timeout_seconds: int = 30  # a request body still arriving
+    max_connections: int = 256  # open at once; more are answered 503 and closed
 
     @property
     def host(self) -> str:
@@ -265,6 +269,9 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
         listen=ht.get("listen", "127.0.0.1:8787", _listen),
         token=ht.get("token", None, _token),
         public_url=ht.get("public_url", None, http_url),
+        idle_timeout_seconds=ht.get("idle_timeout_seconds", 15, positive_int),
+        body_timeout_seconds=ht.get("body_timeout_seconds", 30, positive_int),
+        max_connections=ht.get("max_connections", 256, positive_int),
     )
     ht.finish()
     numbers: list[NumberConfig] = []

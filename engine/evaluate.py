@@ -24,6 +24,7 @@ from engine.anchors import TEXT_FIELD, Feature, FeatureIndex, find_anchor
 from engine.attribution import Upgrade, apply_upgrade
 from engine.conditions import ConditionTrace, compile_condition, explain_condition
 from engine.context import EvalCache, EvalContext
+from engine.errors import RuleError
 from engine.model import DEFAULT_STATUSES, Lead, LeadDraft, Message
 from engine.operators import CompileEnv
 from engine.regexes import RegexBank
@@ -110,7 +111,20 @@ class RuleSet:
         self.bank = RegexBank()
         self.env = CompileEnv(self.bank, self.statuses, endpoints)
         by_folded = {normalise(st): st for st in self.statuses}
-        checks = [(r, compile_condition(r.conditions, self.env)) for r in self.rules if r.enabled]
+        checks: list[tuple[Rule, Callable[[EvalContext], bool]]] = []
+        skipped: list[tuple[Rule, str]] = []
+        for rule in self.rules:
+            if not rule.enabled:
+                continue
+            try:
+                checks.append((rule, compile_condition(rule.conditions, self.env)))
+            except (RuleError, RecursionError, ValueError) as exc:
+                # One rule that cannot compile is skipped and reported; the others still run.
+                skipped.append((rule, str(exc) or type(exc).__name__))
+        self.skipped: tuple[tuple[Rule, str], ...] = tuple(skipped)
+        if skipped:
+            dropped = {id(r) for r, _ in skipped}
+            self.rules = tuple(r for r in self.rules if id(r) not in dropped)
         self.bank.freeze()
         regex_index = self.bank.indices(TEXT_FIELD)
         compiled = [

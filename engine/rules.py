@@ -13,6 +13,7 @@ from typing import Any
 from engine.actions import Action, parse_action
 from engine.conditions import AllOf, parse_conditions
 from engine.errors import RuleError, RuleSetError
+from engine.limits import check_rule_count, check_rule_limits
 from engine.operators import CompileEnv
 from engine.regexes import RegexBank
 
@@ -74,6 +75,7 @@ def parse_rule(raw: object, path: str, env: CompileEnv) -> Rule:
     name = raw.get("name")
     rule_name = name.strip() if isinstance(name, str) and name.strip() else None
     try:
+        check_rule_limits(raw, path)  # before anything below recurses or scans
         return _parse_rule(raw, path, env, rule_name)
     except RuleError as exc:
         if exc.rule_name is None and rule_name:
@@ -142,6 +144,10 @@ def parse_rules(document: object, env: CompileEnv) -> list[Rule]:
         items = document
     if not isinstance(items, list | tuple):
         raise RuleSetError([RuleError("rules", "must be a list of rule tables ([[rules]])")])
+    try:
+        check_rule_count(len(items))
+    except RuleError as exc:
+        raise RuleSetError([exc]) from None
     rules: list[Rule] = []
     errors: list[RuleError] = []
     seen: dict[str, int] = {}

@@ -24,13 +24,13 @@ def keyword_list(value: object, path: str) -> tuple[str, ...]:
         items = value
     else:
         raise RuleError(path, "must be a text, a comma-separated list, or a list of texts")
-    words: list[str] = []
+    words: dict[str, None] = {}  # ordered and de-duplicated in linear time
     for index, item in enumerate(items):
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise RuleError(f"{path}[{index}]", "must be a text or a number")
         word = normalise(str(item))
-        if word and word not in words:
-            words.append(word)
+        if word:
+            words[word] = None
     if not words:
         raise RuleError(path, "needs at least one non-empty keyword")
     return tuple(words)

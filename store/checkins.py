@@ -36,7 +36,7 @@ from engine.attendance import (
 )
 from engine.event_spec import local_hhmm, reply_text
 from engine.model import Lead, Message
-from store.errors import NotFoundError, StoreError
+from store.errors import NotFoundError, StoreError, row_id
 from store.events import (
     EVENT_COLUMNS,
     event_from_row,
@@ -71,8 +71,8 @@ def _targets(db: Database, refs: Iterable[str], session: str) -> frozenset[int]:
     for ref in refs:
         if ref == "*":
             ids.update(i for (i,) in db.conn.execute("SELECT id FROM events WHERE number = ?", (session,)))
-        elif ref.isdigit():
-            ids.update(i for (i,) in db.conn.execute("SELECT id FROM events WHERE id = ?", (int(ref),)))
+        elif ref.isascii() and ref.isdigit():
+            ids.update(i for (i,) in db.conn.execute("SELECT id FROM events WHERE id = ?", (row_id(ref),)))
         else:
             ids.update(i for (i,) in db.conn.execute("SELECT id FROM events WHERE slug = ?", (ref,)))
     return frozenset(ids)

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from engine.attendance import ALPHABET, RANDOM_LENGTH, Event, compact_of, display, make_code, prefix_for_id
 from engine.event_spec import EventSpec, EventSpecError, slugify
-from store.errors import NotFoundError
+from store.errors import NotFoundError, row_id
 
 EVENT_COLUMNS = ("id", "slug", "name", "number", "mode", "starts_at", "ends_at", "prefix", "keyword",
                  "max_uses", "tag", "status", "capacity", "texts")
@@ -130,8 +130,9 @@ def update_event_window(db: Database, event_id: int, *, name: str, starts_at: da
 def get_event(db: Database, ref: str | int) -> Event:
     """An event by id or slug. Raises NotFoundError naming what was asked for."""
     text = str(ref).strip()
-    if text.isdigit():
-        row = db.conn.execute(f"{EVENT_SELECT} WHERE id = ?", (int(text),)).fetchone()
+    if text.isascii() and text.isdigit():
+        number = row_id(text)
+        row = None if number is None else db.conn.execute(f"{EVENT_SELECT} WHERE id = ?", (number,)).fetchone()
     else:
         row = db.conn.execute(f"{EVENT_SELECT} WHERE slug = ?", (text.lower(),)).fetchone()
     if row is None:

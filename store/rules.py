@@ -30,12 +30,29 @@ def load_rules(db: Database, env: CompileEnv) -> LoadedRules:
     rows = db.conn.execute("SELECT id, name, spec FROM rules ORDER BY priority, id").fetchall()
     for rule_id, name, spec in rows:
         try:
-            rule = parse_rule(json.loads(spec), f"rules#{rule_id}", env)
+            rule = _parse_stored(rule_id, spec, env)
         except RuleError as exc:
             broken.append(RuleError(exc.path, exc.message, name))
             continue
-        rules.append(rule.with_id(rule_id))
+        rules.append(rule)
     return LoadedRules(tuple(rules), tuple(broken))
+
+
+def _parse_stored(rule_id: int, spec: str, env: CompileEnv) -> Rule:
+    """One stored rule, or RuleError for whatever keeps it from loading.
+
+    Rules written before the size limits (or straight into the file) may be nested so deep
+    that reading them recurses past Python's limit; that is this rule's problem only.
+    """
+    path = f"rules#{rule_id}"
+    try:
+        return parse_rule(json.loads(spec), path, env).with_id(rule_id)
+    except RuleError:
+        raise
+    except RecursionError:
+        raise RuleError(path, "is nested too deeply to read") from None
+    except Exception as exc:  # noqa: BLE001 - one unreadable row must not stop the rest loading
+        raise RuleError(path, f"cannot be read ({type(exc).__name__}: {exc})") from None
 
 
 def _spec(rule: Rule) -> str:
@@ -98,7 +115,7 @@ def get_rule(db: Database, rule_id: int, env: CompileEnv) -> Rule:
     row = db.conn.execute("SELECT spec FROM rules WHERE id = ?", (rule_id,)).fetchone()
     if row is None:
         raise NotFoundError(f"no rule with id {rule_id}")
-    return parse_rule(json.loads(row[0]), f"rules#{rule_id}", env).with_id(rule_id)
+    return _parse_stored(rule_id, row[0], env)
 
 
 def delete_rule(db: Database, rule_id: int) -> None:
@@ -148,7 +165,11 @@ def reorder_rules(db: Database, ids: Sequence[int], now: datetime, step: int = 1
             raise ValueError("ids: must list every rule exactly once")
         for index, rule_id in enumerate(ids, start=1):
             row = db.conn.execute("SELECT spec FROM rules WHERE id = ?", (rule_id,)).fetchone()
-            spec = json.loads(row[0])
-            spec["priority"] = index * step
+            try:
+                spec = json.loads(row[0])
+                spec["priority"] = index * step
+                text = json.dumps(spec, ensure_ascii=False)
+            except (RecursionError, ValueError, TypeError):
+                text = row[0]  # an unreadable rule keeps its text; it is reported, never loaded
             db.conn.execute("UPDATE rules SET priority = ?, spec = ?, updated_at = ? WHERE id = ?",
-                            (index * step, json.dumps(spec, ensure_ascii=False), now.isoformat(), rule_id))
+                            (index * step, text, now.isoformat(), rule_id))

@@ -17,6 +17,7 @@ from bridge.config import Config
 from bridge.errors import EXIT_FAILED, EXIT_OK
 from engine.errors import RuleError, RuleSetError
 from engine.evaluate import RuleSet
+from engine.limits import MAX_DEPTH
 from engine.operators import CompileEnv
 from engine.rules import Rule, default_env, parse_rules
 from store.db import open_db
@@ -85,7 +86,9 @@ class Context:
         """The stored rules, compiled; plus descriptions of stored rules that no longer parse."""
         loaded = load_rules(self.db, self.env())
         ruleset = RuleSet(loaded.rules, self.config.workspace.statuses, self.config.endpoint_names())
-        return ruleset, [e.describe() for e in loaded.broken]
+        skipped = [f'rule "{rule.name}": rules#{rule.id}: cannot be compiled ({problem})'
+                   for rule, problem in ruleset.skipped]
+        return ruleset, [e.describe() for e in loaded.broken] + skipped
 
     def close(self) -> None:
         """Close the database if it was opened."""
@@ -99,6 +102,14 @@ def read_rules_file(path: Path, env: CompileEnv) -> list[Rule]:
 
     Raises RuleSetError listing every problem, or OSError if the file cannot be read.
     """
+    try:
+        return _read_rules_file(path, env)
+    except RecursionError:
+        raise RuleSetError([RuleError(path.name, "is nested too deeply to read (rules nest at most "
+                                      f"{MAX_DEPTH} groups deep)")]) from None
+
+
+def _read_rules_file(path: Path, env: CompileEnv) -> list[Rule]:
     text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     if suffix == ".json" or (suffix != ".toml" and text.lstrip().startswith("{")):

@@ -45,6 +45,9 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
         rules = read_rules_file(Path(args.file), ctx.env())
     except RuleSetError as exc:
         return _report(exc, args.file)
+    if args.replace and not rules:
+        err(f"{args.file}: holds no [[rules]]; --replace would delete every rule, so nothing was changed")
+        return EXIT_FAILED
     result = save_rules(ctx.db, rules, utc_now(), replace=args.replace)
     summary = f"imported {len(rules)} rule(s): {len(result.created)} created, {len(result.updated)} updated"
     if args.replace:

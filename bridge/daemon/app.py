@@ -152,10 +152,12 @@ class Daemon(StoreQueries, SimControl):
         assert self.db is not None
         env = default_env(self.workspace.statuses, self.config.endpoint_names())
         loaded = load_rules(self.db, env)
+        ruleset = RuleSet(loaded.rules, self.workspace.statuses, self.config.endpoint_names())
         self.broken_rules = [e.describe() for e in loaded.broken]
+        self.broken_rules += [f'rule "{rule.name}": rules#{rule.id}: cannot be compiled ({problem})'
+                              for rule, problem in ruleset.skipped]
         for problem in self.broken_rules:
             log.warning("rule_skipped_invalid", problem=problem)
-        ruleset = RuleSet(loaded.rules, self.workspace.statuses, self.config.endpoint_names())
         if self.processor is None:
             self.processor = Processor(self.db, ruleset, self.workspace, utc_now, upgrades=VisitorUpgrades(
                 self.workspace.name, overwrite=self.config.attribution.overwrite))
@@ -164,8 +166,8 @@ class Daemon(StoreQueries, SimControl):
             self.processor.subscriptions = self.subscribed
         else:
             self.processor.ruleset = ruleset
-        log.info("rules_loaded", rules=len(loaded.rules), enabled=sum(r.enabled for r in loaded.rules),
-                 invalid=len(loaded.broken))
+        log.info("rules_loaded", rules=len(ruleset.rules), enabled=sum(r.enabled for r in ruleset.rules),
+                 invalid=len(self.broken_rules))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -187,12 +189,17 @@ class Daemon(StoreQueries, SimControl):
         self._spawn(self._watch_other_writers())
         self.work.set()  # whatever a previous run left pending goes first
         from bridge.http import create_app
+        from bridge.http.server import GuardedSite, limit_accept_errors
 
+        http = self.config.http
         app = create_app(self, token=self.token, workspace_name=self.workspace.name,
-                         page_language=self.config.workspace.language)
-        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+                         page_language=self.config.workspace.language,
+                         state_dir=self.config.store.data_dir, body_timeout=http.body_timeout_seconds)
+        limit_accept_errors(loop)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,
+                                    keepalive_timeout=http.idle_timeout_seconds)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.listen[0], self.listen[1])
+        site = GuardedSite(self.runner, self.listen[0], self.listen[1], max_connections=http.max_connections)
         await site.start()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_job(self._prune, "interval", hours=6, next_run_time=utc_now())

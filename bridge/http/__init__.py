@@ -30,6 +30,7 @@ from bridge.http import (
 from bridge.http.auth import AUTH, CLOSING, CONTROL, PAGES, TEMPLATES, WORKSPACE, Auth
 from bridge.http.dashboard import activity, chat_import, editor, leads, links, numbers, rules, suggest, webhooks
 from bridge.http.errors import errors_middleware
+from bridge.http.server import body_timeout_middleware
 from bridge.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 __all__ = ["create_app"]
@@ -66,15 +67,22 @@ def _workspace_zone(control: SessionControl) -> ZoneInfo:
 
 
 def create_app(control: SessionControl, *, token: str, workspace_name: str,
-               page_language: str = DEFAULT_LANGUAGE) -> web.Application:
+               page_language: str = DEFAULT_LANGUAGE, state_dir: Path | None = None,
+               body_timeout: float = 30.0) -> web.Application:
     """Build the aiohttp application around the daemon's session control; pages default to
-    `page_language` (a browser can pick the other one) and show times in the workspace zone."""
+    `page_language` (a browser can pick the other one) and show times in the workspace zone.
+
+    `state_dir` (the data dir) keeps logged-out cookies revoked across restarts;
+    a request body that takes longer than `body_timeout` seconds is answered 408.
+    """
     if page_language not in LANGUAGES:
         raise ValueError(f"page_language: one of {', '.join(LANGUAGES)}")
-    app = web.Application(middlewares=[errors_middleware, auth.auth_middleware],
+    app = web.Application(middlewares=[errors_middleware, auth.auth_middleware,
+                                       body_timeout_middleware(body_timeout)],
                           client_max_size=MAX_BODY_BYTES)
     app[CONTROL] = control
-    app[AUTH] = Auth(token)
+    proxies = getattr(getattr(control, "attribution", None), "proxies", ())
+    app[AUTH] = Auth(token, state_dir=state_dir, trusted_proxies=proxies)
     app[WORKSPACE] = workspace_name
     app[CLOSING] = asyncio.Event()
     language.add_routes(app, language=page_language, tz=_workspace_zone(control))  # /language, template sets

@@ -7,6 +7,7 @@ from aiohttp import web
 from bridge.http.auth import CONTROL, open_route
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.http.language import session_json, wording
+from bridge.http.params import query_int
 from bridge.protocol import HISTORY_SYNC_TYPES
 from engine.model import MessageFormatError
 from store.leads import FILTERS as LEAD_FILTERS
@@ -55,26 +56,10 @@ async def pair_code(request: web.Request) -> web.StreamResponse:
     return json_response({"code": code}, headers={"Cache-Control": "no-store"})
 
 
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int | None) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "bad_request", f"{name}: {raw!r} is not a whole number",
-                       field=name) from None
-    if value < low or (high is not None and value > high):
-        upper = f" and {high}" if high is not None else " or more"
-        wording = f"between {low}{upper}" if high is not None else f"{low}{upper}"
-        raise ApiError(400, "bad_request", f"{name}: must be {wording}, not {value}", field=name)
-    return value
-
-
 async def list_leads(request: web.Request) -> web.StreamResponse:
     """GET /api/leads?status=hot&limit=100&offset=0: leads in the export format."""
-    limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    offset = _int_param(request, "offset", 0, 0, None)
+    limit = query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = query_int(request, "offset", 0, 0)
     filters: dict[str, str] = {}
     for name in request.query:
         if name in PAGING_PARAMS:

@@ -1,20 +1,28 @@
 """API-token auth for every route: bearer header for scripts, a login cookie for pages.
 
 The cookie never holds the token: it is `v1.<issued>.<nonce>.<hmac>` signed with a key
-derived from the token, so changing the token logs every browser out. State-changing
-requests that ride on the cookie must prove they come from our own pages (CSRF).
+derived from the token, so changing the token logs every browser out. Logging out revokes
+the cookie in a file in the data dir, so a restart does not bring it back. State-changing
+requests that ride on the cookie must prove they come from our own pages (CSRF). Wrong
+tokens, at the login form or as a bearer header, count against the client address
+(through `[attribution] trusted_proxies`); ten in five minutes and it waits.
+Header, cookie and form bytes that are not UTF-8 are simply wrong credentials (401/400).
 This module also holds the app keys the other HTTP modules share.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
+import ipaddress
+import os
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -23,6 +31,7 @@ import jinja2
 import structlog
 from aiohttp import web
 
+from bridge.attribution.rotator import client_address
 from bridge.daemon.sessions import SessionControl
 from bridge.http.errors import Handler, error_response
 from bridge.i18n import COOKIE as LANGUAGE_COOKIE
@@ -44,6 +53,9 @@ COOKIE_MAX_AGE = 30 * 24 * 3600  # a shop owner should not log in every day
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOGIN_FAILURES_ALLOWED = 10  # per client address per window
 LOGIN_FAILURE_WINDOW = 300.0
+REVOKED_FILE = "http-revoked-sessions"  # in the data dir: `<signature> <expires>` per line
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 Access = Literal["open", "page", "api"]
 _ACCESS_ATTR = "_wabridge_access"
@@ -95,20 +107,32 @@ def route_access(request: web.Request) -> Access:
     return "page" if access == "page" else "api"
 
 
-class Auth:
-    """Checks bearer tokens and login cookies; throttles wrong logins."""
+def _utf8(text: str) -> bytes:
+    # aiohttp keeps undecodable header bytes as surrogates; they compare as the bytes they were.
+    return text.encode("utf-8", "surrogateescape")
 
-    def __init__(self, token: str) -> None:
+
+class Auth:
+    """Checks bearer tokens and login cookies; throttles wrong tokens per client address."""
+
+    def __init__(self, token: str, *, state_dir: Path | None = None,
+                 trusted_proxies: Sequence[Network] = ()) -> None:
         if not token or not token.strip():
             raise ValueError("token: the API token must not be empty")
         self._token = token.encode("utf-8")
         self._key = hmac.new(self._token, b"wabridge login cookie v1", hashlib.sha256).digest()
-        self._revoked: dict[str, float] = {}  # signature -> when it would expire anyway
+        self._revoked_path = state_dir / REVOKED_FILE if state_dir is not None else None
+        self._revoked: dict[str, float] = self._read_revoked()  # signature -> when it expires anyway
         self._failures: dict[str, deque[float]] = {}
+        self.trusted_proxies = tuple(trusted_proxies)
+
+    def client(self, request: web.Request) -> str:
+        """The caller's address: the peer, or the client a trusted proxy names."""
+        return client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted_proxies)
 
     def token_ok(self, candidate: str) -> bool:
         """Constant-time comparison with the API token."""
-        return hmac.compare_digest(self._token, candidate.encode("utf-8"))
+        return hmac.compare_digest(self._token, _utf8(candidate))
 
     def bearer_ok(self, header: str) -> bool:
         """True for `Bearer <token>`."""
@@ -126,6 +150,8 @@ class Auth:
 
     def cookie_ok(self, value: str, now: float | None = None) -> bool:
         """True for an unexpired, unrevoked value this server signed."""
+        if not value.isascii():
+            return False  # never one of ours (and undecodable bytes arrive as surrogates)
         payload, _, sig = value.rpartition(".")
         parts = payload.split(".")
         if len(parts) != 3 or parts[0] != "v1" or not parts[1].isdigit():
@@ -136,12 +162,41 @@ class Auth:
         return -300 <= age <= COOKIE_MAX_AGE and sig not in self._revoked
 
     def revoke(self, value: str) -> None:
-        """Forget one cookie value (logout); kept in memory until it would expire anyway."""
+        """Forget one cookie value (logout) until it would expire anyway, across restarts."""
         now = time.time()
         self._revoked = {s: exp for s, exp in self._revoked.items() if exp > now}
         payload, _, sig = value.rpartition(".")
         if sig and self.cookie_ok(value):
             self._revoked[sig] = int(payload.split(".")[1]) + COOKIE_MAX_AGE
+            self._write_revoked()
+
+    def _read_revoked(self) -> dict[str, float]:
+        if self._revoked_path is None:
+            return {}
+        try:
+            lines = self._revoked_path.read_text(encoding="ascii", errors="replace").splitlines()
+        except FileNotFoundError:
+            return {}
+        now = time.time()
+        revoked: dict[str, float] = {}
+        for line in lines:
+            sig, _, expires = line.partition(" ")
+            with contextlib.suppress(ValueError):
+                if float(expires) > now:
+                    revoked[sig] = float(expires)
+        return revoked
+
+    def _write_revoked(self) -> None:
+        if self._revoked_path is None:
+            return
+        text = "".join(f"{sig} {int(exp)}\n" for sig, exp in self._revoked.items())
+        temp = self._revoked_path.with_name(self._revoked_path.name + ".tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, self._revoked_path)
 
     def identify(self, request: web.Request) -> Literal["bearer", "cookie"] | None:
         """Who is calling: a valid bearer header, else a valid cookie, else nobody."""
@@ -153,7 +208,7 @@ class Auth:
         return "cookie" if cookie and self.cookie_ok(cookie) else None
 
     def login_blocked(self, client: str) -> bool:
-        """Too many wrong tokens from this address lately."""
+        """Too many wrong tokens (login form or bearer header) from this address lately."""
         now = time.monotonic()
         recent = self._failures.get(client)
         while recent and recent[0] < now - LOGIN_FAILURE_WINDOW:
@@ -243,7 +298,17 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     access = route_access(request)
     if access == "open":
         return await handler(request)
-    who = request.app[AUTH].identify(request)
+    auth = request.app[AUTH]
+    bearer = request.headers.get("Authorization")
+    client = auth.client(request) if bearer is not None else ""
+    if bearer is not None and auth.login_blocked(client):
+        log.warning("http_bearer_throttled", client=client)
+        return error_response(429, "too_many_requests", "too many wrong tokens from this address; wait a few "
+                              "minutes", headers={"Retry-After": str(int(LOGIN_FAILURE_WINDOW))})
+    who = auth.identify(request)
+    if who is None and bearer is not None:
+        auth.login_failed(client)
+        log.info("http_bearer_refused", client=client, path=request.path)
     if who is None:
         if access == "page" and request.method in SAFE_METHODS:
             raise web.HTTPFound(login_url(request.path_qs))
@@ -271,9 +336,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     auth = request.app[AUTH]
     if same_origin(request) is False:
         return error_response(403, "csrf", "log in from this server's own login page")
-    form: Mapping[str, Any] = await request.post()
+    try:
+        form: Mapping[str, Any] = await request.post()
+    except (UnicodeDecodeError, ValueError):
+        return error_response(400, "bad_request", "the login form must be sent as UTF-8 text",
+                              field="token")
     next_path = safe_next(str(form.get("next") or ""))
-    client = request.remote or "unknown"
+    client = auth.client(request)
     if auth.login_blocked(client):
         log.warning("http_login_throttled", client=client)
         return render(request, "login.html", status=429, next_path=next_path,

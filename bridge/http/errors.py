@@ -92,6 +92,9 @@ async def read_json_object(request: web.Request, *, required: bool) -> dict[str,
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, "bad_request", f"the request body is not valid JSON: {exc}",
                        field="(body)") from None
+    except RecursionError:
+        raise ApiError(400, "bad_request", "the request body is nested too deeply (JSON bodies nest at "
+                       "most a few hundred levels; rules at most 32 groups)", field="(body)") from None
     if not isinstance(value, dict):
         raise ApiError(400, "bad_request", "the request body must be a JSON object",
                        field="(body)")

@@ -22,6 +22,7 @@ from bridge.http.auth import CLOSING, CONTROL, page_route, render
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.http.pairing import render_png, render_svg
 from bridge.i18n import N_
+from bridge.http.params import path_id, query_int
 from engine.attendance import Result
 from engine.event_spec import EventSpecError
 from store.errors import NotFoundError
@@ -66,12 +67,7 @@ async def _guard(awaitable: Any) -> Any:
 
 
 def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name, "")
-    if raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiError(400, "bad_request", f"{name}: must be a whole number from {low} to {high}", field=name)
-    return int(raw)
+    return query_int(request, name, default, low, high)
 
 
 def _only_params(request: web.Request, allowed: tuple[str, ...]) -> None:
@@ -173,10 +169,8 @@ async def manual_check_in(request: web.Request) -> web.StreamResponse:
 
 async def undo_check_in(request: web.Request) -> web.StreamResponse:
     """POST /api/events/{event}/checkins/{checkin}/undo"""
-    raw = request.match_info["checkin"]
-    if not raw.isdigit():
-        raise ApiError(400, "bad_request", "checkin: must be a check-in id", field="checkin")
-    checkin = await _guard(_desk(request).undo(_ref(request), int(raw)))
+    checkin_id = path_id(request, "checkin")
+    checkin = await _guard(_desk(request).undo(_ref(request), checkin_id))
     log.info("event_checkin_undone", event_ref=_ref(request), checkin=checkin["id"])
     return json_response(checkin)
 

@@ -15,6 +15,7 @@ from bridge.daemon.sessions import NotAvailableError
 from bridge.errors import ConfigError
 from bridge.http.auth import CONTROL
 from bridge.http.errors import ApiError, json_response, read_json_object
+from bridge.http.params import path_id, query_int
 from bridge.outbox.settings import duration
 from store.errors import NotFoundError
 from store.outbox import OUTBOX_KINDS, OUTBOX_STATES
@@ -57,17 +58,15 @@ async def list_outbox(request: web.Request) -> web.StreamResponse:
     if unknown:
         raise ApiError(400, "bad_request", f"{unknown[0]}: not an outbox filter (known: kind, limit, state)",
                        field=unknown[0])
-    raw_limit = request.query.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise ApiError(400, "bad_request", f"limit: must be a whole number between 1 and {MAX_LIMIT}", field="limit")
+    limit = query_int(request, "limit", 100, 1, MAX_LIMIT)
     entries = await _outbox(request).list_entries(_choice(request, "state", OUTBOX_STATES),
-                                                  _choice(request, "kind", OUTBOX_KINDS), int(raw_limit))
+                                                  _choice(request, "kind", OUTBOX_KINDS), limit)
     return json_response(entries)
 
 
 async def retry_one(request: web.Request) -> web.StreamResponse:
     """POST /api/outbox/{id}/retry: send it again now (fresh attempts and give-up window)."""
-    entry_id = int(request.match_info["id"])
+    entry_id = path_id(request, "id")
     try:
         entry = await _outbox(request).retry(entry_id)
     except NotFoundError as exc:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from bridge.attribution.service import Attribution, Click
-from bridge.http.api import _int_param
 from bridge.http.auth import public_route, render
 from bridge.http.errors import ApiError, error_response, json_response
+from bridge.http.params import query_int
 from bridge.partners.errors import PartnerError
 from bridge.partners.service import PartnerHooks
 from store.visitors import VISITOR_STATES
@@ -103,7 +103,7 @@ async def list_visitors(request: web.Request) -> web.StreamResponse:
     state = request.query.get("state")
     if state is not None and state not in VISITOR_STATES:
         raise ApiError(400, "bad_request", f"state: must be one of {', '.join(VISITOR_STATES)}", field="state")
-    limit = _int_param(request, "limit", 100, 1, 1000)
+    limit = query_int(request, "limit", 100, 1, 1000)
     code = request.query.get("code")
     return json_response(await _attribution(request).visitors(
         state=state, rotator=request.query.get("rotator"), code=code.upper() if code else None, limit=limit))
@@ -112,7 +112,7 @@ async def list_visitors(request: web.Request) -> web.StreamResponse:
 async def attribution_log(request: web.Request) -> web.StreamResponse:
     """GET /api/attribution/log?code=K-7QX4: upgrades and ignored codes, with the reason."""
     code = request.query.get("code")
-    limit = _int_param(request, "limit", 100, 1, 1000)
+    limit = query_int(request, "limit", 100, 1, 1000)
     return json_response(await _attribution(request).log(code=code.upper() if code else None, limit=limit))
 
 

@@ -41,7 +41,8 @@ def _token_ok(secret: str, header_value: str | None) -> bool:
     given = header_value.strip()
     if given[:7].lower() == "bearer ":
         given = given[7:].strip()
-    return hmac.compare_digest(secret.encode("utf-8"), given.encode("utf-8"))
+    # Undecodable header bytes arrive as surrogates: compare them as the bytes they were.
+    return hmac.compare_digest(secret.encode("utf-8"), given.encode("utf-8", "surrogateescape"))
 
 
 def request_is_signed(partner: PartnerConfig, headers: Mapping[str, str], body: bytes) -> bool:

@@ -208,3 +208,14 @@ def test_rules_suggest_says_what_it_did_not_understand_and_exits_1(wabridge) -> 
     assert result.err.startswith("I did not understand this sentence: bikinkan, bagus.")
     assert "[[rules]]" not in result.out
     assert json.loads(wabridge("rules", "suggest", "tolong bikinkan yang bagus", "--json").out)["rule"] is None
+
+
+def test_import_replace_with_an_empty_file_deletes_nothing(wabridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "rules.toml"
+    path.write_text(DESIGN_TOML)
+    assert wabridge("rules", "import", str(path)).code == 0
+    empty = tmp_path / "empty.toml"
+    empty.write_text("# nothing yet\n")
+    result = wabridge("rules", "import", "--replace", str(empty))
+    assert result.code == 1 and "nothing was changed" in result.err
+    assert "Identify Hot Lead" in wabridge("rules", "list").out

@@ -6,6 +6,7 @@ import tomllib
 from typing import Any
 
 import pytest
+import tomli_w
 from aiohttp.test_utils import TestClient
 
 from tests.http.conftest import BEARER, login
@@ -131,8 +132,24 @@ async def test_export_then_import_round_trips(client: TestClient) -> None:
     imported = await client.post("/api/rules/import", data=text.encode(), headers=BEARER)
     body = await imported.json()
     assert imported.status == 200 and len(body["created"]) == 3
-    replaced = await client.post("/api/rules/import?replace=true", data=b"", headers=BEARER)
-    assert len((await replaced.json())["deleted"]) == 3
+    one = tomli_w.dumps({"rules": [tomllib.loads(text)["rules"][0]]})
+    replaced = await client.post("/api/rules/import?replace=true", data=one.encode(), headers=BEARER)
+    assert replaced.status == 200 and len((await replaced.json())["deleted"]) == 2
+
+
+@pytest.mark.parametrize("body", [b"", b"  \n", b"# no rules here\n", b"rules = []\n"])
+async def test_replace_import_without_rules_is_refused_and_deletes_nothing(client: TestClient,
+                                                                           body: bytes) -> None:
+    await install(client, *SEEDS)
+    replaced = await client.post("/api/rules/import?replace=true", data=body, headers=BEARER)
+    assert replaced.status == 400 and (await replaced.json())["error"]["field"] == "file"
+    assert len((await (await client.get("/api/rules", headers=BEARER)).json())["rules"]) == 3
+
+
+async def test_install_with_a_slug_that_is_not_text_is_400(client: TestClient) -> None:
+    for slugs in ([{}], [["x"]], [1], [None]):
+        response = await client.post("/api/rules/templates/install", json={"slugs": slugs}, headers=BEARER)
+        assert response.status == 400 and (await response.json())["error"]["field"] == "slugs[0]"
 
 
 async def test_templates_list(client: TestClient) -> None:

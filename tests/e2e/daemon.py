@@ -21,6 +21,12 @@ from tests.conftest import ROOT
 NUMBERS = ("6281100000001", "6281100000002")
 
 
+def _limit_open_files(count: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -30,7 +36,8 @@ def free_port() -> int:
 class RunningDaemon:
     """Start, talk to, and stop a daemon; its data dir survives restarts."""
 
-    def __init__(self, workdir: Path, numbers: tuple[str, ...] = NUMBERS, extra_config: str = "") -> None:
+    def __init__(self, workdir: Path, numbers: tuple[str, ...] = NUMBERS, extra_config: str = "",
+                 http_config: str = "") -> None:
         self.workdir = workdir
         self.data = workdir / "data"
         self.port = free_port()
@@ -38,7 +45,8 @@ class RunningDaemon:
         tables = "".join(f'[[numbers]]\nphone = "{n}"\nlabel = "CS {i}"\n\n' for i, n in enumerate(numbers))
         self.config.write_text(
             f'[workspace]\nname = "Toko Test"\n\n[store]\ndata_dir = "{self.data}"\n\n'
-            f'[http]\nlisten = "127.0.0.1:{self.port}"\n\n[logging]\nformat = "json"\n\n{tables}{extra_config}')
+            f'[http]\nlisten = "127.0.0.1:{self.port}"\n{http_config}\n'
+            f'[logging]\nformat = "json"\n\n{tables}{extra_config}')
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "daemon.log"
         self.token = ""
@@ -47,13 +55,14 @@ class RunningDaemon:
         return subprocess.run([sys.executable, "-m", "bridge.cli", "--config", str(self.config), *args],
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
 
-    def start(self, *, simulate: bool = True, **env: str) -> RunningDaemon:
+    def start(self, *, simulate: bool = True, open_files: int | None = None, **env: str) -> RunningDaemon:
         environment = {**os.environ, "WABRIDGE_SIM_QR_SECONDS": "5,3", **env}
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process
         mode = ["--simulate"] if simulate else []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bridge.cli", "--config", str(self.config), "run", *mode],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=environment)
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=environment,
+            preexec_fn=None if open_files is None else lambda: _limit_open_files(open_files))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.logs()

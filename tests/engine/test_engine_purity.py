@@ -18,6 +18,7 @@ ALLOWED = {
     "zoneinfo", "fractions", "numbers", "types",
     "re2",  # linear-time regexes
     "hashlib",  # deterministic ids of imported export messages (pure computation)
+    "json",  # measuring a rule's serialised size (engine.limits); no I/O
     "engine",
 }
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bridge.http.api import MAX_LIMIT, _int_param
+from bridge.http.api import MAX_LIMIT
 from bridge.http.auth import CONTROL, page_route
 from bridge.http.dashboard.views import page
 from bridge.http.errors import ApiError, json_response
+from bridge.http.params import query_int
 from bridge.i18n import N_
 
 ACTIVITY_PARAMS = ("limit", "errors")
@@ -38,7 +39,7 @@ async def list_runs(request: web.Request) -> web.StreamResponse:
     if unknown:
         raise ApiError(400, "bad_request", f"{unknown[0]}: not a parameter (known: errors, limit)",
                        field=unknown[0])
-    limit = _int_param(request, "limit", 50, 1, MAX_LIMIT)
+    limit = query_int(request, "limit", 50, 1, MAX_LIMIT)
     errors = request.query.get("errors", "false").lower()
     if errors not in ("true", "false", "1", "0"):
         raise ApiError(400, "bad_request", f"errors: must be true or false, not {errors!r}", field="errors")

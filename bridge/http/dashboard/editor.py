@@ -8,13 +8,14 @@ and saves through the rules API, which answers a bad input with its rule path.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from bridge.daemon.sessions import SessionControl
 from bridge.http.auth import CONTROL, page_route, render
-from bridge.http.dashboard.rules import ROOT, field_of
+from bridge.http.dashboard.rules import ROOT, field_of, off_loop
 from bridge.http.dashboard.views import statuses
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.http.language import wording
@@ -26,7 +27,7 @@ from engine.fields import FIELDS
 from engine.model import MESSAGE_TYPES, Lead, Message
 from engine.operators import OPERATORS
 from engine.rules import SENDERS, TRIGGERS, parse_rule
-from store.errors import NotFoundError
+from store.errors import NotFoundError, row_id
 from store.rules import get_rule, load_rules
 
 CUSTOMER = "6280000000000"
@@ -68,7 +69,8 @@ async def edit_rule_page(request: web.Request) -> web.StreamResponse:
     control = request.app[CONTROL]
     raw = request.match_info["id"]
     try:
-        rule = await control.db_call(get_rule, int(raw), control.rule_env()) if raw.isdigit() else None
+        rule_id = row_id(raw)
+        rule = await control.db_call(get_rule, rule_id, control.rule_env()) if rule_id else None
     except (NotFoundError, RuleError):
         rule = None
     if rule is None:
@@ -115,7 +117,7 @@ async def test_rule(request: web.Request) -> web.StreamResponse:
     env = control.rule_env()
     if body.get("rule") is not None:
         try:
-            rules = [parse_rule(body["rule"], ROOT, env).with_id(1)]
+            rules = [(await off_loop(parse_rule, body["rule"], ROOT, env)).with_id(1)]
         except RuleError as exc:
             field = f"rule.{field_of(exc.path)}"
             raise ApiError(400, "invalid_rule", f"{field}: {exc.message}", field=field) from None
@@ -132,8 +134,8 @@ async def test_rule(request: web.Request) -> web.StreamResponse:
     before = max(chat_count - (0 if from_me else 1), 0)
     lead = Lead(phone=CUSTOMER, jid=customer, status=status, chat_count=before, name=name,
                 created_at=now, updated_at=now)
-    ruleset = RuleSet(tuple(rules), env.statuses, env.endpoints)
-    outcome, explanations = explain_message(ruleset, lead, message, now=now, tz=tz)
+    ruleset = await off_loop(RuleSet, tuple(rules), env.statuses, env.endpoints)
+    outcome, explanations = await off_loop(partial(explain_message, now=now, tz=tz), ruleset, lead, message)
     return json_response({
         "rules": [e.to_dict() for e in explanations],
         "lead_before": lead.to_dict(),

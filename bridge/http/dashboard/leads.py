@@ -14,10 +14,10 @@ from aiohttp import web
 
 from bridge.csv_cells import csv_cell
 from bridge.daemon.sessions import SessionControl
-from bridge.http.api import _int_param
 from bridge.http.auth import CONTROL, page_route
 from bridge.http.dashboard.views import CSV_COLUMNS, full_lead, is_lead_key, page, statuses
 from bridge.http.errors import ApiError, json_response
+from bridge.http.params import query_int
 from bridge.leads.phones import normalise_lead_phone
 from engine.changes import PRIORITIES, ChangeError
 
@@ -69,7 +69,7 @@ async def leads_page(request: web.Request) -> web.StreamResponse:
     filters: dict[str, str] = {}
     offset = 0
     try:
-        offset = _int_param(request, "offset", 0, 0, None)
+        offset = query_int(request, "offset", 0, 0)
         filters = lead_filters(request.query)
         leads = await _leads(control, filters, PAGE_SIZE + 1, offset)
     except ApiError as exc:
@@ -160,7 +160,7 @@ async def leads_csv(request: web.Request) -> web.StreamResponse:
     """
     control = request.app[CONTROL]
     filters = lead_filters(request.query)
-    cap = _int_param(request, "limit", 0, 1, None) if request.query.get("limit", "") != "" else None
+    cap = query_int(request, "limit", 0, 1) if request.query.get("limit", "") != "" else None
     size = CSV_PAGE_SIZE if cap is None else min(cap, CSV_PAGE_SIZE)
     page = await _leads(control, filters, size, 0, after_phone="")
     response = web.StreamResponse(headers={

@@ -7,9 +7,12 @@ message next to the input that caused it. Every change reloads the daemon's rule
 
 from __future__ import annotations
 
+import asyncio
 import tomllib
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import tomli_w
 from aiohttp import web
@@ -18,12 +21,14 @@ from bridge.daemon.sessions import SessionControl
 from bridge.http.auth import CONTROL, page_route, render
 from bridge.http.dashboard.views import statuses
 from bridge.http.errors import ApiError, json_response, read_json_object
+from bridge.http.params import path_id
 from engine.errors import RuleError, RuleSetError
 from engine.rules import SENDERS, Rule, parse_rule, parse_rules
 from engine.templates import TEMPLATES
 from store.errors import NotFoundError
 from store.rules import delete_rule, insert_rule, load_rules, reorder_rules, save_rules, update_rule
 
+T = TypeVar("T")
 ROOT = "rule"  # the path prefix the engine's errors start with for one rule
 MAX_TOML_BYTES = 200 * 1024
 
@@ -47,18 +52,27 @@ def rule_set_error(exc: RuleSetError) -> ApiError:
     return ApiError(400, "invalid_rule", f"{first.path}: {first.message}", field=first.path)
 
 
-def _parse(control: SessionControl, body: Any) -> Rule:
+async def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """Run CPU-bound validation in the default executor: a big rule never stalls /healthz."""
+    return await asyncio.get_running_loop().run_in_executor(None, partial(fn, *args))
+
+
+async def _parse(control: SessionControl, body: Any) -> Rule:
     try:
-        return parse_rule(body, ROOT, control.rule_env())
+        return await off_loop(parse_rule, body, ROOT, control.rule_env())
     except RuleError as exc:
         raise rule_error(exc) from None
 
 
+async def _parse_set(control: SessionControl, document: Any) -> list[Rule]:
+    try:
+        return await off_loop(parse_rules, document, control.rule_env())
+    except RuleSetError as exc:
+        raise rule_set_error(exc) from None
+
+
 def _rule_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise ApiError(400, "bad_request", f"id: {raw!r} is not a rule id (a whole number)", field="id")
-    return int(raw)
+    return path_id(request, "id")
 
 
 async def rules_state(control: SessionControl) -> dict[str, Any]:
@@ -93,7 +107,7 @@ async def list_rules(request: web.Request) -> web.StreamResponse:
 async def create_rule(request: web.Request) -> web.StreamResponse:
     """POST /api/rules {rule in the rule-file form} → 201 {"rule", "rules", "invalid", "reloaded"}."""
     control = request.app[CONTROL]
-    rule = _parse(control, await read_json_object(request, required=True))
+    rule = await _parse(control, await read_json_object(request, required=True))
     try:
         rule_id = await control.db_call(insert_rule, rule, _now())
     except ValueError as exc:
@@ -108,7 +122,7 @@ async def replace_rule(request: web.Request) -> web.StreamResponse:
     rule_id = _rule_id(request)
     body = await read_json_object(request, required=True)
     body.pop("id", None)
-    rule = _parse(control, body)
+    rule = await _parse(control, body)
     try:
         await control.db_call(update_rule, rule_id, rule, _now())
     except NotFoundError as exc:
@@ -131,7 +145,7 @@ async def remove_rule(request: web.Request) -> web.StreamResponse:
 
 async def validate_rule(request: web.Request) -> web.StreamResponse:
     """POST /api/rules/validate {rule} → {"ok": true, "rule": normalised} or 400 naming the field."""
-    rule = _parse(request.app[CONTROL], await read_json_object(request, required=True))
+    rule = await _parse(request.app[CONTROL], await read_json_object(request, required=True))
     return json_response({"ok": True, "rule": rule.to_dict()})
 
 
@@ -163,13 +177,11 @@ async def install_templates(request: web.Request) -> web.StreamResponse:
     if not isinstance(slugs, list) or not slugs:
         raise ApiError(400, "bad_request", "slugs: must be a list of template slugs", field="slugs")
     for index, slug in enumerate(slugs):
-        if slug not in TEMPLATES:
-            raise ApiError(400, "bad_request", f"slugs[{index}]: unknown template {slug!r}; known: "
+        if not isinstance(slug, str) or slug not in TEMPLATES:
+            shown = repr(slug) if isinstance(slug, str) else f"a {type(slug).__name__}"
+            raise ApiError(400, "bad_request", f"slugs[{index}]: unknown template {shown[:80]}; known: "
                            f"{', '.join(TEMPLATES)}", field=f"slugs[{index}]")
-    try:
-        rules = parse_rules([TEMPLATES[slug].rule for slug in slugs], control.rule_env())
-    except RuleSetError as exc:
-        raise rule_set_error(exc) from None
+    rules = await _parse_set(control, [TEMPLATES[slug].rule for slug in slugs])
     result = await control.db_call(save_rules, rules, _now())
     return json_response({"created": list(result.created), "updated": list(result.updated),
                           **await _changed(control)}, status=201)
@@ -202,14 +214,18 @@ async def import_toml(request: web.Request) -> web.StreamResponse:
     raw = await request.read()
     if len(raw) > MAX_TOML_BYTES:
         raise ApiError(400, "bad_request", "file: a rules file over 200 KB is not expected", field="file")
+    if replace == "true" and not raw.strip():
+        raise ApiError(400, "bad_request", "file: the rules file is empty; nothing was changed", field="file")
     try:
-        document = tomllib.loads(raw.decode("utf-8"))
+        document = await off_loop(tomllib.loads, raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ApiError(400, "bad_request", f"file: not a TOML rules file ({exc})", field="file") from None
-    try:
-        rules = parse_rules(document, control.rule_env())
-    except RuleSetError as exc:
-        raise rule_set_error(exc) from None
+    except RecursionError:
+        raise ApiError(400, "bad_request", "file: nested too deeply to read", field="file") from None
+    rules = await _parse_set(control, document)
+    if replace == "true" and not rules:
+        # replace=true deletes the rules the file does not name: an empty file is a mistake.
+        raise ApiError(400, "bad_request", "file: holds no [[rules]]; nothing was changed", field="file")
     result = await control.db_call(save_rules, rules, _now(), replace=replace == "true")
     return json_response({"created": list(result.created), "updated": list(result.updated),
                           "deleted": list(result.deleted), **await _changed(control)})

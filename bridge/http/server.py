@@ -1,0 +1,140 @@
+"""Serving the app so that connections cannot exhaust the daemon's file descriptors.
+
+- `GuardedSite` listens like aiohttp's TCPSite but caps the connections open at once:
+  one past the cap is answered `503` and closed at once, so it never lingers holding a
+  descriptor. (aiohttp closes a connection that sends no complete request, or sits idle
+  between requests, after the runner's `keepalive_timeout`.)
+- `body_timeout_middleware` reads a request body under a deadline: a client trickling
+  its body is answered 408 and disconnected.
+- `limit_accept_errors` makes the event loop report "out of file descriptors" at accept
+  at most once a minute (asyncio retries the accept every second and would log each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from bridge.http.errors import Handler, error_response
+
+log = structlog.get_logger(__name__)
+
+REPORT_EVERY = 60.0  # seconds between two reports of the same resource problem
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            b"Retry-After: 5\r\nContent-Length: 90\r\n\r\n"
+            b'{"error": {"code": "too_many_connections", "message": "too many open connections; retry"}}')
+assert len(_REFUSAL.partition(b"\r\n\r\n")[2]) == 90
+
+
+class _Throttled:
+    """Say something at most once per REPORT_EVERY seconds, counting what was held back."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last: float | None = None
+        self.held_back = 0
+
+    def due(self) -> bool:
+        now = self._clock()
+        if self._last is not None and now - self._last < REPORT_EVERY:
+            self.held_back += 1
+            return False
+        self._last = now
+        return True
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the cap: one 503, then closed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(_REFUSAL)
+        transport.close()
+
+
+class GuardedSite(web.BaseSite):
+    """A TCP site that answers connections past `max_connections` with 503 and closes them."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, max_connections: int) -> None:
+        super().__init__(runner)
+        self._host, self._port = host, port
+        self.max_connections = max_connections
+        self._capped = _Throttled()
+
+    @property
+    def name(self) -> str:
+        """http://host:port, as aiohttp names its sites."""
+        return f"http://{self._host}:{self._port}"
+
+    def open_connections(self) -> int:
+        """Connections the app currently holds."""
+        server = self._runner.server
+        return len(server.connections) if server is not None else 0
+
+    def _protocol(self) -> asyncio.BaseProtocol:
+        server = self._runner.server
+        assert server is not None
+        if self.open_connections() >= self.max_connections:
+            if self._capped.due():
+                log.warning("http_connections_capped", open=self.max_connections,
+                            refused_since_last_report=self._capped.held_back)
+                self._capped.held_back = 0
+            return _Refused()
+        return server()
+
+    async def start(self) -> None:
+        """Bind and listen."""
+        await super().start()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._protocol, self._host, self._port, reuse_address=True,
+                                                backlog=self._backlog)
+
+
+def body_timeout_middleware(seconds: float) -> Any:
+    """Read each request body (≤ client_max_size) within `seconds`, else 408 and disconnect."""
+
+    @web.middleware
+    async def read_body_in_time(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method in _BODY_METHODS and request.can_read_body:
+            try:
+                async with asyncio.timeout(seconds):
+                    await request.read()  # cached: the handler's read() gets the same bytes
+            except TimeoutError:
+                log.info("http_body_timeout", method=request.method, path=request.path, seconds=seconds)
+                response = error_response(408, "request_timeout",
+                                          f"the request body did not arrive within {seconds:g} seconds")
+                response.force_close()
+                return response
+        return await handler(request)
+
+    return read_body_in_time
+
+
+def limit_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Report accept() failing for lack of descriptors once a minute, not every second."""
+    throttled = _Throttled()
+    previous = loop.get_exception_handler()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM) \
+                and "accept" in str(context.get("message", "")):
+            if throttled.due():
+                log.error("http_accept_failed", error=errno.errorcode.get(exc.errno or 0, str(exc.errno)),
+                          hint="too many open files: raise LimitNOFILE or lower [http] max_connections",
+                          repeats_since_last_report=throttled.held_back)
+                throttled.held_back = 0
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)
