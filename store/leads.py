@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any
@@ -136,6 +136,29 @@ class LeadQuery:
     limit: int | None = None
     offset: int = 0
     after_phone: str | None = None
+
+
+def checked_filters(filters: Mapping[str, str], statuses: Sequence[str]) -> dict[str, str]:
+    """`filters` with each value checked; raise ValueError("NAME: problem") for a wrong one.
+
+    `status` must be a workspace status; `updated_since` an ISO 8601 date-time (or date),
+    UTC when it has no offset, compared as stored (UTC ISO text).
+    """
+    out = dict(filters)
+    unknown = unknown_filters(out)
+    if unknown:
+        raise ValueError(f"{unknown[0]}: not a lead filter (known: {', '.join(sorted(FILTERS))})")
+    if "status" in out and out["status"] not in statuses:
+        raise ValueError(f"status: {out['status'][:60]!r} is not one of {', '.join(statuses)}")
+    if "updated_since" in out:
+        raw = out["updated_since"]
+        try:
+            when = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            raise ValueError(f"updated_since: {raw[:60]!r} is not a date-time such as "
+                             "2026-12-01T09:00:00+07:00") from None
+        out["updated_since"] = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    return out
 
 
 def unknown_filters(filters: Mapping[str, str]) -> list[str]:

@@ -19,7 +19,7 @@ from engine.model import Workspace
 from engine.operators import CompileEnv
 from engine.rules import default_env
 from store.inbox import inbox_rows, last_message_at, messages_of_lead
-from store.leads import LeadQuery, get_lead, iter_leads, lead_changes, unknown_filters
+from store.leads import LeadQuery, checked_filters, get_lead, iter_leads, lead_changes
 from store.runs import recent_runs
 
 T = TypeVar("T")
@@ -40,9 +40,7 @@ class StoreQueries:
 
     async def list_leads(self, filters: Mapping[str, str], limit: int, offset: int) -> list[dict[str, Any]]:
         """Leads in the export format, filtered."""
-        unknown = unknown_filters(filters)
-        if unknown:
-            raise ValueError(f"{unknown[0]}: not a lead filter")
+        filters = checked_filters(filters, self.workspace.statuses)
 
         def query(db: Database) -> list[dict[str, Any]]:
             return [lead.to_dict() for lead in iter_leads(db, LeadQuery(dict(filters), limit, offset))]
@@ -52,9 +50,7 @@ class StoreQueries:
     async def list_leads_after(self, filters: Mapping[str, str], after_phone: str,
                                limit: int) -> list[dict[str, Any]]:
         """Up to `limit` filtered leads with a phone after `after_phone`, in phone order (full exports)."""
-        unknown = unknown_filters(filters)
-        if unknown:
-            raise ValueError(f"{unknown[0]}: not a lead filter")
+        filters = checked_filters(filters, self.workspace.statuses)
 
         def query(db: Database) -> list[dict[str, Any]]:
             page = LeadQuery(dict(filters), limit, after_phone=after_phone)

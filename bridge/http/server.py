@@ -2,7 +2,9 @@
 
 - `GuardedSite` listens like aiohttp's TCPSite but caps the connections open at once:
   one past the cap is answered `503` and closed at once, so it never lingers holding a
-  descriptor. (aiohttp closes a connection that sends no complete request, or sits idle
+  descriptor. The cap never exceeds the open-files limit less FD_RESERVE, which stays for
+  the store, the workers' pipes and outgoing deliveries: clients alone cannot exhaust the
+  process. (aiohttp closes a connection that sends no complete request, or sits idle
   between requests, after the runner's `keepalive_timeout`.)
 - `body_timeout_middleware` reads a request body under a deadline: a client trickling
   its body is answered 408 and disconnected.
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import resource
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -26,11 +30,12 @@ from bridge.http.errors import Handler, error_response
 log = structlog.get_logger(__name__)
 
 REPORT_EVERY = 60.0  # seconds between two reports of the same resource problem
+FD_RESERVE = 128  # descriptors kept for everything but client connections
+MIN_CONNECTIONS = 16
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_REFUSAL_BODY = b'{"error": {"code": "too_many_connections", "message": "too many open connections; retry"}}'
 _REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            b"Retry-After: 5\r\nContent-Length: 90\r\n\r\n"
-            b'{"error": {"code": "too_many_connections", "message": "too many open connections; retry"}}')
-assert len(_REFUSAL.partition(b"\r\n\r\n")[2]) == 90
+            b"Retry-After: 5\r\nContent-Length: " + str(len(_REFUSAL_BODY)).encode() + b"\r\n\r\n" + _REFUSAL_BODY)
 
 
 class _Throttled:
@@ -50,6 +55,17 @@ class _Throttled:
         return True
 
 
+def connection_cap(configured: int) -> int:
+    """`configured`, lowered to leave FD_RESERVE descriptors under the open-files limit."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or configured <= soft - FD_RESERVE:
+        return configured
+    cap = max(MIN_CONNECTIONS, soft - FD_RESERVE)
+    log.warning("http_connections_cap_lowered", configured=configured, cap=cap, open_files_limit=soft,
+                hint="raise LimitNOFILE (ulimit -n) to allow more connections")
+    return cap
+
+
 class _Refused(asyncio.Protocol):
     """A connection over the cap: one 503, then closed."""
 
@@ -59,14 +75,47 @@ class _Refused(asyncio.Protocol):
         transport.close()
 
 
+class _Counted(asyncio.Protocol):
+    """The app's protocol for one connection, counted from accept() until the socket closes.
+
+    Counting starts in the factory, not in connection_made: asyncio accepts a burst of
+    connections and only later runs their connection_made callbacks.
+    """
+
+    def __init__(self, inner: asyncio.Protocol, live: weakref.WeakSet[_Counted]) -> None:
+        self._inner = inner
+        self._live = live
+        live.add(self)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._live.discard(self)
+        self._inner.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
 class GuardedSite(web.BaseSite):
     """A TCP site that answers connections past `max_connections` with 503 and closes them."""
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int, *, max_connections: int) -> None:
         super().__init__(runner)
         self._host, self._port = host, port
-        self.max_connections = max_connections
+        self.max_connections = connection_cap(max_connections)
         self._capped = _Throttled()
+        self._live: weakref.WeakSet[_Counted] = weakref.WeakSet()
 
     @property
     def name(self) -> str:
@@ -74,20 +123,19 @@ class GuardedSite(web.BaseSite):
         return f"http://{self._host}:{self._port}"
 
     def open_connections(self) -> int:
-        """Connections the app currently holds."""
-        server = self._runner.server
-        return len(server.connections) if server is not None else 0
+        """Client connections accepted and not yet closed."""
+        return len(self._live)
 
     def _protocol(self) -> asyncio.BaseProtocol:
         server = self._runner.server
         assert server is not None
-        if self.open_connections() >= self.max_connections:
+        if len(self._live) >= self.max_connections:
             if self._capped.due():
                 log.warning("http_connections_capped", open=self.max_connections,
                             refused_since_last_report=self._capped.held_back)
                 self._capped.held_back = 0
             return _Refused()
-        return server()
+        return _Counted(server(), self._live)
 
     async def start(self) -> None:
         """Bind and listen."""

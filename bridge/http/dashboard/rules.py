@@ -243,5 +243,7 @@ def add_routes(app: web.Application) -> None:
     router.add_post("/api/rules/templates/install", install_templates)
     router.add_get("/api/rules/export.toml", export_toml)
     router.add_post("/api/rules/import", import_toml)
-    router.add_put("/api/rules/{id}", replace_rule)
-    router.add_delete("/api/rules/{id}", remove_rule)
+    # Digits only: /api/rules/export.toml and its siblings are not rule ids, so another method on
+    # them answers 405 (with Allow), not "not a rule id". Out-of-range digits get a 400 from path_id.
+    router.add_put(r"/api/rules/{id:\d+}", replace_rule)
+    router.add_delete(r"/api/rules/{id:\d+}", remove_rule)
