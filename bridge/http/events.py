@@ -21,8 +21,8 @@ from bridge.daemon.sessions import NotAvailableError
 from bridge.http.auth import CLOSING, CONTROL, page_route, render
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.http.pairing import render_png, render_svg
-from bridge.i18n import N_
 from bridge.http.params import path_id, query_int
+from bridge.i18n import N_
 from engine.attendance import Result
 from engine.event_spec import EventSpecError
 from store.errors import NotFoundError
