@@ -13,7 +13,7 @@ import tomli_w
 
 from bridge.commands.common import Context, err, out, out_json, read_rules_file, utc_now
 from bridge.errors import EXIT_FAILED, EXIT_OK
-from engine.errors import RuleSetError
+from engine.errors import RuleError, RuleSetError
 from engine.evaluate import RuleExplanation, explain_message
 from engine.model import Lead, Message, parse_timestamp
 from engine.rules import parse_rules
@@ -104,8 +104,12 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_enable(ctx: Context, args: argparse.Namespace, enabled: bool) -> int:
-    """Enable or disable a rule by id."""
-    rule = get_rule(ctx.db, args.id, ctx.env())
+    """Enable or disable a rule by id (a stored rule that no longer loads: fix or delete it)."""
+    try:
+        rule = get_rule(ctx.db, args.id, ctx.env())
+    except RuleError as exc:
+        err(f"{exc.describe()}; nothing was changed (`wabridge rules delete {args.id}` removes it)")
+        return EXIT_FAILED
     save_rules(ctx.db, [dataclasses.replace(rule, enabled=enabled)], utc_now())
     out(f"rule {rule.id} \"{rule.name}\" {'enabled' if enabled else 'disabled'}")
     return EXIT_OK

@@ -53,8 +53,8 @@ async def test_rules_page_sends_strangers_to_login(client: TestClient) -> None:
     ("POST", "/api/rules", {**RULE, "actions": [{"type": "set_status", "status": "famous"}]}, "actions[0].status"),
     ("POST", "/api/rules/validate", {**RULE, "priority": "high"}, "priority"),
     ("PUT", "/api/rules/1", {**RULE, "stop_processing": "yes"}, "stop_processing"),
-    ("PUT", "/api/rules/abc", RULE, "id"),
-    ("DELETE", "/api/rules/abc", None, "id"),
+    ("PUT", "/api/rules/99999999999999999999", RULE, "id"),
+    ("DELETE", "/api/rules/99999999999999999999", None, "id"),
     ("POST", "/api/rules/order", {"ids": "1,2"}, "ids"),
     ("POST", "/api/rules/order", {"ids": [1, 99]}, "ids"),
     ("POST", "/api/rules/templates/install", {"slugs": []}, "slugs"),
@@ -164,3 +164,10 @@ async def test_rules_page(client: TestClient) -> None:
     assert 'aria-current="page">Rules' in html
     assert html.index("Mark Active Lead") < html.index("Identify Hot Lead") < html.index("Auto-Closing")
     assert 'data-install="identify-hot-lead"' in html and 'href="/api/rules/export.toml"' in html
+
+
+async def test_paths_that_are_not_rule_ids(client: TestClient) -> None:
+    for method in ("PUT", "DELETE"):
+        assert (await client.request(method, "/api/rules/abc", json=RULE, headers=BEARER)).status == 404
+        wrong = await client.request(method, "/api/rules/export.toml", json=RULE, headers=BEARER)
+        assert wrong.status == 405 and "GET" in wrong.headers["Allow"]

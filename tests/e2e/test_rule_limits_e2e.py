@@ -111,6 +111,10 @@ def test_oversized_rules_are_refused_and_stored_ones_never_stop_the_daemon(tmp_p
 
     listed = daemon.cli("rules", "list")
     assert "Tag halo" in listed.stdout and listed.stderr.count("invalid stored rule (skipped)") == 3, listed
+    with sqlite3.connect(db) as conn:
+        (deep_id,) = conn.execute("SELECT id FROM rules WHERE name = 'Deep'").fetchone()
+    enabled = daemon.cli("rules", "disable", str(deep_id))
+    assert enabled.returncode == 1 and "nested too deeply" in enabled.stderr, enabled
     exported = daemon.cli("rules", "export", "--format", "json")
     assert exported.returncode == 0 and [r["name"] for r in json.loads(exported.stdout)["rules"]] == ["Tag halo"]
 
