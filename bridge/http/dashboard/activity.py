@@ -55,7 +55,7 @@ async def list_inbox(request: web.Request) -> web.StreamResponse:
     if state not in INBOX_STATES:
         raise ApiError(400, "bad_request", f"state: must be one of {', '.join(INBOX_STATES)}, not {state!r}",
                        field="state")
-    limit = _int_param(request, "limit", 50, 1, MAX_LIMIT)
+    limit = query_int(request, "limit", 50, 1, MAX_LIMIT)
     return json_response(await request.app[CONTROL].inbox(state, limit))
 
 
