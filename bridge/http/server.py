@@ -7,7 +7,8 @@
   process. (aiohttp closes a connection that sends no complete request, or sits idle
   between requests, after the runner's `keepalive_timeout`.)
 - `body_timeout_middleware` reads a request body under a deadline: a client trickling
-  its body is answered 408 and disconnected.
+  its body is answered 408 and disconnected (CSV and multipart bodies, which their handlers
+  stream in chunks past the 256 KiB limit, are left to their handlers).
 - `limit_accept_errors` makes the event loop report "out of file descriptors" at accept
   at most once a minute (asyncio retries the accept every second and would log each).
 """
@@ -145,12 +146,17 @@ class GuardedSite(web.BaseSite):
                                                 backlog=self._backlog)
 
 
+def _streamed(request: web.Request) -> bool:
+    # CSV imports and multipart uploads are read in chunks by their handler, past client_max_size.
+    return request.content_type == "text/csv" or request.content_type.startswith("multipart/")
+
+
 def body_timeout_middleware(seconds: float) -> Any:
     """Read each request body (≤ client_max_size) within `seconds`, else 408 and disconnect."""
 
     @web.middleware
     async def read_body_in_time(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method in _BODY_METHODS and request.can_read_body:
+        if request.method in _BODY_METHODS and request.can_read_body and not _streamed(request):
             try:
                 async with asyncio.timeout(seconds):
                     await request.read()  # cached: the handler's read() gets the same bytes
