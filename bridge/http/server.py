@@ -7,8 +7,8 @@
   process. (aiohttp closes a connection that sends no complete request, or sits idle
   between requests, after the runner's `keepalive_timeout`.)
 - `body_timeout_middleware` reads a request body under a deadline: a client trickling
-  its body is answered 408 and disconnected (CSV and multipart bodies, which their handlers
-  stream in chunks past the 256 KiB limit, are left to their handlers).
+  its body is answered 408 and disconnected (JSON, form and TOML bodies; uploads, which
+  their handlers stream in chunks past the 256 KiB limit, are left to those handlers).
 - `limit_accept_errors` makes the event loop report "out of file descriptors" at accept
   at most once a minute (asyncio retries the accept every second and would log each).
 """
@@ -146,9 +146,13 @@ class GuardedSite(web.BaseSite):
                                                 backlog=self._backlog)
 
 
+_READ_WHOLE = frozenset({"application/json", "application/x-www-form-urlencoded", "application/toml"})
+
+
 def _streamed(request: web.Request) -> bool:
-    # CSV imports and multipart uploads are read in chunks by their handler, past client_max_size.
-    return request.content_type == "text/csv" or request.content_type.startswith("multipart/")
+    # Only the bodies handlers read whole (JSON, forms, rules TOML; ≤ client_max_size) are read
+    # here; uploads (CSV, chat exports) are streamed in chunks by their handlers, past that size.
+    return request.content_type not in _READ_WHOLE
 
 
 def body_timeout_middleware(seconds: float) -> Any:
