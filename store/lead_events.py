@@ -27,6 +27,7 @@ from engine.model import Lead, Workspace
 from store.leads import LEAD_MESSAGE_IDS, LEAD_SELECT, LEAD_UPSERT, get_lead, lead_diff, lead_from_row, lead_to_row
 from store.outbox import OutboxPolicy, enqueue
 from store.runs import RUN_INSERT, run_rows
+from store.subscriptions import Subscription, change_events, queue_events
 
 CHANGE_SESSION = "wabridge"
 CHANGE_CHAT = "lead-change"
@@ -126,11 +127,13 @@ def stored_result(db: Database, event_id: int) -> ChangeResult | None:
 class ChangeApplier:
     """Applies one change event inside the caller's transaction (the Processor's)."""
 
-    def __init__(self, db: Database, ruleset: RuleSet, workspace: Workspace, policy: OutboxPolicy) -> None:
+    def __init__(self, db: Database, ruleset: RuleSet, workspace: Workspace, policy: OutboxPolicy,
+                 subscriptions: Sequence[Subscription] = ()) -> None:
         self.db = db
         self.ruleset = ruleset
         self.workspace = workspace
         self.policy = policy
+        self.subscriptions = subscriptions  # event webhooks: lead.created / lead.updated / lead.status_changed
 
     def apply(self, event_id: int, payload: str, now: datetime) -> ChangeResult:
         """Apply the change to the leads as they are now; mark the event done (or refused)."""
@@ -156,7 +159,7 @@ class ChangeApplier:
             self.db.conn.execute(LEAD_UPSERT, lead_to_row(outcome.lead))
         self.db.conn.executemany(HISTORY_INSERT, history)
         self.db.conn.executemany(RUN_INSERT, runs)
-        queued = self._queue(outcome, event_id, now)
+        queued = self._queue(outcome, event_id, now) + self._tell(lead, outcome, change.by, f"change:{event_id}", now)
         self._done(event_id, now, outcome.fired)
         return ChangeResult(event_id, "ok", lead=outcome.lead, runs=outcome.runs,
                             status_changes=outcome.status_changes, created=int(lead is None),
@@ -191,6 +194,14 @@ class ChangeApplier:
                            workspace=self.workspace.name, now=now, status_changes=outcome.status_changes,
                            policy=self.policy))
 
+    def _tell(self, before: Lead | None, outcome: Outcome, by: str, key: str, now: datetime) -> int:
+        """Queue the change's events for the webhook subscriptions that want them."""
+        if not self.subscriptions or outcome.lead is before:
+            return 0
+        events = change_events(before, outcome.lead, key=key, by=by, status_changes=outcome.status_changes,
+                               changes=lead_diff(before, outcome.lead) if before is not None else {})
+        return queue_events(self.db, events, self.subscriptions, workspace=self.workspace.name, now=now)
+
     def _import(self, event_id: int, change: LeadChange, now: datetime) -> ChangeResult:
         """Every row of a CSV import in this one transaction (all or nothing)."""
         existing = leads_by_phone(self.db, [phone for phone, _ in change.rows])
@@ -216,7 +227,8 @@ class ChangeApplier:
             runs.extend(run_list)
             all_runs.extend(outcome.runs)
             fired += outcome.fired
-            queued += self._queue(outcome, None, now)
+            queued += self._queue(outcome, None, now) + self._tell(lead, outcome, change.by,
+                                                                   f"change:{event_id}:{phone}", now)
         conn = self.db.conn
         conn.executemany(LEAD_UPSERT, leads)
         conn.executemany(HISTORY_INSERT, history)

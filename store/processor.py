@@ -160,7 +160,7 @@ class Processor:
         """Apply change events in order, each in a savepoint, all in one transaction: each
         one's effects and processed mark commit together; a failing one is marked alone."""
         now = self.clock()
-        applier = ChangeApplier(self.db, self.ruleset, self.workspace, self.outbox_policy)
+        applier = ChangeApplier(self.db, self.ruleset, self.workspace, self.outbox_policy, self.subscriptions)
         results: list[ChangeResult] = []
         with self.db.atomic():
             for event_id, payload in events:

@@ -122,6 +122,26 @@ def message_events(message: Message, before: Lead | None, after: Lead, *, inbox_
     return events
 
 
+def change_events(before: Lead | None, after: Lead, *, key: str, by: str,
+                  status_changes: Sequence[tuple[str, str]], changes: Mapping[str, Any]) -> list[Event]:
+    """The events of a change a person or a system made (dashboard, api, import, cli).
+
+    No message caused it (`message` is null) and no admin number concerns it (`number` is null:
+    only subscriptions without `numbers` get it); `changed_by` says who. The status changes are
+    the person's own one first, then the ones rules made because of it.
+    """
+    base: dict[str, Any] = {"lead": after.to_dict(), "message": None, "changed_by": by}
+    events: list[Event] = []
+    if before is None:
+        events.append(Event("lead.created", None, base, f"{key}:lead.created"))
+    elif changes:
+        events.append(Event("lead.updated", None, {**base, "changes": dict(changes)}, f"{key}:lead.updated"))
+    for index, (old, new) in enumerate(status_changes):
+        events.append(Event("lead.status_changed", None, {**base, "from": old, "to": new},
+                            f"{key}:lead.status_changed:{index}"))
+    return events
+
+
 def checkin_event(*, number: str | None, event_slug: str, event_name: str, code: str | None, phone: str | None,
                   name: str | None, at: datetime, source: str, checkin_id: int,
                   lead: Lead | None) -> Event:

@@ -21,11 +21,13 @@ from bridge.commands.common import Context, err, out, out_json, utc_now
 from bridge.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from bridge.leads.csv_import import ImportRefused, read_lead_csv
 from bridge.leads.phones import normalise_lead_phone
+from bridge.outbox.subscriptions import merged
 from bridge.outbox.views import outbox_policy
 from engine.changes import EDITABLE, ChangeError, LeadEdit, parse_edit
 from store.lead_events import ChangeResult, LeadChange, import_counts, stored_result, submit_change
 from store.leads import get_lead
 from store.processor import Processor
+from store.subscriptions import stored_subscriptions
 
 WAIT_FOR_DAEMON = 60.0  # seconds to wait for a running daemon to apply the change
 LOCK_ROLE = "wabridge leads"  # how the lock file names this command while it applies a change
@@ -44,6 +46,8 @@ def apply_change(ctx: Context, change: LeadChange) -> ChangeResult | None:
             ruleset, _broken = ctx.ruleset()
             processor = Processor(ctx.db, ruleset, ctx.config.workspace.to_workspace(), utc_now)
             processor.outbox_policy = outbox_policy(ctx.config)
+            # The daemon is stopped: queue the change's webhook events the way it would (it delivers them).
+            processor.subscriptions = merged(ctx.config.subscriptions, stored_subscriptions(ctx.db))
             stats = processor.run()
         finally:
             lock.release()

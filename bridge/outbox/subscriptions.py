@@ -68,6 +68,12 @@ class _Form:
         return check(self.raw[key], key)
 
 
+def merged(configured: Sequence[Subscription], stored: Sequence[Subscription]) -> tuple[Subscription, ...]:
+    """Config ones first, then the dashboard's; a config name wins a clash."""
+    taken = {s.name for s in configured}
+    return tuple(configured) + tuple(s for s in stored if s.name not in taken)
+
+
 class Subscriptions:
     """Every subscription; `changed` tells the processor when the set changes."""
 
@@ -93,9 +99,8 @@ class Subscriptions:
 
     async def load(self) -> None:
         """Read the dashboard's subscriptions (at start; a config name wins a clash)."""
-        taken = {s.name for s in self.configured}
         stored = await self.db_call(stored_subscriptions)
-        self.stored = tuple(s for s in stored if s.name not in taken)
+        self.stored = merged(self.configured, stored)[len(self.configured):]
         self.changed(self.all())
 
     async def add(self, body: Mapping[str, Any]) -> Subscription:
