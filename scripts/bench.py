@@ -1,7 +1,15 @@
 """wabridge benchmark: rule evaluation and end-to-end replay against naive baselines.
 
-Run:  python scripts/bench.py            (100,000 messages, 10,000 senders, 100 rules)
-      python scripts/bench.py --quick    (10,000 messages: a smoke run)
+Run:  python scripts/bench.py                    (both profiles: light 100,000 messages,
+                                               heavy 30,000; 10,000 senders, 100 rules)
+      python scripts/bench.py --profile heavy    (one profile; --messages N for a quick run)
+      python scripts/bench.py --quick            (10,000 / 5,000 messages: a smoke run)
+
+Profiles: *light* (about 2 rules fire per message, few webhooks) and *heavy* (100 rules of
+the same kinds where 5+ fire per message, every message queues a webhook, most messages
+tag and score, ~20% change status). Each profile also measures its *storage floor*: the
+time SQLite alone needs to insert the rows the run produced into an empty database with
+the same schema (10,000 rows per transaction, synchronous=FULL).
 
 Everything runs in one invocation so the ratios compare like with like on a shared,
 noisy machine. End-to-end phases run in child processes so each reports its own peak
@@ -30,7 +38,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workload import STATUSES, make_messages, make_rules, write_jsonl  # noqa: E402
+from workload import STATUSES, make_heavy_rules, make_messages, make_rules, write_jsonl  # noqa: E402
 
 from engine.conditions import AnyOf, Condition, Leaf, Not  # noqa: E402
 from engine.context import EvalContext  # noqa: E402
@@ -96,10 +104,11 @@ class NaiveRuleSet(RuleSet):
         return self._naive.get(key, [])
 
 
-def load_workload(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def load_workload(args: argparse.Namespace, profile: str,
+                  count: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rng = random.Random(args.seed)
-    rules = make_rules(rng, args.rules)
-    messages = make_messages(rng, args.messages, args.senders)
+    rules = (make_heavy_rules if profile == "heavy" else make_rules)(rng, args.rules)
+    messages = make_messages(rng, count, args.senders)
     return rules, messages
 
 
@@ -219,6 +228,7 @@ def e2e_child(mode: str, workdir: Path, limit: int) -> dict[str, Any]:
     pending = db.conn.execute("SELECT COUNT(*) FROM inbox WHERE state != 'done'").fetchone()[0]
     latencies.sort()
     return {
+        **effects_summary(db.conn, len(messages)),
         "mode": mode,
         "messages": len(messages),
         "chunk": 1 if mode == "naive" else REPLAY_CHUNK,
@@ -228,8 +238,102 @@ def e2e_child(mode: str, workdir: Path, limit: int) -> dict[str, Any]:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "disk_written_mb": round((bytes_written() - written_before) / 1e6) if written_before is not None else None,
         "not_done": pending,
+        "seconds": round(elapsed, 3),
         "leads_digest": hashlib.sha256(json.dumps(sorted(leads.items())).encode()).hexdigest(),
     }
+
+
+def _digest(rows: Any) -> str:
+    sha = hashlib.sha256()
+    for row in rows:
+        sha.update(json.dumps(row, ensure_ascii=False).encode())
+    return sha.hexdigest()
+
+
+def _outbox_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An outbox row without what differs by design between two runs (event ids, clock)."""
+    payload = json.loads(row[-1])
+    payload.pop("event_id", None)
+    body = payload.get("body")
+    if isinstance(body, dict):
+        body.pop("id", None)
+        body.pop("occurred_at", None)
+        lead = body.get("lead")
+        if isinstance(lead, dict):
+            lead.pop("created_at", None)
+            lead.pop("updated_at", None)
+    return (*row[:-1], payload)
+
+
+def effects_summary(conn: Any, messages: int) -> dict[str, Any]:
+    """What the run produced: per-message averages, and digests of rule runs and outbox
+    (without timestamps and event ids) for the differential check."""
+    runs = conn.execute("SELECT rule_id, rule_name, trigger, inbox_id, lead_phone, fired, error, notes "
+                        "FROM rule_runs ORDER BY id")
+    runs_digest = _digest(runs)
+    outbox = conn.execute("SELECT kind, idempotency_key, rule_id, lead_phone, inbox_id, target, payload "
+                          "FROM outbox ORDER BY id")
+    outbox_digest = _digest(_outbox_row(r) for r in outbox)
+    fired = conn.execute("SELECT COUNT(*) FROM rule_runs WHERE fired = 1").fetchone()[0]
+    webhooks = conn.execute("SELECT COUNT(*) FROM outbox WHERE kind = 'webhook'").fetchone()[0]
+    # Tags and score: messages on which a fired rule tagged or scored the lead (a tag it
+    # already had included). Status: messages whose lead's status really changed.
+    acted: dict[str, set[int]] = {"add_tag": set(), "adjust_score": set()}
+    for inbox_id, notes in conn.execute("SELECT inbox_id, notes FROM rule_runs WHERE fired = 1"):
+        for note in json.loads(notes):
+            kind = note.split(":", 1)[0]
+            if kind in acted:
+                acted[kind].add(inbox_id)
+    status = conn.execute("SELECT COUNT(*) FROM lead_changes WHERE inbox_id IS NOT NULL "
+                          "AND changes LIKE '%\"status\"%'").fetchone()[0]
+    changed = {"tags": len(acted["add_tag"]), "score": len(acted["adjust_score"]), "status": status}
+    per = max(messages, 1)
+    return {
+        "rules_fired_per_message": round(fired / per, 2),
+        "webhooks_per_message": round(webhooks / per, 2),
+        "share_tags_changed": round(changed["tags"] / per, 2),
+        "share_score_changed": round(changed["score"] / per, 2),
+        "share_status_changed": round(changed["status"] / per, 2),
+        "runs_digest": runs_digest,
+        "outbox_digest": outbox_digest,
+    }
+
+
+FLOOR_TABLES = ("inbox", "leads", "rule_runs", "lead_changes", "outbox")
+FLOOR_ROWS = 10_000
+
+
+def floor_child(workdir: Path) -> dict[str, Any]:
+    """The storage floor: insert the rows the indexed run produced into an empty database
+    with the same schema, FLOOR_ROWS rows per transaction, synchronous=FULL. Only the
+    inserts and commits are timed (reading the source is not)."""
+    import sqlite3
+
+    from store.db import bulk_writes, open_db
+
+    source = sqlite3.connect(workdir / "indexed.db")
+    db = open_db(workdir / "floor.db", synchronous="FULL")
+    conn = db.conn
+    for table in FLOOR_TABLES:  # the migrations may seed rows: the floor starts empty
+        conn.execute(f"DELETE FROM {table}")
+    conn.commit()
+    rows_total = 0
+    elapsed = 0.0
+    written_before = bytes_written()
+    with bulk_writes(db):
+        for table in FLOOR_TABLES:
+            columns = [r[1] for r in source.execute(f"PRAGMA table_info({table})")]
+            insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+            cursor = source.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid")
+            while rows := cursor.fetchmany(FLOOR_ROWS):
+                started = time.perf_counter()
+                conn.execute("BEGIN")
+                conn.executemany(insert, rows)
+                conn.execute("COMMIT")
+                elapsed += time.perf_counter() - started
+                rows_total += len(rows)
+    return {"rows": rows_total, "seconds": round(elapsed, 3),
+            "disk_written_mb": round((bytes_written() - written_before) / 1e6) if written_before is not None else None}
 
 
 def trickle_child(workdir: Path, count: int) -> dict[str, Any]:
@@ -260,20 +364,112 @@ def trickle_child(workdir: Path, count: int) -> dict[str, Any]:
 
 
 def run_child(*args: str) -> dict[str, Any]:
-    output = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    output = subprocess.run([sys.executable, __file__, *args], check=False, capture_output=True, text=True)
+    if output.returncode:
+        sys.exit(f"bench phase {args[1]} failed:\n{output.stderr}")
     result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
     return result
 
 
+DEFAULT_MESSAGES = {"light": 100_000, "heavy": 30_000}
+DEFAULT_NAIVE = {"light": 20_000, "heavy": 10_000}
+
+
+def bench_profile(args: argparse.Namespace, profile: str) -> dict[str, Any]:
+    """One profile, all phases: evaluation, end to end, naive, check, storage floor, trickle."""
+    count = args.messages or (DEFAULT_MESSAGES[profile] // (10 if args.quick else 1))
+    raw_rules, raw_messages = load_workload(args, profile, count)
+    rules = compiled_rules(raw_rules)
+    messages = [parse_message(m) for m in raw_messages]
+    report: dict[str, Any] = {
+        "workload": {"profile": profile, "messages": len(messages), "senders": args.senders,
+                     "rules": len(rules),
+                     "regex_rules": sum(1 for r in raw_rules if "matches" in json.dumps(r["conditions"])),
+                     "seed": args.seed},
+    }
+    report["evaluation"] = bench_evaluation(rules, messages)
+    with tempfile.TemporaryDirectory(prefix=f"wabridge-bench-{profile}-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "rules.json").write_text(json.dumps(raw_rules))
+        write_jsonl(str(workdir / "messages.jsonl"), raw_messages)
+        naive_count = min(args.naive_messages or DEFAULT_NAIVE[profile] // (5 if args.quick else 1), len(messages))
+        indexed = run_child("--child", "indexed", tmp, str(len(messages)))
+        floor = run_child("--child", "floor", tmp, "0")
+        naive = run_child("--child", "naive", tmp, str(naive_count))
+        # Same prefix through the indexed path, to check both decide the same.
+        check = run_child("--child", "check", tmp, str(naive_count))
+        trickle = run_child("--child", "trickle", tmp, "2000")
+    identical = {name: check[f"{name}_digest"] == naive[f"{name}_digest"] for name in ("leads", "runs", "outbox")}
+    report["end_to_end"] = {
+        "indexed": indexed,
+        "naive": naive,
+        "storage_floor": floor,
+        "identical_to_naive": identical,
+        "speedup": round(indexed["messages_per_s"] / naive["messages_per_s"], 2),
+        "times_floor": round(indexed["seconds"] / floor["seconds"], 2),
+        "one_at_a_time": trickle,
+    }
+    return report
+
+
+def print_profile(report: dict[str, Any]) -> None:
+    w, ev, e2e = report["workload"], report["evaluation"], report["end_to_end"]
+    indexed, naive, floor, trickle = e2e["indexed"], e2e["naive"], e2e["storage_floor"], e2e["one_at_a_time"]
+    print(f"== {w['profile']}: {w['messages']:,} messages, {w['senders']:,} senders, {w['rules']} rules "
+          f"({w['regex_rules']} regex), seed {w['seed']}")
+    print(f"per message (measured): {indexed['rules_fired_per_message']} rules fired, "
+          f"{indexed['webhooks_per_message']} webhooks queued; rules tagged "
+          f"{indexed['share_tags_changed']:.0%} and scored {indexed['share_score_changed']:.0%} of messages, "
+          f"status changed on {indexed['share_status_changed']:.0%} of messages")
+    print(f"rule evaluation: {ev['indexed']['messages_per_s']:,} msg/s indexed vs "
+          f"{ev['naive']['messages_per_s']:,} msg/s naive loop ({ev['speedup']}x); "
+          f"same decisions: {ev['same_decisions']}")
+    print(f"engine only, incl. actions (no db): {ev['engine_with_actions']['messages_per_s']:,} msg/s")
+    print(f"end to end (synchronous=FULL): {indexed['messages_per_s']:,} msg/s in {indexed['seconds']} s "
+          f"(p50 {indexed['latency_ms_p50']} ms, p99 {indexed['latency_ms_p99']} ms per message, "
+          f"one commit per {indexed['chunk']:,}), peak RSS {indexed['peak_rss_mb']} MB, "
+          f"{indexed['disk_written_mb']} MB written to disk")
+    print(f"storage floor: {floor['rows']:,} rows inserted in {floor['seconds']} s "
+          f"({floor['disk_written_mb']} MB written) -> wabridge takes {e2e['times_floor']}x the floor")
+    print(f"naive end to end ({naive['messages']:,} messages, one transaction each): "
+          f"{naive['messages_per_s']:,} msg/s -> {e2e['speedup']}x; identical to naive: "
+          + ", ".join(f"{k} {v}" for k, v in e2e["identical_to_naive"].items()))
+    print(f"one message at a time: p50 {trickle['latency_ms_p50']} ms, p99 {trickle['latency_ms_p99']} ms "
+          f"(commit to inbox + process + commit)")
+
+
+def targets(reports: dict[str, dict[str, Any]]) -> dict[str, bool]:
+    out: dict[str, bool] = {}
+    for profile, report in reports.items():
+        e2e = report["end_to_end"]
+        out[f"{profile}: identical to naive (leads, rule runs, outbox)"] = all(e2e["identical_to_naive"].values())
+        out[f"{profile}: peak RSS < 300 MB"] = e2e["indexed"]["peak_rss_mb"] < 300
+    if "light" in reports:
+        light = reports["light"]
+        out["light: e2e >= 10,000 msg/s"] = light["end_to_end"]["indexed"]["messages_per_s"] >= 10_000
+        out["light: e2e >= 3x naive"] = light["end_to_end"]["speedup"] >= 3
+        out["light: evaluation >= 100,000 msg/s"] = light["evaluation"]["indexed"]["messages_per_s"] >= 100_000
+    if "heavy" in reports:
+        heavy = reports["heavy"]["end_to_end"]
+        out["heavy: <= 2.5x the storage floor"] = heavy["times_floor"] <= 2.5
+        out["heavy: >= 6x naive"] = heavy["speedup"] >= 6
+        if "light" in reports:
+            share = heavy["indexed"]["messages_per_s"] / reports["light"]["end_to_end"]["indexed"]["messages_per_s"]
+            out[f"heavy >= 60% of light's msg/s (measured {share:.0%})"] = share >= 0.6
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--profile", choices=("light", "heavy", "both"), default="both")
+    parser.add_argument("--messages", type=int, default=None,
+                        help="messages per profile (default: light 100,000, heavy 30,000)")
     parser.add_argument("--senders", type=int, default=10_000)
     parser.add_argument("--rules", type=int, default=100)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--naive-messages", type=int, default=20_000,
-                        help="messages for the naive end-to-end baseline (it is slow)")
-    parser.add_argument("--quick", action="store_true", help="10,000 messages, 1,000 senders")
+    parser.add_argument("--naive-messages", type=int, default=None,
+                        help="messages for the slow naive baseline (default: light 20,000, heavy 10,000)")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the messages, 1,000 senders")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "DIR", "LIMIT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -281,64 +477,28 @@ def main() -> int:
         mode, workdir, limit = args.child
         if mode == "trickle":
             print(json.dumps(trickle_child(Path(workdir), int(limit))))
+        elif mode == "floor":
+            print(json.dumps(floor_child(Path(workdir))))
         else:
             print(json.dumps(e2e_child(mode, Path(workdir), int(limit))))
         return 0
     if args.quick:
-        args.messages, args.senders, args.naive_messages = 10_000, 1_000, 3_000
-    raw_rules, raw_messages = load_workload(args)
-    rules = compiled_rules(raw_rules)
-    messages = [parse_message(m) for m in raw_messages]
+        args.senders = 1_000
+    profiles = ("light", "heavy") if args.profile == "both" else (args.profile,)
+    reports = {profile: bench_profile(args, profile) for profile in profiles}
     report: dict[str, Any] = {
-        "workload": {"messages": len(messages), "senders": args.senders, "rules": len(rules),
-                     "regex_rules": sum(1 for r in raw_rules if "matches" in json.dumps(r["conditions"])),
-                     "seed": args.seed},
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-    }
-    report["evaluation"] = bench_evaluation(rules, messages)
-    with tempfile.TemporaryDirectory(prefix="wabridge-bench-") as tmp:
-        workdir = Path(tmp)
-        (workdir / "rules.json").write_text(json.dumps(raw_rules))
-        write_jsonl(str(workdir / "messages.jsonl"), raw_messages)
-        naive_count = min(args.naive_messages, len(messages))
-        indexed = run_child("--child", "indexed", tmp, str(len(messages)))
-        naive = run_child("--child", "naive", tmp, str(naive_count))
-        # Same prefix through the indexed path, to check both decide the same.
-        check = run_child("--child", "check", tmp, str(naive_count))
-        trickle = run_child("--child", "trickle", tmp, "2000")
-    report["end_to_end"] = {
-        "indexed": indexed,
-        "naive": naive,
-        "same_leads_as_naive": check["leads_digest"] == naive["leads_digest"],
-        "speedup": round(indexed["messages_per_s"] / naive["messages_per_s"], 2),
-        "one_at_a_time": trickle,
-    }
-    ev, e2e = report["evaluation"], report["end_to_end"]
-    report["targets"] = {
-        "e2e >= 10,000 msg/s": indexed["messages_per_s"] >= 10_000,
-        "e2e >= 3x naive": e2e["speedup"] >= 3,
-        "evaluation >= 100,000 msg/s": ev["indexed"]["messages_per_s"] >= 100_000,
-        "peak RSS < 300 MB": indexed["peak_rss_mb"] < 300,
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "load_average": [round(x, 1) for x in os.getloadavg()]},
+        "profiles": reports,
+        "targets": targets(reports),
     }
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        w = report["workload"]
-        print(f"workload: {w['messages']:,} messages, {w['senders']:,} senders, {w['rules']} rules "
-              f"({w['regex_rules']} regex), seed {w['seed']}")
-        print(f"rule evaluation: {ev['indexed']['messages_per_s']:,} msg/s indexed vs "
-              f"{ev['naive']['messages_per_s']:,} msg/s naive loop ({ev['speedup']}x); "
-              f"same decisions: {ev['same_decisions']}")
-        print(f"engine incl. actions (no db): {ev['engine_with_actions']['messages_per_s']:,} msg/s, "
-              f"{ev['engine_with_actions']['rules_fired_per_message']} rules fired/message")
-        print(f"end to end (synchronous=FULL): {indexed['messages_per_s']:,} msg/s "
-              f"(p50 {indexed['latency_ms_p50']} ms, p99 {indexed['latency_ms_p99']} ms per message, "
-              f"one commit per {indexed['chunk']:,}), peak RSS {indexed['peak_rss_mb']} MB, "
-              f"{indexed['disk_written_mb']} MB written to disk")
-        print(f"naive end to end ({naive['messages']:,} messages, one transaction each): "
-              f"{naive['messages_per_s']:,} msg/s -> {e2e['speedup']}x; same leads: {e2e['same_leads_as_naive']}")
-        print(f"one message at a time: p50 {trickle['latency_ms_p50']} ms, p99 {trickle['latency_ms_p99']} ms "
-              f"(commit to inbox + process + commit)")
+        print(f"machine: {report['machine']['cpus']} CPUs, load average {report['machine']['load_average']} "
+              "(numbers on a shared machine compare only within one run)")
+        for profile_report in reports.values():
+            print_profile(profile_report)
         for target, met in report["targets"].items():
             print(f"  [{'met' if met else 'MISSED'}] {target}")
     return 0 if all(report["targets"].values()) else 1

@@ -161,3 +161,43 @@ def write_jsonl(path: str, messages: list[dict[str, Any]]) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for message in messages:
             handle.write(json.dumps(message, ensure_ascii=False) + "\n")
+
+
+# Words most chat carries (small talk included): heavy rules tag and score on them.
+COMMON_WORDS = ["kak", "ok", "iya", "halo", "hi", "thanks", "thank", "baik", "siap", "ya", "sounds", "noted",
+                "wah", "hehe", "apakah", "good"]
+
+
+def make_heavy_rules(rng: random.Random, count: int = 100) -> list[dict[str, Any]]:
+    """A heavy shop's rules: the seed's kinds, but most fire. Every message scores and tags,
+    every message is pushed to a CRM by webhook, status changes are pushed too."""
+    rules: list[dict[str, Any]] = []
+    hook = "http://127.0.0.1:9/crm"
+    for index, light in enumerate(make_rules(rng, count)):
+        kind = index % 10
+        name = light["name"]
+        if kind == 0:  # regex → tag, on any status
+            light["conditions"] = light["conditions"][:1]
+        elif kind == 2 or (kind == 3 and index % 20 == 13):  # → tag (the other kinds 1 and 3 change the status)
+            light["actions"] = [{"type": "add_tag", "tag": f"interest{index}"}]
+        elif kind == 4:  # a 6-hour time window → score and tag
+            start = (index // 10) * 5 % 24
+            window = f"{start:02d}:00-{(start + 6) % 24:02d}:00"
+            light["conditions"] = [{"field": "time.local", "op": "between", "value": window}]
+            light["actions"] = [{"type": "adjust_score", "by": 1 + index % 3},
+                                {"type": "add_tag", "tag": f"shift{start}"}]
+        elif kind == 7:  # common words → tag (most chat)
+            words = rng.sample(COMMON_WORDS, 4)
+            light["conditions"] = [{"field": "message.text", "op": "contains", "value": ", ".join(words)}]
+            light["actions"] = [{"type": "add_tag", "tag": f"talk{index}"}, {"type": "adjust_score", "by": 1}]
+        elif kind == 8:
+            if index == 8:  # every message goes to the CRM
+                light = {"name": name, "trigger": "message.received", "sender": "all", "priority": 1,
+                         "conditions": [{"field": "chat.count", "op": "gte", "value": 1}],
+                         "actions": [{"type": "send_webhook", "url": hook, "event": "rule.fired"}]}
+            else:  # first contact with a topic: score, tag
+                light["conditions"] = light["conditions"][1:2]
+        elif kind == 9 and index % 50 == 9:  # status changes to the CRM as well
+            light["actions"].append({"type": "send_webhook", "url": hook, "event": "lead.status_changed"})
+        rules.append(light)
+    return rules
