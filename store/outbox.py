@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from sqlite_utils import Database
 
 from engine.actions import OutboxRequest
@@ -57,15 +58,17 @@ class OutboxPolicy:
 
 
 def webhook_envelope(event: str, *, event_id: str, occurred_at: datetime, workspace: str,
-                     lead: Lead, message: Message | None, rule_id: int, rule_name: str) -> dict[str, Any]:
-    """The documented JSON body of every webhook (README: "Webhook payload")."""
+                     lead: Mapping[str, Any], message: Mapping[str, Any] | None, rule_id: int,
+                     rule_name: str) -> dict[str, Any]:
+    """The documented JSON body of every webhook (README: "Webhook payload"); `lead` and
+    `message` are their `to_dict()`, built once per event however many webhooks it queues."""
     return {
         "id": event_id,
         "type": event,
         "occurred_at": occurred_at.isoformat(),
         "workspace": workspace,
-        "lead": lead.to_dict(),
-        "message": message.to_dict() if message is not None else None,
+        "lead": lead,
+        "message": message,
         "rule": {"id": rule_id, "name": rule_name},
     }
 
@@ -128,19 +131,38 @@ def _auto_conversions(policy: OutboxPolicy, status_changes: Sequence[tuple[str, 
     return [OutboxRequest("conversion", 0, AUTO_CONVERSION_RULE, payload)]
 
 
-def _prepare(db: Database, request: OutboxRequest, index: int, *, lead: Lead, message: Message | None,
+@dataclass(slots=True)
+class _EventDocuments:
+    """The event's lead and message as JSON-ready dicts, built on first use and then shared
+    by all its webhooks (a heavy rule set queues several per message)."""
+
+    lead: Lead
+    message: Message | None
+    lead_data: dict[str, Any] | None = None
+    message_data: dict[str, Any] | None = None
+
+    def envelope_parts(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        if self.lead_data is None:
+            self.lead_data = self.lead.to_dict()
+            self.message_data = self.message.to_dict() if self.message is not None else None
+        return self.lead_data, self.message_data
+
+
+def _prepare(db: Database, request: OutboxRequest, index: int, *, documents: _EventDocuments,
              inbox_id: int | None, workspace: str, now: datetime,
              policy: OutboxPolicy) -> tuple[str, str, dict[str, Any]] | None:
     """(idempotency key, target, payload) of one request, or None when it is not to be queued."""
+    lead = documents.lead
     payload = dict(request.payload)
     origin = inbox_id if inbox_id is not None else uuid.uuid4().hex
     key = f"{request.kind}:{origin}:{request.rule_id}:{index}"
     if request.kind == "webhook":
         event_id = f"evt_{uuid.uuid4().hex}"
         payload["event_id"] = event_id
+        lead_data, message_data = documents.envelope_parts()
         payload["body"] = webhook_envelope(
             str(payload.get("event") or "rule.fired"), event_id=event_id, occurred_at=now,
-            workspace=workspace, lead=lead, message=message, rule_id=request.rule_id,
+            workspace=workspace, lead=lead_data, message=message_data, rule_id=request.rule_id,
             rule_name=request.rule_name,
         )
         return key, webhook_target(payload), payload
@@ -172,8 +194,9 @@ def enqueue(db: Database, requests: Sequence[OutboxRequest], *, lead: Lead, mess
     policy = policy or OutboxPolicy()
     stamp = ts(now)
     ids: list[int] = []
+    documents = _EventDocuments(lead, message)
     for index, request in enumerate([*requests, *_auto_conversions(policy, status_changes)]):
-        prepared = _prepare(db, request, index, lead=lead, message=message, inbox_id=inbox_id,
+        prepared = _prepare(db, request, index, documents=documents, inbox_id=inbox_id,
                             workspace=workspace, now=now, policy=policy)
         if prepared is None:
             continue
@@ -183,7 +206,7 @@ def enqueue(db: Database, requests: Sequence[OutboxRequest], *, lead: Lead, mess
             "next_attempt_at, retry_since, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (idempotency_key) DO NOTHING",
             (request.kind, key, request.rule_id or None, lead.phone, inbox_id,
-             json.dumps(payload, ensure_ascii=False), target, stamp, stamp, stamp, stamp),
+             orjson.dumps(payload).decode(), target, stamp, stamp, stamp, stamp),
         )
         if cursor.rowcount:
             ids.append(int(cursor.lastrowid or 0))
