@@ -22,7 +22,6 @@ import json
 import random
 import signal
 import sqlite3
-import statistics
 import sys
 import tempfile
 import threading
@@ -33,23 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.latency import summary  # noqa: E402
 from tests.e2e.daemon import RunningDaemon  # noqa: E402
 
 NUMBER = "6281100000001"
 TARGET_P99_MS = 50.0
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    """p50/p90/p99/max/mean in milliseconds."""
-    return {"p50": round(percentile(values, 0.50), 2), "p90": round(percentile(values, 0.90), 2),
-            "p99": round(percentile(values, 0.99), 2), "max": round(max(values), 2),
-            "mean": round(statistics.fmean(values), 2)}
 
 
 class Observer(threading.Thread):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import threading
@@ -26,22 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.latency import summary  # noqa: E402
 from tests.e2e.daemon import RunningDaemon  # noqa: E402
 
 NUMBER = "6281100000001"
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    """p50/p90/p99/max in milliseconds."""
-    return {"p50": round(percentile(values, 0.5), 1), "p90": round(percentile(values, 0.9), 1),
-            "p99": round(percentile(values, 0.99), 1), "max": round(max(values), 1),
-            "mean": round(statistics.fmean(values), 1)}
 
 
 def live_round(daemon: RunningDaemon, count: int, tag: str) -> list[float]:
@@ -105,7 +92,7 @@ def main() -> None:
             daemon.stop()
     result = {
         "history_messages": args.history, "history_chats": args.chats,
-        "live_quiet_ms": summary(quiet), "live_during_sync_ms": summary(busy),
+        "live_quiet_ms": summary(quiet, digits=1), "live_during_sync_ms": summary(busy, digits=1),
         "history_stored_when_live_round_ended": stored_at_end_of_live,
         "sync_stored_seconds": round(sync_seconds, 1),
         "sync_messages_per_second": round(args.history / sync_seconds),
