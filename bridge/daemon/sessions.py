@@ -238,6 +238,10 @@ class SessionControl(Protocol):
         """Simulator only: a history sync chunk as the phone sends after pairing; returns its size."""
         ...
 
+    async def sim_backlog(self, number: str, messages: list[Mapping[str, Any]]) -> int:
+        """Simulator only: messages delivered at once, as the backlog after a reconnect; returns its size."""
+        ...
+
     async def sim_crash(self, number: str) -> None:
         """Simulator only: make the worker exit abnormally."""
         ...

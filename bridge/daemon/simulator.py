@@ -20,7 +20,7 @@ SIM_SCAN_WAIT_SECONDS = 15.0  # `sim scan`: for the QR to show, then for the sta
 
 
 class SimControl:
-    """sim_scan / sim_inject / sim_received / sim_crash over the daemon's sessions."""
+    """sim_scan / sim_inject / sim_backlog / sim_history / sim_received / sim_crash over the daemon's sessions."""
 
     simulate: bool
     _session: Callable[[str], Session]  # the Daemon's: the session of a configured number
@@ -72,6 +72,20 @@ class SimControl:
         for item in complete:
             parse_message(item)  # MessageFormatError → 400 naming the field
         await session.send_command(p.SimHistory(messages=complete, sync_type=sync_type))
+        return len(complete)
+
+    async def sim_backlog(self, number: str, messages: list[Mapping[str, Any]]) -> int:
+        """The offline backlog a phone delivers after a reconnect: every message handed to the
+        simulated worker at once (journaled and forwarded as message frames); not awaited."""
+        self._require_sim()
+        session = self._session(number)
+        if session.view.state is not SessionState.CONNECTED:
+            raise NotAvailableError(f"{number} is {session.view.state.value}, not CONNECTED: pair it first")
+        complete = [complete_sim_message(session.config.phone, m) for m in messages]
+        for item in complete:
+            parse_message(item)  # MessageFormatError → 400 naming the field
+        for item in complete:
+            await session.send_command(p.SimMessage(message=item))
         return len(complete)
 
     async def sim_received(self, number: str) -> list[dict[str, Any]]:

@@ -107,6 +107,22 @@ async def sim_message(request: web.Request) -> web.StreamResponse:
 
 
 SIM_HISTORY_MAX = 500  # messages per simulated history chunk
+SIM_BACKLOG_MAX = 500  # messages per simulated offline backlog request
+
+
+async def sim_backlog(request: web.Request) -> web.StreamResponse:
+    """POST /sim/{number}/backlog {"messages": [...]}: messages delivered at once, as after a reconnect."""
+    body = await read_json_object(request, required=True)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or len(messages) > SIM_BACKLOG_MAX \
+            or not all(isinstance(m, dict) for m in messages):
+        raise ApiError(400, "bad_request", f"messages: a list of 1 to {SIM_BACKLOG_MAX} message objects",
+                       field="messages")
+    try:
+        count = await request.app[CONTROL].sim_backlog(_number(request), messages)
+    except MessageFormatError:
+        raise  # the error middleware answers 400 naming its field
+    return json_response({"accepted": count}, status=202)
 
 
 async def sim_history(request: web.Request) -> web.StreamResponse:
@@ -179,5 +195,6 @@ def add_routes(app: web.Application, *, simulate: bool) -> None:
         router.add_post("/sim/{number}/scan", sim_scan)
         router.add_post("/sim/{number}/messages", sim_message)
         router.add_post("/sim/{number}/history", sim_history)
+        router.add_post("/sim/{number}/backlog", sim_backlog)
         router.add_post("/sim/{number}/crash", sim_crash)
         router.add_get("/sim/{number}/received", sim_received)

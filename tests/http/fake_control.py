@@ -203,6 +203,10 @@ class FakeControl:
         self.calls.append(("sim_history", (number, len(messages), sync_type)))
         return len(messages)
 
+    async def sim_backlog(self, number: str, messages: list[Mapping[str, Any]]) -> int:
+        self.calls.append(("sim_backlog", (number, len(messages))))
+        return len(messages)
+
     async def sim_received(self, number: str) -> list[dict[str, Any]]:
         self.calls.append(("sim_received", number))
         return []
