@@ -52,6 +52,9 @@ class Metrics:
         self.rules_fired = Counter("wabridge_rules_fired", "Rules that fired.", registry=r)
         self.status_changes = Counter("wabridge_status_changes", "Lead status changes made by rules.", registry=r)
         self.outbox_queued = Counter("wabridge_outbox_queued", "Webhooks and replies queued by rules.", registry=r)
+        # Live messages' inbox transactions (bridge/daemon/intake.py): messages arriving together share one.
+        self.inbox_commits = Counter("wabridge_inbox_commits", "Inbox transactions committing live messages.",
+                                     registry=r)
         # Messages kept as unreadable instead of processed; source: `whatsapp` or a partner source.
         self.messages_unreadable = Counter("wabridge_messages_unreadable", "Messages recorded as unreadable.",
                                            ["source", "reason"], registry=r)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -24,15 +23,16 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlite_utils import Database
 
-from bridge import protocol as p
 from bridge.attendance import EventDesk
 from bridge.attribution.service import Attribution
 from bridge.backup.litestream import Replicator
-from bridge.config import Config, NumberConfig, normalise_phone
+from bridge.config import Config, NumberConfig
 from bridge.daemon import systemd
+from bridge.daemon.intake import Intake
 from bridge.daemon.metrics import DaemonCollector
+from bridge.daemon.numbers import NumberControl
 from bridge.daemon.queries import StoreQueries
-from bridge.daemon.sessions import NotAvailableError, SessionState, SessionView, UnknownNumberError
+from bridge.daemon.sessions import SessionState
 from bridge.daemon.simulator import SimControl
 from bridge.daemon.supervisor import Session, WorkerSpec
 from bridge.daemon.tasks import BackgroundTasks
@@ -47,15 +47,14 @@ from bridge.outbox.service import OutboxService
 from bridge.outbox.subscriptions import Subscriptions
 from bridge.partners.service import PartnerHooks
 from engine.evaluate import RuleSet
-from engine.model import Message, MessageFormatError, parse_message
+from engine.model import Message
 from engine.rules import default_env
 from store.db import open_db
-from store.inbox import ingest, pending_count, record_unreadable
+from store.inbox import pending_count
 from store.lead_events import other_writers_version
 from store.processor import Processor, ProcessStats
 from store.rules import load_rules
 from store.runs import prune_runs
-from store.sending import sent_by_bridge
 from store.subscriptions import Event, Subscription, queue_now, session_event
 from store.visitors import VisitorUpgrades
 
@@ -72,7 +71,7 @@ def utc_now() -> datetime:
 
 
 
-class Daemon(StoreQueries, SimControl):
+class Daemon(NumberControl, StoreQueries, SimControl):
     """`wabridge run`: everything a running bridge is, behind the SessionControl surface."""
 
     def __init__(self, config: Config, *, simulate: bool = False, listen: tuple[str, int] | None = None,
@@ -92,11 +91,15 @@ class Daemon(StoreQueries, SimControl):
         # The phone's history sync (issue #16): stored frame by frame behind live messages.
         self.history = HistoryService(config.history, self.db_call, lambda: self.processor, utc_now,
                                       self._history_stored)
-        self.workers = {phone: Session(n, spec, self._ingest, self._session_changed, self._unreadable,
-                                       self.history.store)
-                         for phone, n in self.numbers.items()}
+        self.fresh: dict[int, Message] = {}  # inbox id → message just ingested, not yet processed
         self.work = asyncio.Event()
         self.telemetry = Metrics()  # this daemon's Prometheus registry (GET /metrics)
+        # Worker messages arriving together share one inbox commit (group commit), acked after it.
+        self.intake = Intake(self.db_call, utc_now, self.telemetry, sent_ids=self._sent_ids,
+                             fresh=lambda: self.fresh, committed=self.work.set)
+        self.workers = {phone: Session(n, spec, self.intake.submit, self._session_changed, self.intake.unreadable,
+                                       self.history.store)
+                         for phone, n in self.numbers.items()}
         self.telemetry.add_collector(DaemonCollector(self))
         # Rotator links and partner webhooks (issue #6): clicks are buffered, flushed by the store thread.
         self.attribution = Attribution(config, connected=self._connected, db_call=self.db_call, clock=utc_now,
@@ -106,7 +109,6 @@ class Daemon(StoreQueries, SimControl):
         self.stopping = asyncio.Event()
         self.tasks = BackgroundTasks("background_task_failed", log)
         self.totals = ProcessStats()
-        self.fresh: dict[int, Message] = {}  # inbox id → message just ingested, not yet processed
         self.store_ok = False
         self.backlog = 0
         self.runner: web.AppRunner | None = None
@@ -186,6 +188,7 @@ class Daemon(StoreQueries, SimControl):
                 self.workers[number].set_view(history=totals)
         self._spawn(self.attribution.run())
         self._spawn(self._processing_loop())
+        self._spawn(self.intake.run())
         self._spawn(self._watch_other_writers())
         self.work.set()  # whatever a previous run left pending goes first
         from bridge.http import create_app
@@ -287,45 +290,6 @@ class Daemon(StoreQueries, SimControl):
 
     # ------------------------------------------------------------------ messages
 
-    async def _unreadable(self, number: str, frame: p.Unreadable) -> None:
-        """A message the worker could not read: kept in the inbox marked error, counted."""
-        log.warning("message_unreadable", number=number, reference=frame.reference, reason=frame.reason)
-        await self.db_call(record_unreadable, number, frame.reference, frame.excerpt, frame.reason, utc_now())
-        self.telemetry.messages_unreadable.labels(source="whatsapp", reason=reason_code(frame.reason)).inc()
-
-    async def _ingest(self, number: str, raw: Mapping[str, Any]) -> None:
-        """Commit one worker message to the inbox (the worker waits for this before acking)."""
-        try:
-            message = parse_message(raw)
-        except MessageFormatError as exc:
-            log.warning("message_unreadable", number=number, field=exc.field, problem=exc.problem)
-            self.telemetry.messages_unreadable.labels(source="whatsapp", reason=f"malformed:{exc.field}"[:60]).inc()
-            import orjson
-
-            reference = str(raw.get("id") or uuid.uuid4().hex)
-            await self.db_call(record_unreadable, number, reference, orjson.dumps(dict(raw)).decode(),
-                               f"malformed message: {exc}", utc_now())
-            return
-        if message.session != number:
-            message = parse_message({**message.to_dict(), "session": number})
-        if message.from_me and await self._sent_by_bridge(number, message.id):
-            # WhatsApp (or the simulator) echoing what the bridge sent: a person's message is
-            # already recorded as a Team message; an automatic reply is not a message event.
-            log.info("message_echo_skipped", number=number, message_id=message.id)
-            return
-        result = await self.db_call(ingest, message, utc_now())
-        if result.inbox_id is not None:
-            self.fresh[result.inbox_id] = message  # processed next without parsing it again
-        if result.duplicate:
-            log.info("message_duplicate", number=number, message_id=message.id)
-        self.work.set()
-
-    async def _sent_by_bridge(self, number: str, message_id: str) -> bool:
-        session = self.workers.get(number)
-        if session is not None and message_id in session.sent_ids:
-            return True
-        return bool(await self.db_call(sent_by_bridge, number, message_id))
-
     async def _processing_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -415,58 +379,6 @@ class Daemon(StoreQueries, SimControl):
             systemd.notify(f"STATUS={systemd_status}")
 
     # ------------------------------------------------------------------ SessionControl
-
-    def _connected(self, phone: str) -> bool:
-        """Whether an admin number can take a rotator click right now."""
-        session = self.workers.get(phone)
-        return session is not None and session.view.state is SessionState.CONNECTED
-
-    def _session(self, number: str) -> Session:
-        session = self.workers.get(normalise_phone(number))
-        if session is None:
-            raise UnknownNumberError(number)
-        return session
-
-    def sessions(self) -> list[SessionView]:
-        """Every configured number, in config order."""
-        return [s.view for s in self.workers.values()]
-
-    def session(self, number: str) -> SessionView:
-        """One number's snapshot."""
-        return self._session(number).view
-
-    async def wait_for_change(self, number: str, after_version: int, timeout: float) -> SessionView:
-        """Return when the session changed past `after_version`, or at timeout."""
-        session = self._session(number)
-        with contextlib.suppress(TimeoutError):
-            return await session.wait_for(lambda v: v.version > after_version, timeout)
-        return session.view
-
-    async def logout(self, number: str) -> None:
-        """Unlink the device (the worker logs out and exits 4: LOGGED_OUT)."""
-        session = self._session(number)
-        if session.proc is None or session.proc.returncode is not None:
-            raise NotAvailableError("the number is not running; restart it first")
-        await session.send_command(p.Logout())
-        with contextlib.suppress(TimeoutError):
-            await session.wait_for(lambda v: v.state in (SessionState.LOGGED_OUT, SessionState.STOPPED), 15)
-
-    async def restart(self, number: str) -> None:
-        """Restart the worker: a fresh QR round for an unpaired number, reconnect otherwise."""
-        await self._session(number).restart()
-
-    async def request_pair_code(self, number: str) -> str:
-        """Phone-code pairing: returns the 8-character code to type on the phone."""
-        session = self._session(number)
-        if session.view.state is SessionState.CONNECTED:
-            raise NotAvailableError("this number is already connected")
-        if session.proc is None or session.proc.returncode is not None:
-            await session.restart()
-            await session.wait_for(lambda v: v.state in (SessionState.SCAN_QR, SessionState.FAILED), 30)
-        answer = await session.request(lambda rid: p.PairPhone(request_id=rid))
-        assert isinstance(answer, p.PairCode)
-        session.set_view(pair_code=answer.code)
-        return answer.code
 
     async def import_history(self, messages: Sequence[Message], *, run_rules: bool) -> Imported:
         """A chat export's messages, stored in chunks on the store thread (live messages take turns)."""

@@ -38,6 +38,7 @@ import structlog
 
 from bridge import protocol as p
 from bridge.config import NumberConfig, normalise_phone
+from bridge.daemon.acks import InOrderAcks
 from bridge.daemon.sessions import NotAvailableError, QrCode, SessionState, SessionView, Transition
 from bridge.daemon.tasks import BackgroundTasks
 
@@ -117,6 +118,8 @@ class Session:
         self.reader_failure: str | None = None  # why the last reader died (until the next launch)
         self.frames_oversized = 0  # frames skipped for being over the frame limit
         self.sent_ids: deque[str] = deque(maxlen=2000)  # WhatsApp ids of messages this number just sent
+        # Message frames handed to the sink, acked in order once committed (the reader reads on).
+        self.acks = InOrderAcks(self._send_to, self._committed, self._spawn, self.log)
 
     # ------------------------------------------------------------------ state
 
@@ -289,7 +292,7 @@ class Session:
                     self.log.warning("worker_protocol_error", error=str(exc))
                     continue
                 try:
-                    await self._handle(frame)
+                    await self._handle(frame, proc)
                 except Exception:
                     self.log.exception("worker_frame_failed", frame=frame.TYPE)
 
@@ -303,9 +306,9 @@ class Session:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()  # _watch sees the exit and restarts it like a crash
 
-    async def _handle(self, frame: p.Frame) -> None:
+    async def _handle(self, frame: p.Frame, proc: asyncio.subprocess.Process) -> None:
         if isinstance(frame, p.MessageFrame):
-            await self._on_message(frame)
+            await self._on_message(frame, proc)
         elif isinstance(frame, p.HistoryFrame):
             await self._on_history(frame)
         elif isinstance(frame, p.State):
@@ -395,18 +398,20 @@ class Session:
         with contextlib.suppress(NotAvailableError, ConnectionError):
             await self._send(p.Ack(seq=frame.seq))
 
-    async def _on_message(self, frame: p.MessageFrame) -> None:
+    async def _on_message(self, frame: p.MessageFrame, proc: asyncio.subprocess.Process) -> None:
+        """Hand the message to the sink (queued in frame order) and read on; `acks` acks it once committed."""
+        committing: asyncio.Future[None] | None = None
         if self.refuse_messages:
             self.log.warning("message_refused_wrong_number", seq=frame.seq)
         else:
-            # Raises when the inbox commit fails: then no ack, and the entry stays in the
+            # Fails when the inbox commit fails: then no ack, and the entry stays in the
             # worker's journal, sent again by the next worker of this number.
-            await self.sink(self.config.phone, frame.message)
-            self.committed.append(str(frame.message.get("id")))
-            self.set_view(last_message_at=_now(), messages_received=self.view.messages_received + 1)
-        # The ack says "committed" (or deliberately refused): the worker drops it from its journal.
-        with contextlib.suppress(NotAvailableError, ConnectionError):
-            await self._send(p.Ack(seq=frame.seq))
+            committing = asyncio.ensure_future(self.sink(self.config.phone, frame.message))
+        await self.acks.add(frame, committing, proc)
+
+    def _committed(self, frames: list[p.MessageFrame]) -> None:
+        self.committed.extend(str(frame.message.get("id")) for frame in frames)
+        self.set_view(last_message_at=_now(), messages_received=self.view.messages_received + len(frames))
 
     async def _read_logs(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stderr is not None
@@ -434,10 +439,12 @@ class Session:
     # ------------------------------------------------------------------ commands
 
     async def _send(self, frame: p.Frame) -> None:
-        proc = self.proc
+        await self._send_to(self.proc, [frame])
+
+    async def _send_to(self, proc: asyncio.subprocess.Process | None, frames: list[p.Frame]) -> None:
         if proc is None or proc.returncode is not None or proc.stdin is None:
             raise NotAvailableError("the WhatsApp worker of this number is not running")
-        proc.stdin.write(p.encode(frame))
+        proc.stdin.write(b"".join(p.encode(frame) for frame in frames))
         await proc.stdin.drain()
 
     async def request(self, make: Callable[[str], p.Frame], timeout: float = COMMAND_TIMEOUT) -> p.Frame:

@@ -205,6 +205,10 @@ class FakeControl:
 
     async def sim_backlog(self, number: str, messages: list[Mapping[str, Any]]) -> int:
         self.calls.append(("sim_backlog", (number, len(messages))))
+        self._get(number)
+        for n, message in enumerate(messages):
+            parse_message({"id": f"SIM{n}", "timestamp": datetime.now(UTC).isoformat(), "session": number,
+                           "from_me": False, "type": "text", **message})  # MessageFormatError names the field
         return len(messages)
 
     async def sim_received(self, number: str) -> list[dict[str, Any]]:

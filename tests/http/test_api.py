@@ -83,7 +83,7 @@ async def test_leads_bad_query_is_400_naming_the_field(client: TestClient, query
     assert field in error["message"]
 
 
-@pytest.mark.parametrize("path", ["scan", "messages", "crash"])
+@pytest.mark.parametrize("path", ["scan", "messages", "backlog", "crash"])
 async def test_sim_routes_absent_without_simulate(serve: Serve, path: str) -> None:
     client = await serve(FakeControl(simulate=False))
     response = await client.post(f"/sim/{ADMIN}/{path}", headers=BEARER, json={})
@@ -140,6 +140,28 @@ async def test_sim_message_validation_names_the_field(client: TestClient, body: 
                                                       field: str) -> None:
     kwargs: dict[str, Any] = {"data": body} if isinstance(body, str) else {"json": body}
     response = await client.post(f"/sim/{ADMIN}/messages", headers=BEARER, **kwargs)
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] == "bad_request" and error["field"] == field
+
+
+async def test_sim_backlog_hands_over_up_to_500_messages_at_once(client: TestClient,
+                                                                  control: FakeControl) -> None:
+    messages = [{"chat": CUSTOMER_JID, "sender": CUSTOMER_JID, "text": f"halo {n}"} for n in range(500)]
+    response = await client.post(f"/sim/{ADMIN}/backlog", headers=BEARER, json={"messages": messages})
+    assert response.status == 202 and await response.json() == {"accepted": 500}
+    assert control.calls[-1] == ("sim_backlog", (ADMIN, 500))
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"messages": []}, "messages"),
+    ({"messages": [{"chat": CUSTOMER_JID, "text": "x"}] * 501}, "messages"),
+    ({"messages": ["halo"]}, "messages"),
+    ({}, "messages"),
+    ({"messages": [{"chat": CUSTOMER_JID, "sender": CUSTOMER_JID, "type": "hologram"}]}, "type"),
+])
+async def test_sim_backlog_refuses_what_it_cannot_take(client: TestClient, body: Any, field: str) -> None:
+    response = await client.post(f"/sim/{ADMIN}/backlog", headers=BEARER, json=body)
     assert response.status == 400
     error = (await response.json())["error"]
     assert error["code"] == "bad_request" and error["field"] == field
