@@ -42,11 +42,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
 from scripts.latency import summary  # noqa: E402
+from scripts.workload import make_heavy_rules, make_messages  # noqa: E402
 from tests.e2e.daemon import RunningDaemon  # noqa: E402
-from workload import make_heavy_rules, make_messages  # noqa: E402
 
 PER_REQUEST = 500  # the route's limit (SIM_BACKLOG_MAX)
 MAX_NUMBERS, MAX_MESSAGES = 10, 2_000
