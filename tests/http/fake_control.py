@@ -22,6 +22,7 @@ from bridge.daemon.sessions import (
     Transition,
     UnknownNumberError,
 )
+from bridge.daemon.simulator import complete_sim_message
 from bridge.history.importer import Imported, store_history
 from bridge.leads.desk import LeadDesk
 from engine.evaluate import RuleSet
@@ -206,9 +207,8 @@ class FakeControl:
     async def sim_backlog(self, number: str, messages: list[Mapping[str, Any]]) -> int:
         self.calls.append(("sim_backlog", (number, len(messages))))
         self._get(number)
-        for n, message in enumerate(messages):
-            parse_message({"id": f"SIM{n}", "timestamp": datetime.now(UTC).isoformat(), "session": number,
-                           "from_me": False, "type": "text", **message})  # MessageFormatError names the field
+        for message in messages:
+            parse_message(complete_sim_message(number, message))  # MessageFormatError names the field
         return len(messages)
 
     async def sim_received(self, number: str) -> list[dict[str, Any]]:

@@ -40,7 +40,8 @@ API_ROUTES = {
     ("POST", f"/api/sessions/{ADMIN}/pair-code"), ("GET", "/api/leads"), ("POST", "/api/rules/reload"),
     ("GET", "/readyz"), ("GET", "/metrics"),
     ("POST", f"/sim/{ADMIN}/scan"), ("POST", f"/sim/{ADMIN}/messages"),
-    ("POST", f"/sim/{ADMIN}/history"), ("POST", f"/sim/{ADMIN}/crash"), ("GET", f"/sim/{ADMIN}/received"),
+    ("POST", f"/sim/{ADMIN}/history"), ("POST", f"/sim/{ADMIN}/backlog"),
+    ("POST", f"/sim/{ADMIN}/crash"), ("GET", f"/sim/{ADMIN}/received"),
     ("POST", "/api/messages"), ("GET", "/api/messages/1"),
     ("GET", "/api/subscriptions"), ("POST", "/api/subscriptions"), ("DELETE", "/api/subscriptions/crm"),
     ("POST", "/api/subscriptions/crm/test"), ("GET", "/api/subscriptions/crm/deliveries"),
@@ -80,6 +81,7 @@ BODIES = {
     "/api/rules/suggest": {"text": "if customer says order, change to hot"},
     "/api/leads": {"phone": "6281299990000"}, f"/api/leads/{LEAD}": {"notes": "call back"},
     f"/sim/{ADMIN}/history": {"messages": [{"sender": "6281200000002", "text": "lama"}]},
+    f"/sim/{ADMIN}/backlog": {"messages": [{"sender": "6281200000002", "text": "halo"}]},
     "/api/messages": {"to": "6281200000002", "text": "halo", "number": ADMIN},
     "/api/subscriptions": {"name": "sheet", "url": "http://127.0.0.1:9/hook", "events": ["message.received"]},
 }
