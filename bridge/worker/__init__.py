@@ -8,8 +8,9 @@ daemon never imports it. The supervisor starts one worker per admin number:
 
 and speaks `bridge.protocol` (v1) with it: daemon -> worker on the worker's stdin,
 worker -> daemon on its stdout. stderr carries the worker's own logs as structlog JSON
-lines. `bridge.worker.neonize_worker` is the only module of the project that imports
-neonize; `bridge.worker.sim_worker` is a simulator speaking the same protocol.
+lines. `bridge.worker.neonize_worker` (lifecycle, commands) and `bridge.worker.neonize_events`
+(its event handlers) are the only modules of the project that import neonize;
+`bridge.worker.sim_worker` is a simulator speaking the same protocol.
 
 Exit codes (`bridge.protocol.ExitCode`):
 

@@ -1,4 +1,6 @@
-"""The real session worker: the ONLY module of wabridge that imports neonize.
+"""The real session worker: its lifecycle (the client, the connect thread, a clean stop) and
+the daemon's commands. With `bridge.worker.neonize_events` (what neonize's events do to the
+session), the only modules of wabridge that import neonize.
 
 Built the way neonize-notes §7.2 recommends, because neonize 0.5.2 can abort or wedge
 its process:
@@ -19,8 +21,6 @@ its process:
   `stop()` is only attempted on a clean stop of a connected session, bounded.
 - Go/whatsmeow logs reach structlog at INFO at most (never DEBUG stanza dumps); QR
   payloads, pair codes and message text are never logged.
-
-What each connection event means (state, reason, exit code) is `bridge.worker.session_events`.
 """
 
 from __future__ import annotations
@@ -28,10 +28,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
 
-import neonize.events as nev
 import structlog
 from neonize._binder import ProxySettings
 from neonize.client import NewClient
@@ -40,54 +38,17 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as E2EMessage
 from neonize.utils.enum import ClientName
 from neonize.utils.jid import build_jid
 
-from bridge.protocol import (
-    Connected,
-    ExitCode,
-    Frame,
-    Logout,
-    PairCode,
-    Paired,
-    PairPhone,
-    Qr,
-    SendText,
-    Sent,
-    Unreadable,
-)
-from bridge.worker.base import (
-    Handler,
-    WorkerBase,
-    call_bounded,
-    ensure_private_file,
-    in_seconds,
-    iso,
-    utc_now,
-    wipe_session_files,
-)
-from bridge.worker.history import HistorySender, HistorySpool, normalise_history_sync
-from bridge.worker.normalise import LID_SERVER, PN_SERVER, describe_failure, jid_str, normalise_message_event
-from bridge.worker.session_events import DETAILS, TERMINAL, TRANSIENT, connect_failure_reason, describe
+from bridge.protocol import ExitCode, Frame, Logout, PairCode, PairPhone, SendText, Sent
+from bridge.worker.base import Handler, ensure_private_file, wipe_session_files
+from bridge.worker.neonize_events import LOGOUT_TIMEOUT_S, NeonizeEventHandlers
+from bridge.worker.session_events import connect_failure_reason
 
 log = structlog.get_logger("bridge.worker.neonize")
 
 PROXY_ENV = "WABRIDGE_WORKER_PROXY"
-QR_FIRST_S, QR_NEXT_S, QR_GRACE_S = 60.0, 20.0, 5.0  # whatsmeow qrchan.go, notes §2.1
 SEND_TIMEOUT_S = 30.0
 PAIR_PHONE_TIMEOUT_S = 30.0
-LOGOUT_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 3.0
-LOOKUP_LOCK_TIMEOUT_S = 2.0
-WRONG_NUMBER_CONNECT_WAIT_S = 20.0
-_PAIR_SUCCESS = 2  # neonize.PairStatus.PStatus.SUCCESS
-
-T = TypeVar("T")
-
-
-# The connection events of `session_events`, resolved to neonize's classes (a wrong name fails here).
-_TERMINAL: dict[type[Any], tuple[str, str, ExitCode]] = {
-    getattr(nev, name): outcome for name, outcome in TERMINAL.items()
-}
-_TRANSIENT: dict[type[Any], str] = {getattr(nev, name): reason for name, reason in TRANSIENT.items()}
-_DETAILS: dict[type[Any], str] = {getattr(nev, name): template for name, template in DETAILS.items()}
 
 
 def outgoing_body(frame: SendText) -> E2EMessage:
@@ -100,27 +61,10 @@ def outgoing_body(frame: SendText) -> E2EMessage:
     return E2EMessage(extendedTextMessage=ExtendedTextMessage(text=frame.text, contextInfo=context))
 
 
-class NeonizeWorker(WorkerBase):
+class NeonizeWorker(NeonizeEventHandlers):
     """One WhatsApp linked-device session through neonize."""
 
     kind = "neonize"
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._client: NewClient | None = None
-        self._lock = threading.RLock()
-        self._api_lock = threading.Lock()
-        self._qr_count = 0
-        self._qr_timer: threading.Timer | None = None
-        self._paired = False  # the store holds credentials (pair success or connected)
-        self._account_ok = False  # the linked account is --phone: messages may flow
-        self._wrong_phone: str | None = None  # set once: the wrong-number guard fired
-        self._connected = threading.Event()
-        self._lid_cache: dict[str, str] = {}
-        # The phone's history sync: spooled by the handler, sent by its own thread (bridge.worker.history).
-        self._history = HistorySender(HistorySpool(self.session_db), self.emit_and_wait,
-                                      ready=lambda: self._account_ok and self._wrong_phone is None,
-                                      exiting=lambda: self.exiting)
 
     # ---- lifecycle ----------------------------------------------------------------
 
@@ -137,17 +81,7 @@ class NeonizeWorker(WorkerBase):
         logging.getLogger("neonize.utils.log").setLevel(logging.INFO)
         client = NewClient(str(self.session_db), uuid=self.phone)
         client.qr(self._guarded("qr", self._on_qr))
-        handlers: dict[type[Any], Callable[[NewClient, Any], None]] = {
-            nev.PairStatusEv: self._on_pair_status,
-            nev.ConnectedEv: self._on_connected,
-            nev.KeepAliveRestoredEv: self._on_keepalive_restored,
-            nev.UndecryptableMessageEv: self._on_undecryptable,
-            nev.MessageEv: self._on_message,
-            nev.HistorySyncEv: self._on_history_sync,
-        }
-        handlers.update(dict.fromkeys(_TERMINAL, self._on_terminal))
-        handlers.update(dict.fromkeys(_TRANSIENT, self._on_transient))
-        for event_type, handler in handlers.items():
+        for event_type, handler in self.event_handlers().items():
             # A plain closure, not a bound method: neonize keeps bound methods weakly.
             client.event(event_type)(self._guarded(event_type.__name__, handler))
         self._client = client
@@ -186,223 +120,6 @@ class NeonizeWorker(WorkerBase):
         if not self.exiting:
             self.set_state("DISCONNECTED", "stream_error", "the neonize event loop ended")
             self.request_exit(ExitCode.TEMPFAIL, "connect_returned")
-
-    # ---- neonize calls ------------------------------------------------------------
-
-    def _call_api(self, what: str, call: Callable[[NewClient], T], timeout: float) -> T:
-        """Run one neonize call under the API lock, bounded in time."""
-        client = self._client
-        if client is None:
-            raise RuntimeError("client not created")
-        return call_bounded(self._api_lock, what, lambda: call(client), timeout)
-
-    def _lookup(self, call: Callable[[NewClient], T]) -> T | None:
-        """A quick read-only call from an event handler (client is registered there)."""
-        if self._client is None or not self._api_lock.acquire(timeout=LOOKUP_LOCK_TIMEOUT_S):
-            return None
-        try:
-            return call(self._client)
-        except Exception as exc:
-            log.info("neonize_lookup_failed", error=str(exc)[:200])
-            return None
-        finally:
-            self._api_lock.release()
-
-    def _resolve_pn(self, lid: str) -> str | None:
-        if lid not in self._lid_cache:
-            user = lid.split("@", 1)[0]
-            found = self._lookup(lambda c: c.get_pn_from_lid(build_jid(user, LID_SERVER)))
-            pn = getattr(found, "User", "") if found is not None else ""
-            if not pn:
-                return None  # not cached: the LID map may learn it later
-            if len(self._lid_cache) > 10_000:
-                self._lid_cache.clear()
-            self._lid_cache[lid] = f"{pn}@{PN_SERVER}"
-        return self._lid_cache[lid]
-
-    def _me(self, client: NewClient) -> Any:
-        me = getattr(client, "me", None)  # neonize keeps the Device event (None before it)
-        if me is not None and me.JID.User:
-            return me
-        return self._lookup(lambda c: c.get_me())
-
-    # ---- event handlers (neonize's callback thread) ---------------------------------
-
-    def _guarded(self, name: str, handler: Callable[[NewClient, Any], None]) -> Callable[..., None]:
-        def guarded(client: NewClient, event: Any) -> None:
-            try:
-                handler(client, event)
-            except Exception as exc:
-                log.exception("event_handler_failed", handler=name, error_type=type(exc).__name__)
-
-        return guarded
-
-    def _on_qr(self, client: NewClient, data: bytes) -> None:
-        with self._lock:
-            if self._paired:
-                return
-            self._qr_count += 1
-            seq = self._qr_count
-            lifetime = QR_FIRST_S if seq == 1 else QR_NEXT_S
-            now = utc_now()
-            if self.state != "PAIRING_CODE":
-                self.set_state("SCAN_QR")
-            code = data.decode("ascii", "replace")
-            expires = in_seconds(now, lifetime)
-            self.send(Qr(seq=seq, code=code, issued_at=iso(now), expires_at=iso(expires)))
-            self._cancel_qr_timer()
-            timer = threading.Timer(lifetime + QR_GRACE_S, self._on_qr_expired, args=(seq,))
-            timer.daemon = True
-            timer.start()
-            self._qr_timer = timer
-        log.info("qr_issued", seq=seq, lifetime_s=lifetime)
-
-    def _cancel_qr_timer(self) -> None:
-        with self._lock:
-            if self._qr_timer is not None:
-                self._qr_timer.cancel()
-                self._qr_timer = None
-
-    def _on_qr_expired(self, seq: int) -> None:
-        with self._lock:
-            if seq != self._qr_count or self._paired or self.exiting:
-                return
-        # whatsmeow gives up after the round and the client is wedged (notes §2.1): say so
-        # and wait for the daemon to stop us; a fresh process brings a fresh round.
-        self.set_state("FAILED", "qr_exhausted", f"{seq} QR codes expired without a scan")
-
-    def _on_pair_status(self, client: NewClient, ev: Any) -> None:
-        if ev.Status != _PAIR_SUCCESS:
-            log.warning("pair_failed", error=str(ev.Error)[:200])
-            self.set_state("DISCONNECTED", "connect_failure", f"pairing failed: {ev.Error}")
-            self.request_exit(ExitCode.TEMPFAIL, "pair_failed")
-            return
-        linked = str(ev.ID.User).split(":", 1)[0]
-        jid = f"{linked}@{ev.ID.Server or PN_SERVER}"
-        me = getattr(client, "me", None)
-        lid = jid_str(me.LID) if me is not None else None
-        push_name = (me.PushName or None) if me is not None else None
-        with self._lock:
-            self._paired = True
-        self._cancel_qr_timer()
-        if linked != self.phone:
-            paired = Paired(jid=jid, phone=linked, lid=lid, push_name=push_name)
-            self._guard_wrong_number(linked, before_frame=paired)
-            return
-        self._account_ok = True
-        log.info("paired", jid=jid)
-        self.send(Paired(jid=jid, phone=linked, lid=lid, push_name=push_name))
-
-    def _on_connected(self, client: NewClient, ev: Any) -> None:
-        me = self._me(client)
-        user = str(getattr(me.JID, "User", "")) if me is not None else ""
-        with self._lock:
-            self._paired = True
-        self._cancel_qr_timer()
-        self._connected.set()
-        if user != self.phone:
-            if user:
-                self._guard_wrong_number(user, before_frame=None)
-            else:
-                self._account_ok = False
-                self.set_state("DISCONNECTED", "connect_failure", "linked account unknown")
-                self.request_exit(ExitCode.TEMPFAIL, "identity_unknown")
-            return
-        self._account_ok = True
-        push_name = (me.PushName or None) if me is not None else None
-        self.send(Connected(jid=f"{user}@{PN_SERVER}", push_name=push_name))
-        self.set_state("CONNECTED")
-
-    def _guard_wrong_number(self, linked: str, before_frame: Paired | None) -> None:
-        """Block every message of a foreign account, report it, then log it out."""
-        with self._lock:
-            self._account_ok = False
-            first = self._wrong_phone is None
-            self._wrong_phone = self._wrong_phone or linked
-        if before_frame is not None:
-            self.send(before_frame)
-        if first:
-            log.warning("wrong_number_linked", linked_phone=linked)
-            self.submit(lambda: self._reject_wrong_number(linked))
-
-    def _reject_wrong_number(self, linked: str) -> None:
-        self._connected.wait(WRONG_NUMBER_CONNECT_WAIT_S)  # logout needs a live socket
-        try:
-            self._call_api("logout", lambda client: client.logout(), LOGOUT_TIMEOUT_S)
-            log.info("wrong_number_logged_out", linked_phone=linked)
-        except Exception as exc:
-            log.warning("wrong_number_logout_failed", error=str(exc)[:200])
-            wipe_session_files(self.session_db)
-        self.set_state(
-            "FAILED",
-            "wrong_number",
-            f"linked phone {linked} is not the configured number {self.phone}; it was logged out",
-        )
-        self.request_exit(ExitCode.WRONG_NUMBER, "wrong_number")
-
-    def _on_terminal(self, client: NewClient, ev: Any) -> None:
-        state, reason, code = _TERMINAL[type(ev)]
-        self._account_ok = False
-        self.set_state(state, reason, describe(ev, _DETAILS[type(ev)]))
-        self.request_exit(code, reason)
-
-    def _on_transient(self, client: NewClient, ev: Any) -> None:
-        # whatsmeow reconnects by itself after these: report, keep the process.
-        self.set_state("DISCONNECTED", _TRANSIENT[type(ev)], describe(ev, _DETAILS[type(ev)]))
-
-    def _on_keepalive_restored(self, client: NewClient, ev: Any) -> None:
-        if self._account_ok:
-            self.set_state("CONNECTED")
-
-    def _on_undecryptable(self, client: NewClient, ev: Any) -> None:
-        log.info("message_undecryptable", message_id=str(ev.Info.ID))
-
-    def _on_message(self, client: NewClient, ev: Any) -> None:
-        if self._wrong_phone is not None:
-            log.warning("message_dropped", message_id=str(ev.Info.ID), reason="wrong_number")
-            return  # never deliver a foreign account's messages
-        if not self._account_ok:
-            # Offline backlog can precede ConnectedEv: check the account from client.me.
-            me = self._me(client)
-            user = str(getattr(me.JID, "User", "")) if me is not None else ""
-            if user and user != self.phone:
-                self._guard_wrong_number(user, before_frame=None)
-                return
-            if not user:
-                # Unverifiable: do not return (that would send the receipt); restart
-                # instead, and WhatsApp re-delivers the message to the fresh process.
-                self.set_state("DISCONNECTED", "connect_failure", "linked account unknown")
-                self.request_exit(ExitCode.TEMPFAIL, "identity_unknown")
-                self.park()
-            self._account_ok = True
-        try:
-            message = normalise_message_event(ev, session=self.phone, resolve_pn=self._resolve_pn)
-        except Exception as exc:  # kept visibly by the daemon, never dropped in silence
-            reference, reason, excerpt = describe_failure(ev, exc)
-            log.warning("message_unreadable", message_id=reference, error_type=type(exc).__name__)
-            self.send(Unreadable(reference=reference, reason=reason, excerpt=excerpt))
-            return
-        if message is None:
-            log.debug("message_skipped", message_id=str(ev.Info.ID))
-            return
-        log.info("message_received", message_id=message["id"], type=message["type"])
-        self.emit_message(message)  # journaled: survives this process; the daemon gets it next
-
-    def _on_history_sync(self, client: NewClient, ev: Any) -> None:
-        # Spool first, then return: whatsmeow tells the phone "hist_sync" received only after
-        # this handler returns, and the spool survives a restart (bridge.worker.history).
-        if not self._account_ok and self._wrong_phone is None:
-            me = self._me(client)  # the history can come before ConnectedEv, like the offline backlog
-            self._account_ok = str(getattr(me.JID, "User", "")) == self.phone if me is not None else False
-        if self._wrong_phone is not None or not self._account_ok:
-            log.warning("history_sync_dropped", reason="linked account not verified")
-            return
-        chunk = normalise_history_sync(ev.Data, session=self.phone, resolve_pn=self._resolve_pn)
-        log.info("history_sync_received", sync_type=chunk.sync_type, chunk_order=chunk.chunk_order,
-                 progress=chunk.progress, messages=len(chunk.messages), skipped=chunk.skipped)
-        if chunk.messages:
-            self._history.spool.write(chunk)
-            self._history.wake()
 
     # ---- daemon commands (command thread) -------------------------------------------
 

@@ -3,7 +3,7 @@
 Why duck typing: this module reads protobuf attributes (`Info.MessageSource.Chat.User`,
 `Message.imageMessage.caption`, ...) and the generic protobuf API (`ListFields`), but it
 never imports neonize, so it is testable and reusable anywhere (field paths per
-neonize-notes §4). Only `bridge.worker.neonize_worker` imports neonize.
+neonize-notes §4). Only the neonize worker (`neonize_worker`, `neonize_events`) imports neonize.
 
 What it decides:
 - which events are user messages at all: reactions, protocol messages other than edits

@@ -1,8 +1,8 @@
 """What a session's connection events mean: the state, reason and exit code they lead to.
 
 The tables name `neonize.events` classes by their attribute name there (`nev.LoggedOutEv`),
-so this module never imports neonize; `bridge.worker.neonize_worker`, the only module that
-does, resolves the names to classes at import and registers a handler for each. Exit codes
+so this module never imports neonize; `bridge.worker.neonize_events`, the neonize worker's
+event handlers, resolves the names to classes at import and registers a handler for each. Exit codes
 are `bridge.protocol.ExitCode` (their meaning: `bridge.worker`). Also here: what a failed
 `connect()` is reported as.
 """
