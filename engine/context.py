@@ -14,14 +14,16 @@ if TYPE_CHECKING:
 
 class EvalCache:
     """What one event computes once for all its passes (a message's status-change passes
-    see the same text): normalised strings, regex hits, the anchor mask of the message."""
+    see the same text): normalised strings, regex hits, the anchor mask of the message,
+    the event's local time."""
 
-    __slots__ = ("normalised", "regex_hits", "message_mask")
+    __slots__ = ("normalised", "regex_hits", "message_mask", "local_time")
 
     def __init__(self) -> None:
         self.normalised: dict[str, str] = {}  # raw → normalised (a pure function of raw)
         self.regex_hits: dict[str, tuple[str, frozenset[int]]] = {}  # field → (raw, hits)
         self.message_mask: int | None = None
+        self.local_time: datetime | None = None
 
 
 class EvalContext:
@@ -89,5 +91,8 @@ class EvalContext:
 
     def local_time(self) -> datetime:
         """The event's time in the workspace timezone (message time, else now)."""
-        moment = self.message.timestamp if self.message is not None else self.now
-        return moment.astimezone(self.tz)
+        cached = self.cache.local_time
+        if cached is None:
+            moment = self.message.timestamp if self.message is not None else self.now
+            cached = self.cache.local_time = moment.astimezone(self.tz)
+        return cached

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.actions import ActionRun, OutboxRequest
 from engine.anchors import TEXT_FIELD, Feature, FeatureIndex, find_anchor
@@ -34,9 +34,12 @@ from engine.text import normalise
 MAX_CHAIN = 8
 
 
-@dataclass(frozen=True, slots=True)
-class RuleRunRecord:
-    """One rule that fired (or failed) on one event: what the store keeps as a rule run."""
+class RuleRunRecord(NamedTuple):
+    """One rule that fired (or failed) on one event: what the store keeps as a rule run.
+
+    A named tuple rather than a frozen dataclass: a heavy rule set makes eight of these per
+    message, and a frozen dataclass costs ten times as much to build (scripts/bench.py).
+    """
 
     rule_id: int
     rule_name: str
@@ -245,18 +248,17 @@ class _Run:
                           first_contact=self.first_contact, status_from=status_from,
                           status_to=status_to, bank=self.ruleset.bank, cache=self.cache,
                           change_by=by or self.origin)
-        rules = (self.ruleset.all_of(trigger, sender) if explaining
-                 else self.ruleset.candidates(trigger, sender, ctx))
+        if not explaining:
+            return self._fast_pass(trigger, self.ruleset.candidates(trigger, sender, ctx), ctx, skip)
+        # The dry run: every rule of the trigger, each with why it fired or not.
         fired: list[Rule] = []
         stopped_by: Rule | None = None
-        for compiled in rules:
+        for compiled in self.ruleset.all_of(trigger, sender):
             rule = compiled.rule
             if skip is not None and rule.id in skip:
                 self._explain(rule, trigger, False, "already fired in this status chain")
                 continue
             if stopped_by is not None:
-                if not explaining:
-                    break
                 self._explain(rule, trigger, False,
                               f'not evaluated: "{stopped_by.name}" fired with stop_processing',
                               explain_condition(rule.conditions, ctx, self.ruleset.env, "conditions"))
@@ -268,10 +270,8 @@ class _Run:
                                                error=f"condition failed: {type(exc).__name__}: {exc}"))
                 self._explain(rule, trigger, False, f"error: {exc}")
                 continue
-            if explaining:
-                trace = explain_condition(rule.conditions, ctx, self.ruleset.env, "conditions")
-                self._explain(rule, trigger, passed, "conditions passed" if passed else
-                              "a condition failed", trace)
+            trace = explain_condition(rule.conditions, ctx, self.ruleset.env, "conditions")
+            self._explain(rule, trigger, passed, "conditions passed" if passed else "a condition failed", trace)
             if passed:
                 fired.append(rule)
                 if rule.stop_processing:
@@ -281,6 +281,27 @@ class _Run:
             if self.apply(rule, trigger):
                 applied.append(rule.id)
         return applied
+
+    def _fast_pass(self, trigger: str, rules: list[CompiledRule], ctx: EvalContext,
+                   skip: set[int] | None) -> list[int]:
+        """`one_pass` without explanations: the path every message takes, kept lean."""
+        fired: list[Rule] = []
+        for compiled in rules:
+            rule = compiled.rule
+            if skip and rule.id in skip:
+                continue
+            try:
+                passed = compiled.check(ctx)
+            except Exception as exc:  # guarantee 4: a broken rule is false, recorded, the rest go on
+                self.runs.append(RuleRunRecord(rule.id, rule.name, trigger, False,
+                                               error=f"condition failed: {type(exc).__name__}: {exc}"))
+                continue
+            if passed:
+                fired.append(rule)
+                if rule.stop_processing:
+                    break
+        apply = self.apply
+        return [rule.id for rule in fired if apply(rule, trigger)]
 
     def apply(self, rule: Rule, trigger: str) -> bool:
         """Apply a fired rule's actions in order; on an error undo them all and record it."""
@@ -302,10 +323,13 @@ class _Run:
                 return False
             if result.requests:
                 requests.extend(result.requests)
-            notes.append(f"{action.type}: {result.note}" if result.note else action.type)
-        self.requests.extend(requests)
+            note = result.note
+            notes.append(f"{action.type}: {note}" if note else action.type)
+        if requests:
+            self.requests.extend(requests)
         self.runs.append(RuleRunRecord(rule.id, rule.name, trigger, True, None, tuple(notes)))
-        self._note(rule, notes)
+        if self.explanations is not None:
+            self._note(rule, notes)
         return True
 
     def pass_with_chain(self, trigger: str) -> None:

@@ -28,11 +28,13 @@ from store.leads import LEAD_MESSAGE_IDS, LEAD_SELECT, LEAD_UPSERT, get_lead, le
 from store.outbox import OutboxPolicy, enqueue
 from store.runs import RUN_INSERT, run_rows
 from store.subscriptions import Subscription, change_events, queue_events
+from store.write_behind import RowInsert
 
 CHANGE_SESSION = "wabridge"
 CHANGE_CHAT = "lead-change"
 CHANGE_OPS = ("create", "patch", "delete", "import")
-HISTORY_INSERT = "INSERT INTO lead_changes (at, lead_phone, inbox_id, changes, changed_by) VALUES (?, ?, ?, ?, ?)"
+LEAD_CHANGES = RowInsert("lead_changes", ("at", "lead_phone", "inbox_id", "changes", "changed_by"))
+HISTORY_INSERT = LEAD_CHANGES.each
 
 
 @dataclass(frozen=True, slots=True)

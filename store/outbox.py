@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from sqlite_utils import Database
 
 from engine.actions import OutboxRequest
 from engine.model import Lead, Message
+from store.write_behind import Deferred, RowInsert
 
 OUTBOX_STATES = ("pending", "delivered", "failed", "dead")
 OUTBOX_KINDS = ("webhook", "reply", "conversion", "message")
@@ -107,9 +109,14 @@ def conversion_body(*, event_name: str, event_id: str, event_time: datetime, lea
 
 def webhook_target(payload: dict[str, Any]) -> str:
     """The lane of a webhook: its named endpoint, or the URL's origin (no credentials, no path)."""
-    if payload.get("endpoint"):
-        return f"endpoint:{payload['endpoint']}"
-    parts = urlsplit(str(payload.get("url") or ""))
+    return _lane(payload.get("endpoint") or None, str(payload.get("url") or ""))
+
+
+@lru_cache(maxsize=1024)  # a rule set has a few webhook targets, each queued for many messages
+def _lane(endpoint: str | None, url: str) -> str:
+    if endpoint:
+        return f"endpoint:{endpoint}"
+    parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"url:{parts.scheme}://{parts.hostname}:{port}"
 
@@ -187,30 +194,80 @@ def _prepare(db: Database, request: OutboxRequest, index: int, *, documents: _Ev
     return key, request.kind, payload
 
 
+OUTBOX_ROWS = RowInsert("outbox", ("kind", "idempotency_key", "rule_id", "lead_phone", "inbox_id", "payload",
+                                    "target", "next_attempt_at", "retry_since", "created_at", "updated_at"),
+                        "ON CONFLICT (idempotency_key) DO NOTHING")
+OUTBOX_INSERT = OUTBOX_ROWS.each
+
+
+class OutboxWriter:
+    """A transaction's outbox entries, inserted together with one executemany.
+
+    A batch of a thousand messages queues a thousand webhooks or more; one statement per
+    entry cost more than building them. Reads of the outbox while queueing (a reply's
+    cooldown) flush first, so they see every entry queued before them, as with one
+    INSERT per entry.
+    """
+
+    __slots__ = ("db", "rows", "ids")
+
+    def __init__(self, db: Database, *, keep_ids: bool = False) -> None:
+        self.db = db
+        self.rows: list[tuple[Any, ...]] = []
+        # With keep_ids, entries go one INSERT each and the new entries' ids are kept here.
+        self.ids: list[int] | None = [] if keep_ids else None
+
+    def add(self, requests: Sequence[OutboxRequest], *, lead: Lead, message: Message | None,
+            inbox_id: int | None, workspace: str, now: datetime,
+            status_changes: Sequence[tuple[str, str]] = (), policy: OutboxPolicy | None = None) -> int:
+        """Queue one event's requests (and its automatic conversions); return how many rows."""
+        policy = policy or OutboxPolicy()
+        stamp = ts(now)
+        documents = _EventDocuments(lead, message)
+        added = 0
+        conversions = _auto_conversions(policy, status_changes)
+        for index, request in enumerate([*requests, *conversions] if conversions else requests):
+            if request.kind == "reply" and request.payload.get("cooldown_hours"):
+                self.flush()  # the cooldown reads the outbox: it must hold every earlier entry
+            prepared = _prepare(self.db, request, index, documents=documents, inbox_id=inbox_id,
+                                workspace=workspace, now=now, policy=policy)
+            if prepared is None:
+                continue
+            key, target, payload = prepared
+            self.rows.append((request.kind, key, request.rule_id or None, lead.phone, inbox_id,
+                              orjson.dumps(payload).decode(), target, stamp, stamp, stamp, stamp))
+            added += 1
+        return added
+
+    def defer(self, deferred: Deferred) -> None:
+        """Hand what was queued to a batch's write-behind (store.write_behind)."""
+        deferred.add(OUTBOX_ROWS, self.rows)
+        self.rows = []
+
+    def flush(self) -> None:
+        """Insert what was queued (inside the caller's transaction)."""
+        if not self.rows:
+            return
+        rows, self.rows = self.rows, []
+        if self.ids is None:
+            self.db.conn.executemany(OUTBOX_INSERT, rows)
+            return
+        for row in rows:
+            cursor = self.db.conn.execute(OUTBOX_INSERT, row)
+            if cursor.rowcount:  # not a duplicate of an entry already queued
+                self.ids.append(int(cursor.lastrowid or 0))
+
+
 def enqueue(db: Database, requests: Sequence[OutboxRequest], *, lead: Lead, message: Message | None,
             inbox_id: int | None, workspace: str, now: datetime,
             status_changes: Sequence[tuple[str, str]] = (), policy: OutboxPolicy | None = None) -> list[int]:
     """Queue requests (inside the event's transaction); return the ids of the new entries."""
-    policy = policy or OutboxPolicy()
-    stamp = ts(now)
-    ids: list[int] = []
-    documents = _EventDocuments(lead, message)
-    for index, request in enumerate([*requests, *_auto_conversions(policy, status_changes)]):
-        prepared = _prepare(db, request, index, documents=documents, inbox_id=inbox_id,
-                            workspace=workspace, now=now, policy=policy)
-        if prepared is None:
-            continue
-        key, target, payload = prepared
-        cursor = db.conn.execute(
-            "INSERT INTO outbox (kind, idempotency_key, rule_id, lead_phone, inbox_id, payload, target, "
-            "next_attempt_at, retry_since, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (idempotency_key) DO NOTHING",
-            (request.kind, key, request.rule_id or None, lead.phone, inbox_id,
-             orjson.dumps(payload).decode(), target, stamp, stamp, stamp, stamp),
-        )
-        if cursor.rowcount:
-            ids.append(int(cursor.lastrowid or 0))
-    return ids
+    writer = OutboxWriter(db, keep_ids=True)
+    writer.add(requests, lead=lead, message=message, inbox_id=inbox_id, workspace=workspace, now=now,
+               status_changes=status_changes, policy=policy)
+    writer.flush()
+    assert writer.ids is not None
+    return writer.ids
 
 
 LIST_COLUMNS = ("id", "kind", "state", "target", "idempotency_key", "rule_id", "lead_phone", "inbox_id",

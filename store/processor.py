@@ -8,10 +8,10 @@ fails is rolled back alone, marked `error` with the reason, and the batch goes o
 
 from __future__ import annotations
 
-import json
+import contextlib
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import takewhile
 from operator import attrgetter
@@ -22,40 +22,29 @@ from sqlite_utils import Database
 
 from engine.evaluate import Outcome, RuleSet, process_message
 from engine.history import absorb_history, keep_first_seen
-from engine.model import Lead, Message, MessageFormatError, Workspace, parse_message
+from engine.model import Lead, Message, Workspace
+from store.careful import careful_batch
 from store.checkins import resolve_check_ins
 from store.identities import resolve_identities
 from store.inbox import Ingested, ingest_many, parsed_by_id
-from store.lead_events import HISTORY_INSERT, ChangeApplier, ChangeResult, rule_origin
+from store.lead_events import LEAD_CHANGES, ChangeApplier, ChangeResult, rule_origin
 from store.leads import (
     LEAD_INSERT,
     LEAD_SELECT,
-    get_lead,
     lead_diff,
     lead_from_row,
     lead_to_row,
     lead_updates,
-    upsert_lead,
 )
-from store.outbox import OutboxPolicy, enqueue
-from store.runs import RUN_INSERT, run_rows
+from store.outbox import OutboxPolicy, OutboxWriter
+from store.process_stats import ProcessStats, add_stats, describe_failure, stored_message
+from store.runs import RUNS, run_rows
 from store.subscriptions import Event, Subscription, checkin_of, message_events, queue_events
 from store.visitors import VisitorUpgrades
+from store.write_behind import Deferred, WriteBehind
 
 Clock = Callable[[], datetime]
 MAX_CARRIED_LEADS = 50_000  # leads a replay keeps in memory between chunks
-
-
-@dataclass(slots=True)
-class ProcessStats:
-    """What a processing run did."""
-
-    processed: int = 0
-    fired: int = 0
-    status_changes: int = 0
-    queued: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
-    changes: dict[int, ChangeResult] = field(default_factory=dict)  # change events applied (issue #13)
 
 
 @dataclass(slots=True)
@@ -74,6 +63,19 @@ class _WriteSet:
     failed: list[tuple[str, str, int]] = field(default_factory=list)
     relinked: list[tuple[str, int]] = field(default_factory=list)  # (lead phone, inbox id): user id → phone
     events: list[Event] = field(default_factory=list)  # for the webhook subscriptions
+    checked_in: list[str] = field(default_factory=list)  # leads a check-in changed in the database
+
+
+@dataclass(slots=True)
+class _Behind:
+    """A written batch whose deferred rows are (or are about to be) written behind."""
+
+    batch: _WriteSet
+    deferred: Deferred
+    write_behind: WriteBehind
+
+    def start(self) -> None:
+        self.write_behind.start(self.deferred)
 
 
 class Processor:
@@ -103,6 +105,8 @@ class Processor:
         self.upgrades = upgrades or VisitorUpgrades(workspace.name)
         # Leads carried from one replay chunk to the next (`ingest_and_run` only).
         self._carried: dict[str, Lead | None] = {}
+        self.write_behind = WriteBehind(db.conn)
+        self._savepoints = 0  # names each batch's savepoint
 
     def run(self, *, max_messages: int | None = None, parsed: Mapping[int, Message] | None = None,
             leads: dict[str, Lead | None] | None = None) -> ProcessStats:
@@ -120,41 +124,78 @@ class Processor:
         # the database's only writer (the daemon runs everything on one store thread).
         if leads is None:
             leads = {}
-        while max_messages is None or stats.processed + len(stats.errors) < max_messages:
-            limit = self.batch_size
-            if max_messages is not None:
-                limit = min(limit, max_messages - stats.processed - len(stats.errors))
-            found = self.db.conn.execute(
-                "SELECT id, payload, kind FROM inbox WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
-                (last_id, limit),
-            ).fetchall()
-            if not found:
-                break
-            # A change event (issue #13) is applied alone, in its place in the inbox order: the
-            # messages before it go as one batch, then the change in its own transaction.
-            cut = next((i for i, row in enumerate(found) if row[2] != "message"), len(found))
-            if cut == 0:
-                # Consecutive changes (people saving at once) share one transaction, one fsync.
-                run_of_changes = list(takewhile(lambda row: row[2] != "message", found))
-                last_id = run_of_changes[-1][0]
-                self._changes([(event_id, payload) for event_id, payload, _ in run_of_changes], stats)
-                leads.clear()  # the changes wrote leads this run had carried
-                continue
-            rows = [(inbox_id, payload) for inbox_id, payload, _ in found[:cut]]
-            last_id = rows[-1][0]
-            batch = self._evaluate(rows, self.clock(), leads)
-            try:
-                self._write(batch)
-            except Exception:
-                # A write failed (not a rule: those cannot touch the database). Redo the
-                # batch message by message so the one at fault is marked, the others land.
-                leads.clear()  # the failed batch's leads never landed
-                _add(stats, self._careful_batch(batch.rows, batch.now))
-                continue
-            for _, _, message in batch.queued:
-                leads.pop(message.lead_phone, None)  # a check-in may have tagged it in the database
-            _add(stats, batch.stats)
+        # The previous batch: written but for its deferred rows, which the write-behind thread
+        # inserts while this thread evaluates the next batch (store.write_behind).
+        behind: _Behind | None = None
+        try:
+            while max_messages is None or stats.processed + len(stats.errors) < max_messages:
+                limit = self.batch_size
+                if max_messages is not None:
+                    limit = min(limit, max_messages - stats.processed - len(stats.errors)
+                                - (behind.batch.stats.processed + len(behind.batch.stats.errors) if behind else 0))
+                    if limit <= 0:
+                        break
+                found = self.db.conn.execute(
+                    "SELECT id, payload, kind FROM inbox WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
+                    (last_id, limit),
+                ).fetchall()
+                if not found:
+                    break
+                # A change event (issue #13) is applied alone, in its place in the inbox order: the
+                # messages before it go as one batch, then the change in its own transaction.
+                cut = next((i for i, row in enumerate(found) if row[2] != "message"), len(found))
+                if cut == 0:
+                    self._settle(behind, leads, stats)
+                    behind = None
+                    # Consecutive changes (people saving at once) share one transaction, one fsync.
+                    run_of_changes = list(takewhile(lambda row: row[2] != "message", found))
+                    last_id = run_of_changes[-1][0]
+                    self._changes([(event_id, payload) for event_id, payload, _ in run_of_changes], stats)
+                    leads.clear()  # the changes wrote leads this run had carried
+                    continue
+                rows = [(inbox_id, payload) for inbox_id, payload, _ in found[:cut]]
+                last_id = rows[-1][0]
+                previous = behind
+                batch = self._evaluate(rows, self.clock(), leads, reads_done=previous.start if previous else None)
+                behind = None
+                if previous is not None and not self._settled(previous, leads, stats):
+                    # The previous batch was redone message by message: evaluate this one again
+                    # on the leads as that left them.
+                    batch = self._evaluate(rows, batch.now, leads)
+                try:
+                    behind = self._write(batch)
+                except Exception:
+                    # A write failed (not a rule: those cannot touch the database). Redo the
+                    # batch message by message so the one at fault is marked, the others land.
+                    leads.clear()  # the failed batch's leads never landed
+                    add_stats(stats, self._careful_batch(batch.rows, batch.now))
+                    continue
+                for phone in batch.checked_in:
+                    leads.pop(phone, None)  # a check-in tagged it in the database
+        finally:
+            self._settle(behind, leads, stats)
         return stats
+
+    def _settle(self, behind: _Behind | None, leads: dict[str, Lead | None], stats: ProcessStats) -> None:
+        if behind is not None:
+            self._settled(behind, leads, stats)
+
+    def _settled(self, behind: _Behind, leads: dict[str, Lead | None], stats: ProcessStats) -> bool:
+        """Wait for a batch's deferred rows; True when it landed whole. When they failed, its
+        savepoint is rolled back and the batch redone message by message (False)."""
+        try:
+            self.write_behind.settle(behind.deferred)
+        except Exception:
+            conn = self.db.conn
+            with contextlib.suppress(sqlite3.Error):  # a failed release may have ended the transaction
+                if conn.in_transaction:
+                    conn.execute(f"ROLLBACK TO {behind.deferred.savepoint}")
+                    conn.execute(f"RELEASE {behind.deferred.savepoint}")
+            leads.clear()
+            add_stats(stats, self._careful_batch(behind.batch.rows, behind.batch.now))
+            return False
+        add_stats(stats, behind.batch.stats)
+        return True
 
     def _changes(self, events: list[tuple[int, str]], stats: ProcessStats) -> None:
         """Apply change events in order, each in a savepoint, all in one transaction: each
@@ -168,7 +209,7 @@ class Processor:
                     with self.db.atomic():
                         result = applier.apply(event_id, payload, now)
                 except Exception as exc:  # guarantee 4: recorded, the inbox goes on
-                    reason = _describe(exc)
+                    reason = describe_failure(exc)
                     self.db.conn.execute("UPDATE inbox SET state = 'error', error = ?, processed_at = ? WHERE id = ?",
                                          (reason, now.isoformat(), event_id))
                     result = ChangeResult(event_id, "error", reason)
@@ -239,10 +280,15 @@ class Processor:
         self.upgrades.record(decision, inbox_id=inbox_id, before=lead, after=outcome.lead, stamp=stamp)
         return keep_first_seen(lead, outcome, message) if message.history else outcome
 
-    def _write(self, batch: _WriteSet) -> None:
-        """Commit one batch: leads, history, rule runs, outbox, processed marks (one fsync)."""
+    def _write(self, batch: _WriteSet) -> _Behind:
+        """Write one batch in its own savepoint: leads, visitor codes, check-ins and inbox marks
+        now; rule runs, lead changes and outbox entries deferred to the write-behind thread.
+        The savepoint is released once those are in (`_settled`): one fsync per batch."""
         conn = self.db.conn
-        with self.db.atomic():
+        self._savepoints += 1
+        deferred = Deferred(f"batch_{self._savepoints}")
+        conn.execute(f"SAVEPOINT {deferred.savepoint}")
+        try:
             if batch.leads:
                 # A lead this batch created is an INSERT, any other an UPDATE of the columns
                 # that changed: no upsert probe. (Were either wrong, the statement fails or
@@ -255,25 +301,28 @@ class Processor:
                                               if lead.phone in stored):
                     if conn.executemany(sql, rows).rowcount != len(rows):
                         raise sqlite3.IntegrityError("a lead to update is not in the database")
-            if batch.changes:
-                conn.executemany(HISTORY_INSERT, batch.changes)
-            if batch.runs:
-                conn.executemany(RUN_INSERT, batch.runs)
+            deferred.add(LEAD_CHANGES, batch.changes)
+            deferred.add(RUNS, batch.runs)
             self.upgrades.write(conn)
+            outbox = OutboxWriter(self.db)
             for inbox_id, outcome, message in batch.queued:
                 # Check-ins are decided and recorded here, in this transaction (exactly once).
                 resolved = resolve_check_ins(self.db, outcome.requests, message=message, inbox_id=inbox_id,
                                              now=batch.now, tz=self.workspace.tz)
-                enqueue(self.db, resolved.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
-                        workspace=self.workspace.name, now=batch.now, status_changes=outcome.status_changes,
-                        policy=self.outbox_policy)
+                outbox.add(resolved.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
+                           workspace=self.workspace.name, now=batch.now, status_changes=outcome.status_changes,
+                           policy=self.outbox_policy)
+                if resolved.checkin_id is not None or resolved.lead is not None:
+                    batch.checked_in.append(message.lead_phone)
                 if resolved.checkin_id is not None and self.subscriptions:
                     batch.events.append(checkin_of(resolved, message, resolved.lead or outcome.lead, batch.now))
             if batch.relinked:
                 conn.executemany("UPDATE inbox SET lead_phone = ? WHERE id = ?", batch.relinked)
             if batch.events:
+                outbox.flush()  # the rules' entries keep their place before the events'
                 batch.stats.queued += queue_events(self.db, batch.events, self.subscriptions,
                                                    workspace=self.workspace.name, now=batch.now)
+            outbox.defer(deferred)
             if batch.done:
                 conn.executemany(
                     "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ? "
@@ -282,9 +331,20 @@ class Processor:
                 conn.executemany(
                     "UPDATE inbox SET state = 'error', error = ?, processed_at = ? WHERE id = ?",
                     batch.failed)
+        except BaseException:
+            if conn.in_transaction:  # an error may have ended the transaction, savepoints and all
+                conn.execute(f"ROLLBACK TO {deferred.savepoint}")
+                conn.execute(f"RELEASE {deferred.savepoint}")
+            raise
+        return _Behind(batch, deferred, self.write_behind)
 
-    def _evaluate(self, rows: list[tuple[int, str]], now: datetime, leads: dict[str, Lead | None]) -> _WriteSet:
-        """Evaluate a batch in memory against `leads` (updated in place; missing ones fetched)."""
+    def _evaluate(self, rows: list[tuple[int, str]], now: datetime, leads: dict[str, Lead | None],
+                  reads_done: Callable[[], None] | None = None) -> _WriteSet:
+        """Evaluate a batch in memory against `leads` (updated in place; missing ones fetched).
+
+        `reads_done` is called once the batch has read what it needs from the database and
+        before the engine runs (which uses none): the previous batch's deferred rows go then.
+        """
         batch = _WriteSet(rows, now, ProcessStats())
         stats = batch.stats
         stamp = now.isoformat()
@@ -303,10 +363,12 @@ class Processor:
         missing = {m.lead_phone for _, m in parsed if isinstance(m, Message) and m.lead_phone not in leads}
         leads.update(_fetch_leads(self.db.conn, missing))
         self.upgrades.begin(self.db.conn, (m for _, m in parsed if isinstance(m, Message)))
+        if reads_done is not None:
+            reads_done()
         touched: dict[str, Lead] = {}
         for inbox_id, message in parsed:
             if isinstance(message, Exception):
-                reason = _describe(message)
+                reason = describe_failure(message)
                 batch.failed.append((reason, stamp, inbox_id))
                 stats.errors.append((inbox_id, reason))
                 continue
@@ -321,16 +383,17 @@ class Processor:
             try:
                 outcome = self._outcome(lead, message, now, inbox_id, stamp)
             except Exception as exc:  # an engine bug must not stop the inbox
-                reason = _describe(exc)
+                reason = describe_failure(exc)
                 batch.failed.append((reason, stamp, inbox_id))
                 stats.errors.append((inbox_id, reason))
                 continue
+            fired = outcome.fired
             diff: dict[str, list[Any]] = {}
             if outcome.lead is not lead:
                 diff = lead_diff(lead, outcome.lead)
                 if diff:
                     batch.changes.append((stamp, phone, inbox_id, orjson.dumps(diff, default=str).decode(),
-                                          rule_origin(outcome.runs) if outcome.fired else "message"))
+                                          rule_origin(outcome.runs) if fired else "message"))
                 leads[phone] = touched[phone] = outcome.lead
             if self.subscriptions and not message.history:  # an imported chat is old news, not an event
                 batch.events.extend(message_events(message, lead, outcome.lead, inbox_id=inbox_id,
@@ -339,9 +402,9 @@ class Processor:
                 batch.runs.extend(run_rows(outcome.runs, at=stamp, inbox_id=inbox_id, lead_phone=phone))
             if outcome.requests or (outcome.status_changes and self.outbox_policy.watches_status):
                 batch.queued.append((inbox_id, outcome, message))
-            batch.done.append((stamp, outcome.fired, inbox_id))
+            batch.done.append((stamp, fired, inbox_id))
             stats.processed += 1
-            stats.fired += outcome.fired
+            stats.fired += fired
             stats.status_changes += len(outcome.status_changes)
             stats.queued += len(outcome.requests)
         batch.leads = list(touched.values())
@@ -364,97 +427,8 @@ class Processor:
         return [(inbox_id, moved.get(inbox_id, m)) for inbox_id, m in parsed]
 
     def _careful_batch(self, rows: list[tuple[int, str]], now: datetime) -> ProcessStats:
-        """The slow path: one savepoint per message, so a failing write is isolated."""
-        stats = ProcessStats()
-        stamp = now.isoformat()
-        leads: dict[str, Lead | None] = {}
-        conn = self.db.conn
-        with self.db.atomic():
-            for inbox_id, payload in rows:
-                if conn.execute("SELECT state FROM inbox WHERE id = ?", (inbox_id,)).fetchone() != ("pending",):
-                    continue
-                conn.execute("SAVEPOINT message")
-                try:
-                    outcome = self._one(inbox_id, payload, now, stamp, leads)
-                except Exception as exc:  # guarantee 4: recorded, the rest go on
-                    conn.execute("ROLLBACK TO SAVEPOINT message")
-                    conn.execute("RELEASE SAVEPOINT message")
-                    reason = _describe(exc)
-                    conn.execute(
-                        "UPDATE inbox SET state = 'error', error = ?, processed_at = ? WHERE id = ?",
-                        (reason, stamp, inbox_id),
-                    )
-                    stats.errors.append((inbox_id, reason))
-                    continue
-                conn.execute("RELEASE SAVEPOINT message")
-                stats.processed += 1
-                if outcome is None:
-                    continue
-                leads[outcome.lead.phone] = outcome.lead
-                stats.fired += outcome.fired
-                stats.status_changes += len(outcome.status_changes)
-                stats.queued += len(outcome.requests)
-        return stats
-
-    def _one(self, inbox_id: int, payload: str, now: datetime, stamp: str,
-             leads: dict[str, Lead | None]) -> Outcome | None:
-        message = stored_message(payload)
-        for moved in resolve_identities(self.db, [(inbox_id, message)], now).values():
-            message = moved
-            self.db.conn.execute("UPDATE inbox SET lead_phone = ? WHERE id = ?", (message.lead_phone, inbox_id))
-            leads.pop(message.lead_phone, None)
-        if message.user_id:
-            leads.pop(message.user_id, None)
-            leads.pop(message.lead_phone, None)
-        if message.is_deletion:
-            self.db.conn.execute("UPDATE inbox SET state = 'done', processed_at = ?, fired = 0 WHERE id = ?",
-                                 (stamp, inbox_id))
-            return None
-        phone = message.lead_phone
-        lead = leads[phone] if phone in leads else get_lead(self.db, phone)
-        conn = self.db.conn
-        self.upgrades.begin(conn, [message])
-        outcome = self._outcome(lead, message, now, inbox_id, stamp)
-        self.upgrades.write(conn)
-        diff: dict[str, list[Any]] = {}
-        events: list[Event] = []
-        if outcome.lead is not lead:
-            upsert_lead(self.db, outcome.lead)
-            diff = lead_diff(lead, outcome.lead)
-            if diff:
-                conn.execute(HISTORY_INSERT, (stamp, phone, inbox_id, orjson.dumps(diff, default=str).decode(),
-                                              rule_origin(outcome.runs) if outcome.fired else "message"))
-        if outcome.runs:
-            conn.executemany(RUN_INSERT, run_rows(outcome.runs, at=stamp, inbox_id=inbox_id, lead_phone=phone))
-        if outcome.requests or (outcome.status_changes and self.outbox_policy.watches_status):
-            resolved = resolve_check_ins(self.db, outcome.requests, message=message, inbox_id=inbox_id,
-                                         now=now, tz=self.workspace.tz)
-            if resolved.lead is not None:  # a check-in tagged the lead: later messages must see it
-                outcome = replace(outcome, lead=resolved.lead)
-            enqueue(self.db, resolved.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
-                    workspace=self.workspace.name, now=now, status_changes=outcome.status_changes,
-                    policy=self.outbox_policy)
-            if resolved.checkin_id is not None and self.subscriptions:
-                events.append(checkin_of(resolved, message, outcome.lead, now))
-        if self.subscriptions and not message.history:  # an imported chat is old news, not an event
-            events[:0] = message_events(message, lead, outcome.lead, inbox_id=inbox_id,
-                                        status_changes=outcome.status_changes, changes=diff)
-            queue_events(self.db, events, self.subscriptions, workspace=self.workspace.name, now=now)
-        conn.execute(
-            "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ?",
-            (stamp, outcome.fired, inbox_id),
-        )
-        return outcome
-
-
-def _add(total: ProcessStats, part: ProcessStats) -> None:
-    total.processed += part.processed
-    total.fired += part.fired
-    total.status_changes += part.status_changes
-    total.queued += part.queued
-    total.errors.extend(part.errors)
-    total.changes.update(part.changes)
-
+        """The slow path (store.careful): one savepoint per message."""
+        return careful_batch(self, rows, now)
 
 def _fetch_leads(conn: sqlite3.Connection, phones: set[str]) -> dict[str, Lead | None]:
     found: dict[str, Lead | None] = dict.fromkeys(phones)
@@ -466,16 +440,3 @@ def _fetch_leads(conn: sqlite3.Connection, phones: set[str]) -> dict[str, Lead |
             lead = lead_from_row(row)
             found[lead.phone] = lead
     return found
-
-
-def stored_message(payload: str) -> Message:
-    """Parse an inbox row's payload (validated again: the row may predate a format change)."""
-    return parse_message(orjson.loads(payload))
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, MessageFormatError):
-        return f"malformed message: {exc}"
-    if isinstance(exc, json.JSONDecodeError):
-        return f"malformed message: not JSON ({exc.msg})"
-    return f"{type(exc).__name__}: {exc}"[:1000]

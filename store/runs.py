@@ -12,11 +12,11 @@ from sqlite_utils import Database
 
 from engine.evaluate import RuleRunRecord
 from store.leads import LEAD_MESSAGE_IDS
+from store.write_behind import RowInsert
 
-RUN_INSERT = (
-    "INSERT INTO rule_runs (at, rule_id, rule_name, trigger, inbox_id, lead_phone, fired, error, notes) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+RUNS = RowInsert("rule_runs", ("at", "rule_id", "rule_name", "trigger", "inbox_id", "lead_phone", "fired",
+                                "error", "notes"))
+RUN_INSERT = RUNS.each
 
 
 def record_runs(db: Database, runs: Sequence[RuleRunRecord], *, at: datetime,

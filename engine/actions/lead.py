@@ -52,6 +52,8 @@ class SetStatus(ActionBase):
 
 def _plain(number: float) -> str:
     """1500000.0 → "1500000", 12.5 → "12.5" (notes are read by people)."""
+    if type(number) is int:  # a score is usually whole: skip the float round trip
+        return str(number)
     return str(int(number)) if float(number).is_integer() else repr(float(number))
 
 

@@ -1,0 +1,134 @@
+"""Write-behind: a batch's append-only rows (rule runs, lead changes, outbox entries) are
+inserted by a second thread while the processor evaluates the next batch.
+
+Why: on a heavy rule set (eight rules fired, a webhook queued per message) inserting those
+rows is a third of the work, and the engine is pure Python holding the GIL. Each deferred
+table is written with ONE statement (`INSERT … SELECT … FROM json_each(?)`), a single
+`sqlite3_step` during which Python releases the GIL, so the insert runs on the second core
+while the engine runs on the first (scripts/bench.py measures it).
+
+What keeps it correct:
+- The rows go into the batch's own savepoint on the same connection, before that savepoint
+  is released (committed, when it is the outermost): the batch's effects and its
+  "processed" marks still land together or not at all (guarantee 2).
+- Nothing the next batch's evaluation reads is deferred: leads, visitor codes, check-ins
+  and the inbox marks are written at once; rule runs and lead changes are never read while
+  processing; the outbox is read only by a reply's cooldown, in the next batch's write,
+  which starts after this one has settled.
+- The processor settles a batch (waits for its thread) before it touches the connection
+  again for anything but the next batch's reads, and before run() returns.
+- Without a serialized SQLite library, a connection shared across threads, or JSON1, the
+  same rows go with executemany on the calling thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class RowInsert:
+    """An INSERT of many rows: the executemany form and the one-statement JSON form."""
+
+    table: str
+    columns: tuple[str, ...]
+    on_conflict: str = ""  # e.g. "ON CONFLICT (idempotency_key) DO NOTHING"
+
+    @property
+    def each(self) -> str:
+        """One row per statement (executemany)."""
+        marks = ", ".join("?" for _ in self.columns)
+        return f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES ({marks}) {self.on_conflict}".rstrip()
+
+    @property
+    def all_at_once(self) -> str:
+        """Every row in one statement, from a JSON array of row arrays."""
+        picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(self.columns)))
+        # An upsert clause after INSERT … SELECT needs a WHERE, or SQLite reads ON as a join.
+        where = " WHERE true" if self.on_conflict else ""
+        return (f"INSERT INTO {self.table} ({', '.join(self.columns)}) SELECT {picks} FROM json_each(?)"
+                f"{where} {self.on_conflict}").rstrip()
+
+
+@dataclass(slots=True)
+class Deferred:
+    """One batch's deferred rows, its open savepoint, and the thread writing them."""
+
+    savepoint: str
+    inserts: list[tuple[RowInsert, list[tuple[Any, ...]]]] = field(default_factory=list)
+    future: Future[None] | None = None
+
+    def add(self, insert: RowInsert, rows: list[tuple[Any, ...]]) -> None:
+        """Defer these rows (they keep their order, after any rows deferred before)."""
+        if rows:
+            self.inserts.append((insert, rows))
+
+
+class WriteBehind:
+    """The second thread: runs a batch's deferred inserts and releases its savepoint."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._executor: ThreadPoolExecutor | None = None
+        self._usable: bool | None = None  # decided on first use
+        self._lock = threading.Lock()
+
+    def start(self, deferred: Deferred) -> None:
+        """Hand the batch to the thread; the caller must not use the connection until settled,
+        except for reads that the deferred rows cannot change."""
+        if deferred.future is not None or not self.usable():
+            return
+        # JSON is built here, holding the GIL anyway; the thread then only steps SQLite.
+        statements = [(insert.all_at_once, orjson.dumps(rows).decode()) for insert, rows in deferred.inserts]
+        assert self._executor is not None
+        deferred.future = self._executor.submit(self._write, statements, deferred.savepoint)
+
+    def settle(self, deferred: Deferred) -> None:
+        """Wait until the batch is written and its savepoint released; raise what failed
+        (the savepoint is then still open for the caller to roll back)."""
+        if deferred.future is None:
+            # Not started (or no thread here): write on this thread.
+            for insert, rows in deferred.inserts:
+                self.conn.executemany(insert.each, rows)
+            self.conn.execute(f"RELEASE {deferred.savepoint}")
+            return
+        deferred.future.result()
+
+    def _write(self, statements: list[tuple[str, str]], savepoint: str) -> None:
+        for sql, rows_json in statements:
+            self.conn.execute(sql, (rows_json,))
+        self.conn.execute(f"RELEASE {savepoint}")
+
+    def usable(self) -> bool:
+        """Whether a second thread may use this connection (decided once)."""
+        with self._lock:
+            if self._usable is None:
+                self._usable = self._probe()
+            return self._usable
+
+    def _probe(self) -> bool:
+        if sqlite3.threadsafety != 3:  # the library must serialise calls on one connection
+            return False
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wabridge-write-behind")
+        try:
+            # Fails for a connection opened with check_same_thread (the default) or without JSON1.
+            executor.submit(self.conn.execute, "SELECT json_extract('[1]', '$[0]')").result()
+        except sqlite3.Error:  # ProgrammingError (another thread's connection) is one too
+            executor.shutdown(wait=True)
+            return False
+        self._executor = executor
+        return True
+
+    def close(self) -> None:
+        """Stop the thread (idle between batches; needed only by a caller that ends early)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            self._usable = None
+

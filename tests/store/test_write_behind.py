@@ -1,0 +1,132 @@
+"""Write-behind (store.write_behind): a batch's rule runs, lead changes and outbox entries are
+inserted by a second thread while the next batch is evaluated. What users rely on: the same
+results as writing them at once, the batch's effects landing whole with its processed marks,
+and a failing deferred insert costing only the message at fault."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlite_utils import Database
+
+from engine.model import parse_message
+from store.db import open_db
+from store.inbox import count_by_state, ingest_many
+from store.write_behind import RowInsert
+from tests.conftest import Clock, message
+from tests.store.test_guarantees import processor, seed_rules
+
+WEBHOOK_RULE = {"name": "Every message to the CRM", "trigger": "message.received", "sender": "all",
+                "conditions": [], "actions": [{"type": "send_webhook", "url": "http://127.0.0.1:9/crm"}]}
+
+
+def _traffic(customers: int, each: int) -> list[Any]:
+    texts = ["halo", "mau order", "berapa harganya?", "Payment received Rp 1.500.000", "makasih"]
+    rows = []
+    for turn in range(each):
+        for c in range(customers):
+            jid = f"62812000{c:05d}@s.whatsapp.net"
+            rows.append(parse_message(message(id=f"M{c}-{turn}", chat=jid, sender=jid,
+                                              text=texts[(c + turn) % len(texts)])))
+    return rows
+
+
+def _effects(db: Database) -> dict[str, Any]:
+    """What processing produced, without the ids and stamps that differ between two runs."""
+    conn = db.conn
+    return {
+        "inbox": conn.execute("SELECT message_id, state, fired, error FROM inbox ORDER BY id").fetchall(),
+        "leads": conn.execute("SELECT phone, status, score, tags, chat_count, value_actual FROM leads "
+                              "ORDER BY phone").fetchall(),
+        "runs": conn.execute("SELECT rule_id, rule_name, trigger, inbox_id, lead_phone, fired, error, notes "
+                             "FROM rule_runs ORDER BY id").fetchall(),
+        "changes": conn.execute("SELECT lead_phone, inbox_id, changes, changed_by FROM lead_changes "
+                                "ORDER BY id").fetchall(),
+        "outbox": conn.execute("SELECT kind, idempotency_key, rule_id, lead_phone, inbox_id, target FROM outbox "
+                               "ORDER BY id").fetchall(),
+    }
+
+
+def _run(db: Database, clock: Clock, traffic: list[Any]) -> Any:
+    ruleset = seed_rules(db, clock, [WEBHOOK_RULE])
+    work = processor(db, ruleset, clock, batch_size=7)  # many batches: every one overlaps the next
+    ingest_many(db, traffic, clock())
+    return work, work.run()
+
+
+def test_rows_written_behind_equal_rows_written_at_once(tmp_path: Path, clock: Clock) -> None:
+    traffic = _traffic(customers=13, each=6)
+    behind = open_db(tmp_path / "behind.db")
+    work, stats = _run(behind, clock, traffic)
+    assert work.write_behind.usable()  # open_db's connection may be shared: the thread is used
+    # The same traffic on a connection only its own thread may use: everything written at once.
+    at_once = Database(sqlite3.connect(tmp_path / "at-once.db"))
+    for statement in open_db(tmp_path / "schema.db").conn.iterdump():
+        if statement.startswith(("CREATE TABLE", "CREATE INDEX", "CREATE UNIQUE INDEX")):
+            at_once.conn.execute(statement)
+    at_once.conn.commit()
+    work_at_once, stats_at_once = _run(at_once, clock, traffic)
+    assert not work_at_once.write_behind.usable()
+    assert (stats.processed, stats.fired, stats.queued) == (stats_at_once.processed, stats_at_once.fired,
+                                                           stats_at_once.queued) == (78, stats.fired, 78)
+    assert _effects(behind) == _effects(at_once)
+    # Nothing is left half-done: every message processed, every effect committed.
+    other = open_db(tmp_path / "behind.db")
+    assert count_by_state(other) == {"done": 78}
+    assert other.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 78
+
+
+def test_the_deferred_rows_are_written_by_another_thread(tmp_path: Path, clock: Clock) -> None:
+    db = open_db(tmp_path / "w.db")
+    writers: Counter[str] = Counter()
+    db.conn.create_function("note_writer", 0, lambda: writers.update([threading.current_thread().name]) or 0)
+    db.conn.execute("CREATE TRIGGER runs_seen AFTER INSERT ON rule_runs BEGIN SELECT note_writer(); END")
+    _run(db, clock, _traffic(customers=5, each=4))  # 20 messages in batches of 7
+    # Every batch but the last is written behind the next one's evaluation; the last batch
+    # has nothing to overlap with and is written by the processing thread when run() ends.
+    behind = sum(n for name, n in writers.items() if name.startswith("wabridge-write-behind"))
+    last = writers[threading.current_thread().name]
+    assert behind > 0 and last > 0 and behind + last == db.conn.execute("SELECT COUNT(*) FROM rule_runs").fetchone()[0]
+    assert set(writers) == {threading.current_thread().name, *(n for n in writers if n.startswith("wabridge-write"))}
+
+
+def test_a_failing_deferred_insert_costs_only_the_message_at_fault(tmp_path: Path, clock: Clock) -> None:
+    """A deferred insert fails (here a trigger refuses one rule run): the batch's savepoint is
+    rolled back, the batch is redone message by message, the next batch is evaluated again."""
+    db = open_db(tmp_path / "w.db")
+    db.conn.execute("CREATE TRIGGER refuse AFTER INSERT ON rule_runs WHEN NEW.inbox_id = 17 "
+                    "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+    traffic = _traffic(customers=9, each=4)
+    _, stats = _run(db, clock, traffic)
+    states = dict(db.conn.execute("SELECT id, state FROM inbox").fetchall())
+    assert states[17] == "error" and [e[0] for e in stats.errors] == [17]
+    assert sum(1 for s in states.values() if s == "done") == len(traffic) - 1 == stats.processed
+    # No message counted twice or lost: each lead counts exactly its processed messages.
+    counted = dict(db.conn.execute("SELECT lead_phone, COUNT(*) FROM inbox WHERE state = 'done' "
+                                   "GROUP BY lead_phone").fetchall())
+    assert dict(db.conn.execute("SELECT phone, chat_count FROM leads").fetchall()) == counted
+    # Exactly one webhook per processed message, none for the refused one.
+    assert db.conn.execute("SELECT COUNT(*), COUNT(DISTINCT inbox_id) FROM outbox").fetchone() == (
+        len(traffic) - 1, len(traffic) - 1)
+    assert db.conn.execute("SELECT COUNT(*) FROM outbox WHERE inbox_id = 17").fetchone()[0] == 0
+    assert not db.conn.in_transaction
+
+
+def test_the_json_form_inserts_what_executemany_inserts(tmp_path: Path) -> None:
+    """Types survive the JSON form: integers, text with quotes and non-ASCII, NULL; an upsert
+    clause keeps its meaning."""
+    conn = sqlite3.connect(tmp_path / "j.db")
+    conn.execute("CREATE TABLE t (k TEXT UNIQUE, n INTEGER, x REAL, s TEXT)")
+    insert = RowInsert("t", ("k", "n", "x", "s"), "ON CONFLICT (k) DO NOTHING")
+    rows = [("a", 1, 2.5, 'say "halo" 🙂'), ("b", None, None, None), ("a", 9, 9.0, "duplicate")]
+    conn.execute(insert.all_at_once, (orjson.dumps(rows).decode(),))
+    json_rows = conn.execute("SELECT k, n, x, s, typeof(n), typeof(x) FROM t ORDER BY k").fetchall()
+    conn.execute("DELETE FROM t")
+    conn.executemany(insert.each, rows)
+    assert conn.execute("SELECT k, n, x, s, typeof(n), typeof(x) FROM t ORDER BY k").fetchall() == json_rows
+    assert json_rows[0] == ("a", 1, 2.5, 'say "halo" 🙂', "integer", "real")
