@@ -113,7 +113,7 @@ class Session:
         self.changed = asyncio.Condition()
         self.request_counter = 0
         self.lock = asyncio.Lock()
-        self.committed: deque[str] = deque(maxlen=2000)  # ids of messages committed to the inbox
+        self.committed: deque[str] = deque(maxlen=10_000)  # ids of messages committed (acks come in batches)
         self.reader_alive = False  # the frame reader of the current worker is running
         self.reader_failure: str | None = None  # why the last reader died (until the next launch)
         self.frames_oversized = 0  # frames skipped for being over the frame limit
@@ -278,6 +278,9 @@ class Session:
         assert proc.stdout is not None
         splitter = p.LineSplitter()
         while True:
+            # A read from a full buffer does not yield: let the intake start committing what this
+            # chunk queued (and HTTP answer) before the next one, however fast the worker writes.
+            await asyncio.sleep(0)
             data = await proc.stdout.read(READ_CHUNK)
             if not data:
                 return
