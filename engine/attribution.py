@@ -81,10 +81,13 @@ class CodeScan:
     bracketed: bool = False
 
 
+NO_CODES = CodeScan()
+
+
 def scan_codes(text: str) -> CodeScan:
     """Find visitor codes in a message text (any case; with brackets, or bare)."""
     if _HINT.search(text) is None:  # most messages: no "K-" anywhere, one quick scan
-        return CodeScan()
+        return NO_CODES
     for pattern, bracketed in ((_BRACKETED, True), (_BARE, False)):
         found: list[str] = []
         for match in pattern.finditer(text):
@@ -93,13 +96,13 @@ def scan_codes(text: str) -> CodeScan:
                 found.append(code)
         if found:
             return CodeScan(tuple(found), bracketed)
-    return CodeScan()
+    return NO_CODES
 
 
 def message_codes(message: Message) -> CodeScan:
     """Codes that may upgrade: only in a customer's own 1:1 message (never Team/CS, never groups)."""
     if message.from_me or message.is_group:
-        return CodeScan()
+        return NO_CODES
     return scan_codes(message.text)
 
 

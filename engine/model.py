@@ -108,8 +108,7 @@ class Message:
         return jid_to_phone(self.lead_jid)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form (one line of `wabridge replay`)."""
-        """Return the JSON form (one line of `wabridge replay`); `history` only when true."""
+        """Return the JSON form (one line of `wabridge replay`); rarer flags only when set."""
         out: dict[str, Any] = {
             "id": self.id,
             "session": self.session,

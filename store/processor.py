@@ -41,7 +41,7 @@ from store.process_stats import ProcessStats, add_stats, describe_failure, store
 from store.runs import RUNS, run_rows
 from store.subscriptions import Event, Subscription, checkin_of, message_events, queue_events
 from store.visitors import VisitorUpgrades
-from store.write_behind import Deferred, WriteBehind
+from store.write_behind import Deferred, RowUpdate, WriteBehind
 
 Clock = Callable[[], datetime]
 MAX_CARRIED_LEADS = 50_000  # leads a replay keeps in memory between chunks
@@ -76,6 +76,15 @@ class _Behind:
 
     def start(self) -> None:
         self.write_behind.start(self.deferred)
+
+
+# The processed marks of a batch's messages: (processed_at, fired, inbox id) rows.
+INBOX_DONE = RowUpdate(
+    "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ? AND state = 'pending'",
+    "UPDATE inbox SET state = 'done', processed_at = json_extract(j.value, '$[0]'), "
+    "fired = json_extract(j.value, '$[1]') FROM json_each(?) AS j "
+    "WHERE inbox.id = json_extract(j.value, '$[2]') AND inbox.state = 'pending'",
+)
 
 
 class Processor:
@@ -281,8 +290,8 @@ class Processor:
         return keep_first_seen(lead, outcome, message) if message.history else outcome
 
     def _write(self, batch: _WriteSet) -> _Behind:
-        """Write one batch in its own savepoint: leads, visitor codes, check-ins and inbox marks
-        now; rule runs, lead changes and outbox entries deferred to the write-behind thread.
+        """Write one batch in its own savepoint: leads, visitor codes and check-ins now; rule
+        runs, lead changes, outbox entries and processed marks deferred to the write-behind thread.
         The savepoint is released once those are in (`_settled`): one fsync per batch."""
         conn = self.db.conn
         self._savepoints += 1
@@ -323,10 +332,7 @@ class Processor:
                 batch.stats.queued += queue_events(self.db, batch.events, self.subscriptions,
                                                    workspace=self.workspace.name, now=batch.now)
             outbox.defer(deferred)
-            if batch.done:
-                conn.executemany(
-                    "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ? "
-                    "AND state = 'pending'", batch.done)
+            deferred.add(INBOX_DONE, batch.done)
             if batch.failed:
                 conn.executemany(
                     "UPDATE inbox SET state = 'error', error = ?, processed_at = ? WHERE id = ?",
@@ -360,8 +366,8 @@ class Processor:
             except Exception as exc:  # guarantee 4: a malformed row is marked, the rest go on
                 parsed.append((inbox_id, exc))
         parsed = self._identities(parsed, now, leads, batch)
-        missing = {m.lead_phone for _, m in parsed if isinstance(m, Message) and m.lead_phone not in leads}
-        leads.update(_fetch_leads(self.db.conn, missing))
+        phones = {m.lead_phone for _, m in parsed if isinstance(m, Message)}
+        leads.update(_fetch_leads(self.db.conn, phones.difference(leads)))
         self.upgrades.begin(self.db.conn, (m for _, m in parsed if isinstance(m, Message)))
         if reads_done is not None:
             reads_done()

@@ -180,6 +180,7 @@ class VisitorUpgrades:
         self._used: set[str] = set()
         self._consumed: list[tuple[str, int, str, str]] = []
         self._log: list[tuple[Any, ...]] = []
+        self._any_codes = True  # until begin() has looked at a batch
 
     def begin(self, conn: sqlite3.Connection, messages: Iterable[Message]) -> None:
         """Start a batch: forget the last one, load the visitors its messages name."""
@@ -188,9 +189,12 @@ class VisitorUpgrades:
         self._log.clear()
         codes = [code for message in messages for code in message_codes(message).codes]
         self._visitors = visitors_by_code(conn, codes) if codes else {}
+        self._any_codes = bool(codes)  # most batches carry none: decide() need not scan again
 
     def decide(self, message: Message, now: datetime) -> Decision:
         """The engine's decision for one message of the batch."""
+        if not self._any_codes:
+            return NO_DECISION
         scan = message_codes(message)
         if not scan.codes:
             return NO_DECISION

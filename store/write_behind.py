@@ -1,5 +1,5 @@
-"""Write-behind: a batch's append-only rows (rule runs, lead changes, outbox entries) are
-inserted by a second thread while the processor evaluates the next batch.
+"""Write-behind: a batch's append-only rows (rule runs, lead changes, outbox entries) and its
+inbox "done" marks are written by a second thread while the processor evaluates the next batch.
 
 Why: on a heavy rule set (eight rules fired, a webhook queued per message) inserting those
 rows is a third of the work, and the engine is pure Python holding the GIL. Each deferred
@@ -12,9 +12,9 @@ What keeps it correct:
   is released (committed, when it is the outermost): the batch's effects and its
   "processed" marks still land together or not at all (guarantee 2).
 - Nothing the next batch's evaluation reads is deferred: leads, visitor codes, check-ins
-  and the inbox marks are written at once; rule runs and lead changes are never read while
-  processing; the outbox is read only by a reply's cooldown, in the next batch's write,
-  which starts after this one has settled.
+  are written at once; rule runs and lead changes are never read while processing; the
+  outbox is read only by a reply's cooldown, in the next batch's write, which starts after
+  this one has settled; the next batch reads only inbox rows above this one's.
 - The processor settles a batch (waits for its thread) before it touches the connection
   again for anything but the next batch's reads, and before run() returns.
 - Without a serialized SQLite library, a connection shared across threads, or JSON1, the
@@ -56,15 +56,26 @@ class RowInsert:
                 f"{where} {self.on_conflict}").rstrip()
 
 
+@dataclass(frozen=True, slots=True)
+class RowUpdate:
+    """An UPDATE of many rows, in both forms (see RowInsert)."""
+
+    each: str
+    all_at_once: str
+
+
+RowWrite = RowInsert | RowUpdate
+
+
 @dataclass(slots=True)
 class Deferred:
     """One batch's deferred rows, its open savepoint, and the thread writing them."""
 
     savepoint: str
-    inserts: list[tuple[RowInsert, list[tuple[Any, ...]]]] = field(default_factory=list)
+    inserts: list[tuple[RowWrite, list[tuple[Any, ...]]]] = field(default_factory=list)
     future: Future[None] | None = None
 
-    def add(self, insert: RowInsert, rows: list[tuple[Any, ...]]) -> None:
+    def add(self, insert: RowWrite, rows: list[tuple[Any, ...]]) -> None:
         """Defer these rows (they keep their order, after any rows deferred before)."""
         if rows:
             self.inserts.append((insert, rows))

@@ -68,7 +68,10 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_bursts_share_commits(tmp_pa
     database = daemon.data / "wabridge.db"
     daemon.start()
     try:
-        worker = daemon.session(A)["worker_pid"]
+        # The worker may still be starting when the daemon answers (a loaded machine): wait for it.
+        deadline = time.monotonic() + 30
+        while not (worker := daemon.session(A)["worker_pid"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert worker
         reader = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
 
