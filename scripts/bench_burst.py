@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sqlite3
 import sys
@@ -66,6 +67,12 @@ def backlog(number: str, index: int, count: int, seed: int) -> list[dict[str, An
         message["id"] = f"BURST{index:02d}{message['id'][5:]}"
         message.pop("timestamp")  # stamped by the simulated phone as it delivers them
     return messages
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -109,6 +116,9 @@ def run(count: int, per_number: int, seed: int, timeout: float, path: str = "bac
                         60, "the warm-up to be processed")
             _, before = daemon.request("GET", "/metrics")
             commits_before = metric(before.decode(), "wabridge_inbox_commits_total")
+            assert daemon.proc is not None
+            workers = [daemon.session(n)["worker_pid"] for n in numbers]
+            cpu_before = cpu_seconds(daemon.proc.pid), sum(cpu_seconds(w) for w in workers)
             payloads = {number: backlog(number, i, per_number, seed) for i, number in enumerate(numbers)}
             total = count * per_number
             failures: list[str] = []
@@ -149,6 +159,7 @@ def run(count: int, per_number: int, seed: int, timeout: float, path: str = "bac
                     break
                 time.sleep(0.02)
             elapsed = time.monotonic() - started
+            cpu_after = cpu_seconds(daemon.proc.pid), sum(cpu_seconds(w) for w in workers)
             if done < total:
                 raise SystemExit(f"only {done} of {total} messages processed within {timeout:.0f} s")
             rows = db.execute("SELECT received_at, processed_at, fired, state FROM inbox "
@@ -179,6 +190,8 @@ def run(count: int, per_number: int, seed: int, timeout: float, path: str = "bac
         "webhooks_per_message": round(webhooks / total, 2),
         "inbox_commits": int(commits),
         "daemon_peak_rss_mb": round(rss, 1),
+        "daemon_cpu_ms_per_message": round((cpu_after[0] - cpu_before[0]) * 1000 / total, 3),
+        "workers_cpu_ms_per_message": round((cpu_after[1] - cpu_before[1]) * 1000 / total, 3),
     }
 
 
@@ -212,6 +225,8 @@ def main() -> None:
           f"{result['webhooks_per_message']}, errors {result['errors']}")
     print(f"inbox commits {result['inbox_commits']} ({result['messages'] / max(result['inbox_commits'], 1):.0f} "
           f"messages per commit), daemon peak RSS {result['daemon_peak_rss_mb']} MB")
+    print(f"CPU per message: daemon {result['daemon_cpu_ms_per_message']} ms, "
+          f"workers {result['workers_cpu_ms_per_message']} ms")
 
 
 if __name__ == "__main__":

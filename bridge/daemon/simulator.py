@@ -4,6 +4,7 @@ list what the simulated customers' phones received, crash a worker. A mixin of t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable, Mapping
@@ -54,12 +55,15 @@ class SimControl:
             raise NotAvailableError(f"{number} is {session.view.state.value}, not CONNECTED: pair it first")
         complete = complete_sim_message(session.config.phone, message)
         parse_message(complete)  # MessageFormatError → 400 naming the field
-        await session.send_command(p.SimMessage(message=complete))
+        committed = session.await_commit(complete["id"])
         try:
+            await session.send_command(p.SimMessage(message=complete))
             # 201 means committed to the inbox, not merely handed to the worker.
-            await session.wait_for(lambda v: complete["id"] in session.committed, 10)
+            await asyncio.wait_for(asyncio.shield(committed), 10)
         except TimeoutError:
             raise NotAvailableError("the simulated phone did not deliver the message (worker restarting?)") from None
+        finally:
+            session.commit_waiters.pop(complete["id"], None)
         return {"id": complete["id"], "session": complete["session"]}
 
     async def sim_history(self, number: str, messages: list[Mapping[str, Any]], sync_type: str) -> int:

@@ -115,7 +115,7 @@ class Session(WorkerOutput):
         self.changed = asyncio.Condition()
         self.request_counter = 0
         self.lock = asyncio.Lock()
-        self.committed: deque[str] = deque(maxlen=10_000)  # ids of messages committed (acks come in batches)
+        self.commit_waiters: dict[str, asyncio.Future[None]] = {}  # message id → someone awaiting its commit
         self.reader_alive = False  # the frame reader of the current worker is running
         self.reader_failure: str | None = None  # why the last reader died (until the next launch)
         self.frames_oversized = 0  # frames skipped for being over the frame limit
@@ -279,8 +279,16 @@ class Session(WorkerOutput):
         await self.acks.add(frame, committing, proc)
 
     def _committed(self, frames: list[p.MessageFrame]) -> None:
-        self.committed.extend(str(frame.message.get("id")) for frame in frames)
+        if self.commit_waiters:
+            for frame in frames:
+                waiter = self.commit_waiters.pop(str(frame.message.get("id")), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
         self.set_view(last_message_at=_now(), messages_received=self.view.messages_received + len(frames))
+
+    def await_commit(self, message_id: str) -> asyncio.Future[None]:
+        """A future resolved once the message with this id is in the inbox (ask before sending it)."""
+        return self.commit_waiters.setdefault(message_id, asyncio.get_running_loop().create_future())
 
     # ------------------------------------------------------------------ commands
 
