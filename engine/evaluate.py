@@ -14,22 +14,18 @@ Semantics (also in the README):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, NamedTuple
 
 from engine.actions import ActionRun, OutboxRequest
-from engine.anchors import TEXT_FIELD, Feature, FeatureIndex, find_anchor
 from engine.attribution import Upgrade, apply_upgrade
-from engine.conditions import ConditionTrace, compile_condition, explain_condition
+from engine.conditions import ConditionTrace, explain_condition
 from engine.context import EvalCache, EvalContext
-from engine.errors import RuleError
-from engine.model import DEFAULT_STATUSES, Lead, LeadDraft, Message
-from engine.operators import CompileEnv
-from engine.regexes import RegexBank
+from engine.model import Lead, LeadDraft, Message
 from engine.rules import MESSAGE_TRIGGER, Rule
-from engine.text import normalise
+from engine.ruleset import CompiledRule, RuleSet
 
 MAX_CHAIN = 8
 
@@ -88,94 +84,6 @@ class RuleExplanation:
             "conditions": self.conditions.to_dict() if self.conditions else None,
             "notes": list(self.notes),
         }
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    """A rule plus its single-closure condition check and its anchor (see engine.anchors)."""
-
-    rule: Rule
-    check: Callable[[EvalContext], bool]
-    anchor: frozenset[Feature] | None
-    position: int  # evaluation order: (priority, id)
-
-
-class RuleSet:
-    """Enabled rules compiled once and indexed by trigger, sender type and lead status."""
-
-    def __init__(
-        self,
-        rules: Iterable[Rule],
-        statuses: Sequence[str] = DEFAULT_STATUSES,
-        endpoints: frozenset[str] | None = None,
-    ) -> None:
-        self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: (r.priority, r.id)))
-        self.statuses = tuple(statuses)
-        self.bank = RegexBank()
-        self.env = CompileEnv(self.bank, self.statuses, endpoints)
-        by_folded = {normalise(st): st for st in self.statuses}
-        checks: list[tuple[Rule, Callable[[EvalContext], bool]]] = []
-        skipped: list[tuple[Rule, str]] = []
-        for rule in self.rules:
-            if not rule.enabled:
-                continue
-            try:
-                checks.append((rule, compile_condition(rule.conditions, self.env)))
-            except (RuleError, RecursionError, ValueError) as exc:
-                # One rule that cannot compile is skipped and reported; the others still run.
-                skipped.append((rule, str(exc) or type(exc).__name__))
-        self.skipped: tuple[tuple[Rule, str], ...] = tuple(skipped)
-        if skipped:
-            dropped = {id(r) for r, _ in skipped}
-            self.rules = tuple(r for r in self.rules if id(r) not in dropped)
-        self.bank.freeze()
-        regex_index = self.bank.indices(TEXT_FIELD)
-        compiled = [
-            CompiledRule(r, check, find_anchor(r.conditions, regex_index, by_folded), position)
-            for position, (r, check) in enumerate(checks)
-        ]
-        self._by_key: dict[tuple[str, str | None], tuple[CompiledRule, ...]] = {}
-        self._free: dict[tuple[str, str | None], int] = {}
-        masks: dict[Feature, int] = {}
-        self._compiled = compiled
-        for trigger in ("message.received", "lead.created", "lead.status_changed"):
-            of_trigger = [c for c in compiled if c.rule.trigger == trigger]
-            senders: tuple[str | None, ...] = ("customer", "team") if trigger == MESSAGE_TRIGGER else (None,)
-            for sender in senders:
-                key = (trigger, sender)
-                members = tuple(c for c in of_trigger if sender is None or c.rule.sender in (sender, "all"))
-                self._by_key[key] = members
-                self._free[key] = sum(1 << c.position for c in members if c.anchor is None)
-        for c in compiled:
-            for feature in c.anchor or ():
-                masks[feature] = masks.get(feature, 0) | (1 << c.position)
-        # Rules of other triggers/senders share features: keep each key's own rules only.
-        self._key_mask = {key: sum(1 << c.position for c in members)
-                          for key, members in self._by_key.items()}
-        self.features = FeatureIndex(masks)
-
-    def has_rules(self, trigger: str, sender: str | None) -> bool:
-        """Whether any enabled rule listens to this trigger (and sender type)."""
-        return bool(self._key_mask.get((trigger, sender if trigger == MESSAGE_TRIGGER else None)))
-
-    def candidates(self, trigger: str, sender: str | None, ctx: EvalContext) -> list[CompiledRule]:
-        """Rules that could fire on this event (their anchor is present), in evaluation order."""
-        key = (trigger, sender if trigger == MESSAGE_TRIGGER else None)
-        allowed = self._key_mask.get(key, 0)
-        if not allowed:
-            return []
-        mask = (self.features.reachable(ctx) & allowed) | self._free[key]
-        compiled = self._compiled
-        found: list[CompiledRule] = []
-        while mask:
-            low = mask & -mask
-            found.append(compiled[low.bit_length() - 1])
-            mask ^= low
-        return found
-
-    def all_of(self, trigger: str, sender: str | None) -> tuple[CompiledRule, ...]:
-        """Every enabled rule of a trigger and sender type, unfiltered (for explanations)."""
-        return self._by_key.get((trigger, sender if trigger == MESSAGE_TRIGGER else None), ())
 
 
 def new_lead(message: Message, now: datetime, statuses: Sequence[str]) -> Lead:

@@ -42,12 +42,13 @@ from workload import STATUSES, make_heavy_rules, make_messages, make_rules, writ
 
 from engine.conditions import AnyOf, Condition, Leaf, Not  # noqa: E402
 from engine.context import EvalContext  # noqa: E402
-from engine.evaluate import CompiledRule, RuleSet, process_message  # noqa: E402
+from engine.evaluate import process_message  # noqa: E402
 from engine.fields import FIELDS, FieldKind  # noqa: E402
 from engine.model import Message, Workspace, parse_message  # noqa: E402
 from engine.operators import OPERATORS, CompileEnv  # noqa: E402
 from engine.regexes import RegexBank  # noqa: E402
 from engine.rules import Rule, default_env, parse_rules  # noqa: E402
+from engine.ruleset import CompiledRule, RuleSet  # noqa: E402
 from engine.text import cached_regex, normalise  # noqa: E402
 
 TZ = ZoneInfo("Asia/Jakarta")

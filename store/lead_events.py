@@ -22,8 +22,9 @@ import orjson
 from sqlite_utils import Database
 
 from engine.changes import LeadEdit, apply_edit, new_lead_from_edit
-from engine.evaluate import Outcome, RuleRunRecord, RuleSet, process_change
+from engine.evaluate import Outcome, RuleRunRecord, process_change
 from engine.model import Lead, Workspace
+from engine.ruleset import RuleSet
 from store.leads import LEAD_MESSAGE_IDS, LEAD_SELECT, LEAD_UPSERT, get_lead, lead_diff, lead_from_row, lead_to_row
 from store.outbox import OutboxPolicy, enqueue
 from store.runs import RUN_INSERT, run_rows

@@ -20,9 +20,10 @@ from typing import Any
 import orjson
 from sqlite_utils import Database
 
-from engine.evaluate import Outcome, RuleSet, process_message
+from engine.evaluate import Outcome, process_message
 from engine.history import absorb_history, keep_first_seen
 from engine.model import Lead, Message, Workspace
+from engine.ruleset import RuleSet
 from store.careful import careful_batch
 from store.checkins import resolve_check_ins
 from store.identities import resolve_identities

@@ -16,10 +16,10 @@ from sqlite_utils import Database
 from bridge.config import Config
 from bridge.errors import EXIT_FAILED, EXIT_OK
 from engine.errors import RuleError, RuleSetError
-from engine.evaluate import RuleSet
 from engine.limits import MAX_DEPTH
 from engine.operators import CompileEnv
 from engine.rules import Rule, default_env, parse_rules
+from engine.ruleset import RuleSet
 from store.db import open_db
 from store.rules import load_rules
 

@@ -46,9 +46,9 @@ from bridge.outbox.replies import WorkerTransport
 from bridge.outbox.service import OutboxService
 from bridge.outbox.subscriptions import Subscriptions
 from bridge.partners.service import PartnerHooks
-from engine.evaluate import RuleSet
 from engine.model import Message
 from engine.rules import default_env
+from engine.ruleset import RuleSet
 from store.db import open_db
 from store.inbox import pending_count
 from store.lead_events import other_writers_version

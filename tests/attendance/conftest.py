@@ -14,10 +14,10 @@ import pytest
 from sqlite_utils import Database
 
 from engine.attendance import Event
-from engine.evaluate import RuleSet
 from engine.event_spec import parse_event_spec
 from engine.model import DEFAULT_STATUSES, Workspace, parse_message
 from engine.rules import default_env, parse_rules
+from engine.ruleset import RuleSet
 from engine.templates import TEMPLATES
 from store.db import open_db
 from store.events import CodeRow, create_event, import_attendees

@@ -9,9 +9,10 @@ import pytest
 from engine.actions import ACTIONS
 from engine.attendance import display, make_code
 from engine.errors import RuleError
-from engine.evaluate import RuleSet, process_message
+from engine.evaluate import process_message
 from engine.model import DEFAULT_STATUSES
 from engine.rules import default_env, parse_rule
+from engine.ruleset import RuleSet
 from engine.templates import TEMPLATES
 from tests.engine.engine_factories import NOW, TZ, make_message
 

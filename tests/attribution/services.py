@@ -16,9 +16,9 @@ from sqlite_utils import Database
 from bridge.attribution.service import Attribution
 from bridge.config import Config, parse_config
 from bridge.partners.service import PartnerHooks
-from engine.evaluate import RuleSet
 from engine.model import Workspace
 from engine.rules import default_env
+from engine.ruleset import RuleSet
 from store.db import open_db
 from store.processor import Processor
 from store.rules import load_rules

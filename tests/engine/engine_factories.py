@@ -71,7 +71,7 @@ def make_ruleset(rule_dicts: Sequence[dict[str, Any]],
                  statuses: Sequence[str] = DEFAULT_STATUSES,
                  endpoints: frozenset[str] | None = None):
     """A compiled RuleSet of the given rule dicts (ids 1..n)."""
-    from engine.evaluate import RuleSet
+    from engine.ruleset import RuleSet
 
     return RuleSet(parse(rule_dicts, statuses, endpoints), statuses, endpoints)
 

@@ -10,9 +10,10 @@ from typing import Any, ClassVar
 import pytest
 
 from engine.conditions import AllOf
-from engine.evaluate import Outcome, RuleSet, process_lead_event, process_message
+from engine.evaluate import Outcome, process_lead_event, process_message
 from engine.model import Lead, Message
 from engine.rules import Rule
+from engine.ruleset import RuleSet
 from tests.engine.engine_factories import (
     CUSTOMER,
     NOW,

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from engine.errors import RuleError, RuleSetError
-from engine.evaluate import RuleSet
 from engine.limits import MAX_ACTIONS, MAX_CONDITIONS, MAX_DEPTH, MAX_KEYWORDS, MAX_RULE_BYTES, MAX_RULES
 from engine.rules import default_env, parse_rule, parse_rules
+from engine.ruleset import RuleSet
 
 ENV = default_env(("new", "responded", "hot", "purchase"))
 ACTION = [{"type": "add_tag", "tag": "x"}]

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from engine.evaluate import Outcome, RuleSet, process_message
+from engine.evaluate import Outcome, process_message
 from engine.model import Lead
 from engine.rules import default_env, parse_rule
+from engine.ruleset import RuleSet
 from engine.templates import TEMPLATES
 from tests.engine.engine_factories import NOW, TZ, make_message
 

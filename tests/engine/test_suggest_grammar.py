@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from engine.evaluate import RuleSet, process_lead_event, process_message
+from engine.evaluate import process_lead_event, process_message
 from engine.model import DEFAULT_STATUSES
 from engine.rules import default_env, parse_rule
+from engine.ruleset import RuleSet
 from engine.suggest.grammar import describe_condition, negate, suggest
 from engine.suggest.meaning import Meaning
 from engine.suggest.words import EXAMPLES

@@ -25,10 +25,10 @@ from bridge.daemon.sessions import (
 from bridge.daemon.simulator import complete_sim_message
 from bridge.history.importer import Imported, store_history
 from bridge.leads.desk import LeadDesk
-from engine.evaluate import RuleSet
 from engine.model import Message, Workspace, parse_message, parse_timestamp
 from engine.operators import CompileEnv
 from engine.rules import default_env
+from engine.ruleset import RuleSet
 from store.db import open_db
 from store.leads import get_lead, lead_changes
 from store.processor import Processor

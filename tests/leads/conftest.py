@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from engine.evaluate import RuleSet
 from engine.rules import parse_rules
+from engine.ruleset import RuleSet
 from store.inbox import messages_of_lead
 from store.leads import LeadQuery, get_lead, iter_leads, lead_changes
 from store.runs import recent_runs

@@ -62,7 +62,7 @@ def _parse(raw: dict[str, Any]):  # type: ignore[no-untyped-def]
 
 
 def _ruleset(db: Any):  # type: ignore[no-untyped-def]
-    from engine.evaluate import RuleSet
+    from engine.ruleset import RuleSet
     from store.rules import load_rules
 
     return RuleSet(load_rules(db, default_env(DEFAULT_STATUSES)).rules, DEFAULT_STATUSES)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluate import RuleSet
 from engine.model import DEFAULT_STATUSES, Workspace, parse_message
 from engine.rules import default_env, parse_rules
+from engine.ruleset import RuleSet
 from engine.templates import TEMPLATES
 from store.db import open_db
 from store.inbox import count_by_state, ingest, ingest_many

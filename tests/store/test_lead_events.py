@@ -86,7 +86,7 @@ def test_delete_erases_what_came_before_and_keeps_what_came_after(tmp_path: Path
 
 
 def test_a_purchase_reached_by_a_person_queues_one_conversion_per_lead(tmp_path: Path, clock: Clock) -> None:
-    from engine.evaluate import RuleSet
+    from engine.ruleset import RuleSet
     from store.outbox import ConversionPolicy, OutboxPolicy
 
     db = open_db(tmp_path / "w.db")
