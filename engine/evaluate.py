@@ -171,12 +171,9 @@ class _Run:
                               f'not evaluated: "{stopped_by.name}" fired with stop_processing',
                               explain_condition(rule.conditions, ctx, self.ruleset.env, "conditions"))
                 continue
-            try:
-                passed = compiled.check(ctx)
-            except Exception as exc:  # guarantee 4: a broken rule is false, recorded, the rest go on
-                self.runs.append(RuleRunRecord(rule.id, rule.name, trigger, False,
-                                               error=f"condition failed: {type(exc).__name__}: {exc}"))
-                self._explain(rule, trigger, False, f"error: {exc}")
+            passed = self._check(compiled, ctx, trigger)
+            if passed is not True and passed is not False:
+                self._explain(rule, trigger, False, f"error: {passed}")
                 continue
             trace = explain_condition(rule.conditions, ctx, self.ruleset.env, "conditions")
             self._explain(rule, trigger, passed, "conditions passed" if passed else "a condition failed", trace)
@@ -198,18 +195,23 @@ class _Run:
             rule = compiled.rule
             if skip and rule.id in skip:
                 continue
-            try:
-                passed = compiled.check(ctx)
-            except Exception as exc:  # guarantee 4: a broken rule is false, recorded, the rest go on
-                self.runs.append(RuleRunRecord(rule.id, rule.name, trigger, False,
-                                               error=f"condition failed: {type(exc).__name__}: {exc}"))
-                continue
-            if passed:
+            if self._check(compiled, ctx, trigger) is True:
                 fired.append(rule)
                 if rule.stop_processing:
                     break
         apply = self.apply
         return [rule.id for rule in fired if apply(rule, trigger)]
+
+    def _check(self, compiled: CompiledRule, ctx: EvalContext, trigger: str) -> bool | Exception:
+        """A rule's conditions on the snapshot. A condition that raises is false for this event,
+        recorded as a failed run, and returned (guarantee 4: the other rules go on)."""
+        try:
+            return compiled.check(ctx)
+        except Exception as exc:
+            rule = compiled.rule
+            self.runs.append(RuleRunRecord(rule.id, rule.name, trigger, False,
+                                           error=f"condition failed: {type(exc).__name__}: {exc}"))
+            return exc
 
     def apply(self, rule: Rule, trigger: str) -> bool:
         """Apply a fired rule's actions in order; on an error undo them all and record it."""

@@ -22,6 +22,7 @@ from engine.errors import RuleSetError
 from engine.model import Message, MessageFormatError, parse_message
 from store.db import bulk_writes
 from store.leads import count_leads_by_status
+from store.process_stats import add_stats
 from store.processor import Processor, ProcessStats
 from store.rules import save_rules
 
@@ -86,14 +87,6 @@ def few_gc_pauses(first_generation: int = GC_FIRST_GENERATION) -> Iterator[None]
         gc.set_threshold(*before)
 
 
-def _merge(total: ProcessStats, part: ProcessStats) -> None:
-    total.processed += part.processed
-    total.fired += part.fired
-    total.status_changes += part.status_changes
-    total.queued += part.queued
-    total.errors.extend(part.errors)
-
-
 def replay(ctx: Context, path: Path, *, progress: bool) -> ReplaySummary:
     """Ingest and process a JSONL file chunk by chunk; pending work from a killed run goes first."""
     ruleset, broken = ctx.ruleset()
@@ -102,7 +95,7 @@ def replay(ctx: Context, path: Path, *, progress: bool) -> ReplaySummary:
     processor = Processor(ctx.db, ruleset, ctx.config.workspace.to_workspace(), utc_now)
     processor.outbox_policy = outbox_policy(ctx.config)  # [conversions] as the daemon applies it
     summary = ReplaySummary()
-    _merge(summary.processing, processor.run())  # leftovers of an interrupted run
+    add_stats(summary.processing, processor.run())  # leftovers of an interrupted run
     total = path.stat().st_size
     bar = tqdm(total=total, unit="B", unit_scale=True, disable=not progress, file=sys.stderr,
                desc="replay")
@@ -116,7 +109,7 @@ def replay(ctx: Context, path: Path, *, progress: bool) -> ReplaySummary:
         summary.messages += sum(1 for r in results if not r.duplicate)
         summary.duplicates += sum(1 for r in results if r.duplicate)
         chunk.clear()
-        _merge(summary.processing, stats)
+        add_stats(summary.processing, stats)
 
     with bulk_writes(ctx.db), few_gc_pauses():
         for message in read_lines(path, summary):

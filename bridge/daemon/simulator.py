@@ -66,28 +66,29 @@ class SimControl:
             session.commit_waiters.pop(complete["id"], None)
         return {"id": complete["id"], "session": complete["session"]}
 
-    async def sim_history(self, number: str, messages: list[Mapping[str, Any]], sync_type: str) -> int:
-        """Hand a simulated history sync chunk to the worker (defaults filled, validated); its count."""
+    def _connected_messages(self, number: str, messages: list[Mapping[str, Any]]
+                            ) -> tuple[Session, list[dict[str, Any]]]:
+        """The connected session of a simulated number and its messages with defaults filled,
+        each validated (MessageFormatError → 400 naming the field)."""
         self._require_sim()
         session = self._session(number)
         if session.view.state is not SessionState.CONNECTED:
             raise NotAvailableError(f"{number} is {session.view.state.value}, not CONNECTED: pair it first")
         complete = [complete_sim_message(session.config.phone, m) for m in messages]
         for item in complete:
-            parse_message(item)  # MessageFormatError → 400 naming the field
+            parse_message(item)
+        return session, complete
+
+    async def sim_history(self, number: str, messages: list[Mapping[str, Any]], sync_type: str) -> int:
+        """Hand a simulated history sync chunk to the worker (defaults filled, validated); its count."""
+        session, complete = self._connected_messages(number, messages)
         await session.send_command(p.SimHistory(messages=complete, sync_type=sync_type))
         return len(complete)
 
     async def sim_backlog(self, number: str, messages: list[Mapping[str, Any]]) -> int:
         """The offline backlog a phone delivers after a reconnect: every message handed to the
         simulated worker at once (journaled and forwarded as message frames); not awaited."""
-        self._require_sim()
-        session = self._session(number)
-        if session.view.state is not SessionState.CONNECTED:
-            raise NotAvailableError(f"{number} is {session.view.state.value}, not CONNECTED: pair it first")
-        complete = [complete_sim_message(session.config.phone, m) for m in messages]
-        for item in complete:
-            parse_message(item)  # MessageFormatError → 400 naming the field
+        session, complete = self._connected_messages(number, messages)
         for item in complete:
             await session.send_command(p.SimMessage(message=item))
         return len(complete)

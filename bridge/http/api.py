@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiohttp import web
 
 from bridge.http.auth import CONTROL, open_route
@@ -110,14 +113,19 @@ SIM_HISTORY_MAX = 500  # messages per simulated history chunk
 SIM_BACKLOG_MAX = 500  # messages per simulated offline backlog request
 
 
+def _message_list(body: Mapping[str, Any], most: int) -> list[dict[str, Any]]:
+    """A simulator body's `messages`: 1 to `most` message objects, or a 400 naming the field."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or len(messages) > most \
+            or not all(isinstance(m, dict) for m in messages):
+        raise ApiError(400, "bad_request", f"messages: a list of 1 to {most} message objects", field="messages")
+    return messages
+
+
 async def sim_backlog(request: web.Request) -> web.StreamResponse:
     """POST /sim/{number}/backlog {"messages": [...]}: messages delivered at once, as after a reconnect."""
     body = await read_json_object(request, required=True)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages or len(messages) > SIM_BACKLOG_MAX \
-            or not all(isinstance(m, dict) for m in messages):
-        raise ApiError(400, "bad_request", f"messages: a list of 1 to {SIM_BACKLOG_MAX} message objects",
-                       field="messages")
+    messages = _message_list(body, SIM_BACKLOG_MAX)
     try:
         count = await request.app[CONTROL].sim_backlog(_number(request), messages)
     except MessageFormatError:
@@ -128,11 +136,7 @@ async def sim_backlog(request: web.Request) -> web.StreamResponse:
 async def sim_history(request: web.Request) -> web.StreamResponse:
     """POST /sim/{number}/history {"messages": [...], "sync_type": "..."}: a history sync chunk."""
     body = await read_json_object(request, required=True)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages or len(messages) > SIM_HISTORY_MAX \
-            or not all(isinstance(m, dict) for m in messages):
-        raise ApiError(400, "bad_request", f"messages: a list of 1 to {SIM_HISTORY_MAX} message objects",
-                       field="messages")
+    messages = _message_list(body, SIM_HISTORY_MAX)
     sync_type = body.get("sync_type", "initial_bootstrap")
     if sync_type not in HISTORY_SYNC_TYPES.values():
         raise ApiError(400, "bad_request", f"sync_type: one of {', '.join(HISTORY_SYNC_TYPES.values())}",
