@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import json
 import os
-import random
 import resource
 import statistics
 import subprocess
@@ -38,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from naive_baseline import NaiveRuleSet  # noqa: E402
-from workload import STATUSES, make_heavy_rules, make_messages, make_rules, write_jsonl  # noqa: E402
+from workload import STATUSES, profile_workload, write_jsonl  # noqa: E402
 
 from engine.context import EvalContext  # noqa: E402
 from engine.evaluate import process_message  # noqa: E402
@@ -47,14 +46,6 @@ from engine.rules import Rule, default_env, parse_rules  # noqa: E402
 from engine.ruleset import RuleSet  # noqa: E402
 
 TZ = ZoneInfo("Asia/Jakarta")
-
-
-def load_workload(args: argparse.Namespace, profile: str,
-                  count: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    rng = random.Random(args.seed)
-    rules = (make_heavy_rules if profile == "heavy" else make_rules)(rng, args.rules)
-    messages = make_messages(rng, count, args.senders)
-    return rules, messages
 
 
 def compiled_rules(raw: list[dict[str, Any]]) -> list[Rule]:
@@ -323,7 +314,7 @@ DEFAULT_NAIVE = {"light": 20_000, "heavy": 10_000}
 def bench_profile(args: argparse.Namespace, profile: str) -> dict[str, Any]:
     """One profile, all phases: evaluation, end to end, naive, check, storage floor, trickle."""
     count = args.messages or (DEFAULT_MESSAGES[profile] // (10 if args.quick else 1))
-    raw_rules, raw_messages = load_workload(args, profile, count)
+    raw_rules, raw_messages = profile_workload(profile, count, seed=args.seed, rules=args.rules, senders=args.senders)
     rules = compiled_rules(raw_rules)
     messages = [parse_message(m) for m in raw_messages]
     report: dict[str, Any] = {

@@ -201,3 +201,12 @@ def make_heavy_rules(rng: random.Random, count: int = 100) -> list[dict[str, Any
             light["actions"].append({"type": "send_webhook", "url": hook, "event": "lead.status_changed"})
         rules.append(light)
     return rules
+
+
+def profile_workload(profile: str, count: int, *, seed: int, rules: int,
+                     senders: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A bench profile's rules (light: make_rules, heavy: make_heavy_rules) and `count`
+    messages from `senders` customers, all drawn from one seeded generator."""
+    rng = random.Random(seed)
+    made = (make_heavy_rules if profile == "heavy" else make_rules)(rng, rules)
+    return made, make_messages(rng, count, senders)
