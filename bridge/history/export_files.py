@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from pathlib import Path
 
 from engine.chat_export import ExportError
 
 MAX_TEXT_BYTES = 20 * 1024 * 1024
 MAX_ZIP_BYTES = 300 * 1024 * 1024
+_ENCRYPTED = 0x1  # general-purpose flag bit 0
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 _PREFERRED = ("_chat.txt",)  # the iOS name; Android writes "WhatsApp Chat with NAME.txt"
 
 
@@ -54,10 +57,16 @@ def _from_zip(data: bytes) -> str:
         if member.file_size > MAX_TEXT_BYTES:
             raise ExportError(f"{member.filename}: {member.file_size:,} bytes unpacked; the limit is "
                               f"{MAX_TEXT_BYTES:,}")
+        # Decided before opening: zipfile refuses these only once it reads the member.
+        if member.flag_bits & _ENCRYPTED:
+            raise ExportError(f"{member.filename}: the zip is password-protected; export the chat again")
+        if member.compress_type not in _METHODS:
+            raise ExportError(f"{member.filename}: packed with zip method {member.compress_type}, which "
+                              "wabridge cannot unpack (WhatsApp uses deflate)")
         try:
             with archive.open(member) as handle:
                 raw = handle.read(MAX_TEXT_BYTES + 1)
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # damaged data
             raise ExportError(f"{member.filename}: cannot be unpacked ({exc})") from None
         if len(raw) > MAX_TEXT_BYTES:
             raise ExportError(f"{member.filename}: more than {MAX_TEXT_BYTES:,} bytes unpacked")
