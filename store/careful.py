@@ -7,26 +7,39 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
+from sqlite_utils import Database
 
 from engine.evaluate import Outcome
-from engine.model import Lead
+from engine.model import Lead, Message, Workspace
 from store.checkins import resolve_check_ins
 from store.identities import resolve_identities
 from store.lead_events import HISTORY_INSERT, rule_origin
 from store.leads import get_lead, lead_diff, upsert_lead
-from store.outbox import enqueue
+from store.outbox import OutboxPolicy, enqueue
 from store.process_stats import ProcessStats, describe_failure, stored_message
 from store.runs import RUN_INSERT, run_rows
-from store.subscriptions import Event, checkin_of, message_events, queue_events
-
-if TYPE_CHECKING:
-    from store.processor import Processor
+from store.subscriptions import Event, Subscription, checkin_of, message_events, queue_events
+from store.visitors import VisitorUpgrades
 
 
-def careful_batch(processor: Processor, rows: list[tuple[int, str]], now: datetime) -> ProcessStats:
+class Processing(Protocol):
+    """What the careful path needs of the processor (store.processor.Processor has it)."""
+
+    db: Database
+    workspace: Workspace
+    outbox_policy: OutboxPolicy
+    subscriptions: tuple[Subscription, ...]
+    upgrades: VisitorUpgrades
+
+    def outcome(self, lead: Lead | None, message: Message, now: datetime, inbox_id: int, stamp: str) -> Outcome:
+        """One message's effects (rules, or history bookkeeping)."""
+        ...
+
+
+def careful_batch(processor: Processing, rows: list[tuple[int, str]], now: datetime) -> ProcessStats:
     """The slow path: one savepoint per message, so a failing write is isolated."""
     stats = ProcessStats()
     stamp = now.isoformat()
@@ -59,7 +72,7 @@ def careful_batch(processor: Processor, rows: list[tuple[int, str]], now: dateti
             stats.queued += len(outcome.requests)
     return stats
 
-def _one(processor: Processor, inbox_id: int, payload: str, now: datetime, stamp: str,
+def _one(processor: Processing, inbox_id: int, payload: str, now: datetime, stamp: str,
          leads: dict[str, Lead | None]) -> Outcome | None:
     message = stored_message(payload)
     for moved in resolve_identities(processor.db, [(inbox_id, message)], now).values():
@@ -77,7 +90,7 @@ def _one(processor: Processor, inbox_id: int, payload: str, now: datetime, stamp
     lead = leads[phone] if phone in leads else get_lead(processor.db, phone)
     conn = processor.db.conn
     processor.upgrades.begin(conn, [message])
-    outcome = processor._outcome(lead, message, now, inbox_id, stamp)
+    outcome = processor.outcome(lead, message, now, inbox_id, stamp)
     processor.upgrades.write(conn)
     diff: dict[str, list[Any]] = {}
     events: list[Event] = []

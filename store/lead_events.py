@@ -25,16 +25,23 @@ from engine.changes import LeadEdit, apply_edit, new_lead_from_edit
 from engine.evaluate import Outcome, RuleRunRecord, process_change
 from engine.model import Lead, Workspace
 from engine.ruleset import RuleSet
-from store.leads import LEAD_MESSAGE_IDS, LEAD_SELECT, LEAD_UPSERT, get_lead, lead_diff, lead_from_row, lead_to_row
+from store.leads import (
+    LEAD_MESSAGE_IDS,
+    LEAD_UPSERT,
+    get_lead,
+    lead_diff,
+    lead_to_row,
+    leads_by_phone,
+)
 from store.outbox import OutboxPolicy, enqueue
 from store.runs import RUN_INSERT, run_rows
 from store.subscriptions import Subscription, change_events, queue_events
-from store.write_behind import RowInsert
+from store.write_behind import row_insert
 
 CHANGE_SESSION = "wabridge"
 CHANGE_CHAT = "lead-change"
 CHANGE_OPS = ("create", "patch", "delete", "import")
-LEAD_CHANGES = RowInsert("lead_changes", ("at", "lead_phone", "inbox_id", "changes", "changed_by"))
+LEAD_CHANGES = row_insert("lead_changes", ("at", "lead_phone", "inbox_id", "changes", "changed_by"))
 HISTORY_INSERT = LEAD_CHANGES.each
 
 
@@ -270,18 +277,6 @@ def rule_origin(runs: Sequence[RuleRunRecord]) -> str:
     """`changed_by` of a change rules made: `rule:<names of the rules that fired>`."""
     names = list(dict.fromkeys(run.rule_name for run in runs if run.fired))
     return "rule:" + ", ".join(names) if names else "rule"
-
-
-def leads_by_phone(db: Database, phones: Sequence[str]) -> dict[str, Lead | None]:
-    """The stored leads of these phones (chunked IN queries)."""
-    found: dict[str, Lead | None] = {}
-    unique = list(dict.fromkeys(phones))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start:start + 500]
-        for row in db.conn.execute(f"{LEAD_SELECT} WHERE phone IN ({', '.join('?' for _ in chunk)})", chunk):
-            lead = lead_from_row(row)
-            found[lead.phone] = lead
-    return found
 
 
 def forget_lead(db: Database, phone: str, *, before: int) -> None:

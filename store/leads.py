@@ -119,6 +119,18 @@ def get_lead(db: Database, phone: str) -> Lead | None:
     return lead_from_row(row) if row else None
 
 
+def leads_by_phone(db: Database, phones: Sequence[str]) -> dict[str, Lead | None]:
+    """The stored leads of these phones (chunked IN queries)."""
+    found: dict[str, Lead | None] = {}
+    unique = list(dict.fromkeys(phones))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start:start + 500]
+        for row in db.conn.execute(f"{LEAD_SELECT} WHERE phone IN ({', '.join('?' for _ in chunk)})", chunk):
+            lead = lead_from_row(row)
+            found[lead.phone] = lead
+    return found
+
+
 def upsert_lead(db: Database, lead: Lead) -> None:
     """Insert or replace the lead's row (call inside `db.atomic()`)."""
     db.conn.execute(LEAD_UPSERT, lead_to_row(lead))

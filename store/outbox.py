@@ -24,7 +24,7 @@ from sqlite_utils import Database
 
 from engine.actions import OutboxRequest
 from engine.model import Lead, Message
-from store.write_behind import Deferred, RowInsert
+from store.write_behind import Deferred, row_insert
 
 OUTBOX_STATES = ("pending", "delivered", "failed", "dead")
 OUTBOX_KINDS = ("webhook", "reply", "conversion", "message")
@@ -194,7 +194,7 @@ def _prepare(db: Database, request: OutboxRequest, index: int, *, documents: _Ev
     return key, request.kind, payload
 
 
-OUTBOX_ROWS = RowInsert("outbox", ("kind", "idempotency_key", "rule_id", "lead_phone", "inbox_id", "payload",
+OUTBOX_ROWS = row_insert("outbox", ("kind", "idempotency_key", "rule_id", "lead_phone", "inbox_id", "payload",
                                     "target", "next_attempt_at", "retry_since", "created_at", "updated_at"),
                         "ON CONFLICT (idempotency_key) DO NOTHING")
 OUTBOX_INSERT = OUTBOX_ROWS.each

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from itertools import takewhile
 from operator import attrgetter
 from typing import Any
@@ -29,20 +30,13 @@ from store.checkins import resolve_check_ins
 from store.identities import resolve_identities
 from store.inbox import Ingested, ingest_many, parsed_by_id
 from store.lead_events import LEAD_CHANGES, ChangeApplier, ChangeResult, rule_origin
-from store.leads import (
-    LEAD_INSERT,
-    LEAD_SELECT,
-    lead_diff,
-    lead_from_row,
-    lead_to_row,
-    lead_updates,
-)
+from store.leads import LEAD_INSERT, lead_diff, lead_to_row, lead_updates, leads_by_phone
 from store.outbox import OutboxPolicy, OutboxWriter
 from store.process_stats import ProcessStats, add_stats, describe_failure, stored_message
 from store.runs import RUNS, run_rows
 from store.subscriptions import Event, Subscription, checkin_of, message_events, queue_events
 from store.visitors import VisitorUpgrades
-from store.write_behind import Deferred, RowUpdate, WriteBehind
+from store.write_behind import Deferred, RowWrite, WriteBehind
 
 Clock = Callable[[], datetime]
 MAX_CARRIED_LEADS = 50_000  # leads a replay keeps in memory between chunks
@@ -67,20 +61,16 @@ class _WriteSet:
     checked_in: list[str] = field(default_factory=list)  # leads a check-in changed in the database
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Behind:
     """A written batch whose deferred rows are (or are about to be) written behind."""
 
     batch: _WriteSet
     deferred: Deferred
-    write_behind: WriteBehind
-
-    def start(self) -> None:
-        self.write_behind.start(self.deferred)
 
 
 # The processed marks of a batch's messages: (processed_at, fired, inbox id) rows.
-INBOX_DONE = RowUpdate(
+INBOX_DONE = RowWrite(
     "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ? AND state = 'pending'",
     "UPDATE inbox SET state = 'done', processed_at = json_extract(j.value, '$[0]'), "
     "fired = json_extract(j.value, '$[1]') FROM json_each(?) AS j "
@@ -118,9 +108,9 @@ class Processor:
         self.write_behind = WriteBehind(db.conn)
         self._savepoints = 0  # names each batch's savepoint
 
-    def run(self, *, max_messages: int | None = None, parsed: Mapping[int, Message] | None = None,
+    def run(self, *, parsed: Mapping[int, Message] | None = None,
             leads: dict[str, Lead | None] | None = None) -> ProcessStats:
-        """Process pending messages until none are left (or `max_messages`).
+        """Process pending messages until none are left.
 
         `parsed` maps inbox ids to the messages the caller has just ingested, so their
         payloads need not be parsed again; any other row is read from its payload.
@@ -138,16 +128,10 @@ class Processor:
         # inserts while this thread evaluates the next batch (store.write_behind).
         behind: _Behind | None = None
         try:
-            while max_messages is None or stats.processed + len(stats.errors) < max_messages:
-                limit = self.batch_size
-                if max_messages is not None:
-                    limit = min(limit, max_messages - stats.processed - len(stats.errors)
-                                - (behind.batch.stats.processed + len(behind.batch.stats.errors) if behind else 0))
-                    if limit <= 0:
-                        break
+            while True:
                 found = self.db.conn.execute(
                     "SELECT id, payload, kind FROM inbox WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
-                    (last_id, limit),
+                    (last_id, self.batch_size),
                 ).fetchall()
                 if not found:
                     break
@@ -155,7 +139,7 @@ class Processor:
                 # messages before it go as one batch, then the change in its own transaction.
                 cut = next((i for i, row in enumerate(found) if row[2] != "message"), len(found))
                 if cut == 0:
-                    self._settle(behind, leads, stats)
+                    self._settled(behind, leads, stats)
                     behind = None
                     # Consecutive changes (people saving at once) share one transaction, one fsync.
                     run_of_changes = list(takewhile(lambda row: row[2] != "message", found))
@@ -166,9 +150,10 @@ class Processor:
                 rows = [(inbox_id, payload) for inbox_id, payload, _ in found[:cut]]
                 last_id = rows[-1][0]
                 previous = behind
-                batch = self._evaluate(rows, self.clock(), leads, reads_done=previous.start if previous else None)
+                start = partial(self.write_behind.start, previous.deferred) if previous else None
+                batch = self._evaluate(rows, self.clock(), leads, reads_done=start)
                 behind = None
-                if previous is not None and not self._settled(previous, leads, stats):
+                if not self._settled(previous, leads, stats):
                     # The previous batch was redone message by message: evaluate this one again
                     # on the leads as that left them.
                     batch = self._evaluate(rows, batch.now, leads)
@@ -183,16 +168,14 @@ class Processor:
                 for phone in batch.checked_in:
                     leads.pop(phone, None)  # a check-in tagged it in the database
         finally:
-            self._settle(behind, leads, stats)
+            self._settled(behind, leads, stats)
         return stats
 
-    def _settle(self, behind: _Behind | None, leads: dict[str, Lead | None], stats: ProcessStats) -> None:
-        if behind is not None:
-            self._settled(behind, leads, stats)
-
-    def _settled(self, behind: _Behind, leads: dict[str, Lead | None], stats: ProcessStats) -> bool:
-        """Wait for a batch's deferred rows; True when it landed whole. When they failed, its
-        savepoint is rolled back and the batch redone message by message (False)."""
+    def _settled(self, behind: _Behind | None, leads: dict[str, Lead | None], stats: ProcessStats) -> bool:
+        """Wait for a batch's deferred rows; True when it landed whole (or there is none). When
+        they failed, its savepoint is rolled back and the batch redone message by message."""
+        if behind is None:
+            return True
         try:
             self.write_behind.settle(behind.deferred)
         except Exception:
@@ -279,7 +262,7 @@ class Processor:
             self.history_rules = configured
         return results, stats
 
-    def _outcome(self, lead: Lead | None, message: Message, now: datetime, inbox_id: int, stamp: str) -> Outcome:
+    def outcome(self, lead: Lead | None, message: Message, now: datetime, inbox_id: int, stamp: str) -> Outcome:
         """One message's effects: rules (with the visitor-code upgrade), or for history without
         rules only the lead's first-seen time, name and chat count."""
         if message.history and not self.history_rules:
@@ -343,7 +326,7 @@ class Processor:
                 conn.execute(f"ROLLBACK TO {deferred.savepoint}")
                 conn.execute(f"RELEASE {deferred.savepoint}")
             raise
-        return _Behind(batch, deferred, self.write_behind)
+        return _Behind(batch, deferred)
 
     def _evaluate(self, rows: list[tuple[int, str]], now: datetime, leads: dict[str, Lead | None],
                   reads_done: Callable[[], None] | None = None) -> _WriteSet:
@@ -368,7 +351,9 @@ class Processor:
                 parsed.append((inbox_id, exc))
         parsed = self._identities(parsed, now, leads, batch)
         phones = {m.lead_phone for _, m in parsed if isinstance(m, Message)}
-        leads.update(_fetch_leads(self.db.conn, phones.difference(leads)))
+        missing = phones.difference(leads)
+        leads.update(dict.fromkeys(missing))  # None: no lead yet
+        leads.update(leads_by_phone(self.db, list(missing)))
         self.upgrades.begin(self.db.conn, (m for _, m in parsed if isinstance(m, Message)))
         if reads_done is not None:
             reads_done()
@@ -388,7 +373,7 @@ class Processor:
             if lead is not None and phone not in touched:
                 batch.stored[phone] = lead
             try:
-                outcome = self._outcome(lead, message, now, inbox_id, stamp)
+                outcome = self.outcome(lead, message, now, inbox_id, stamp)
             except Exception as exc:  # an engine bug must not stop the inbox
                 reason = describe_failure(exc)
                 batch.failed.append((reason, stamp, inbox_id))
@@ -436,14 +421,3 @@ class Processor:
     def _careful_batch(self, rows: list[tuple[int, str]], now: datetime) -> ProcessStats:
         """The slow path (store.careful): one savepoint per message."""
         return careful_batch(self, rows, now)
-
-def _fetch_leads(conn: sqlite3.Connection, phones: set[str]) -> dict[str, Lead | None]:
-    found: dict[str, Lead | None] = dict.fromkeys(phones)
-    ordered = list(phones)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start:start + 500]
-        sql = f"{LEAD_SELECT} WHERE phone IN ({', '.join('?' for _ in chunk)})"
-        for row in conn.execute(sql, chunk):
-            lead = lead_from_row(row)
-            found[lead.phone] = lead
-    return found

@@ -12,9 +12,9 @@ from sqlite_utils import Database
 
 from engine.evaluate import RuleRunRecord
 from store.leads import LEAD_MESSAGE_IDS
-from store.write_behind import RowInsert
+from store.write_behind import row_insert
 
-RUNS = RowInsert("rule_runs", ("at", "rule_id", "rule_name", "trigger", "inbox_id", "lead_phone", "fired",
+RUNS = row_insert("rule_runs", ("at", "rule_id", "rule_name", "trigger", "inbox_id", "lead_phone", "fired",
                                 "error", "notes"))
 RUN_INSERT = RUNS.each
 

@@ -24,7 +24,6 @@ What keeps it correct:
 from __future__ import annotations
 
 import sqlite3
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,38 +32,25 @@ import orjson
 
 
 @dataclass(frozen=True, slots=True)
-class RowInsert:
-    """An INSERT of many rows: the executemany form and the one-statement JSON form."""
-
-    table: str
-    columns: tuple[str, ...]
-    on_conflict: str = ""  # e.g. "ON CONFLICT (idempotency_key) DO NOTHING"
-
-    @property
-    def each(self) -> str:
-        """One row per statement (executemany)."""
-        marks = ", ".join("?" for _ in self.columns)
-        return f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES ({marks}) {self.on_conflict}".rstrip()
-
-    @property
-    def all_at_once(self) -> str:
-        """Every row in one statement, from a JSON array of row arrays."""
-        picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(self.columns)))
-        # An upsert clause after INSERT … SELECT needs a WHERE, or SQLite reads ON as a join.
-        where = " WHERE true" if self.on_conflict else ""
-        return (f"INSERT INTO {self.table} ({', '.join(self.columns)}) SELECT {picks} FROM json_each(?)"
-                f"{where} {self.on_conflict}").rstrip()
-
-
-@dataclass(frozen=True, slots=True)
-class RowUpdate:
-    """An UPDATE of many rows, in both forms (see RowInsert)."""
+class RowWrite:
+    """A statement over many rows, in both forms: `each` for executemany (one row per step),
+    `all_at_once` taking every row as one JSON array of row arrays (one step)."""
 
     each: str
     all_at_once: str
 
 
-RowWrite = RowInsert | RowUpdate
+def row_insert(table: str, columns: tuple[str, ...], on_conflict: str = "") -> RowWrite:
+    """An INSERT of rows of `columns` (`on_conflict`, e.g. "ON CONFLICT (key) DO NOTHING")."""
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+    # An upsert clause after INSERT … SELECT needs a WHERE, or SQLite reads ON as a join.
+    where = " WHERE true" if on_conflict else ""
+    return RowWrite(
+        f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}".rstrip(),
+        f"INSERT INTO {table} ({names}) SELECT {picks} FROM json_each(?){where} {on_conflict}".rstrip(),
+    )
 
 
 @dataclass(slots=True)
@@ -72,13 +58,13 @@ class Deferred:
     """One batch's deferred rows, its open savepoint, and the thread writing them."""
 
     savepoint: str
-    inserts: list[tuple[RowWrite, list[tuple[Any, ...]]]] = field(default_factory=list)
+    writes: list[tuple[RowWrite, list[tuple[Any, ...]]]] = field(default_factory=list)
     future: Future[None] | None = None
 
-    def add(self, insert: RowWrite, rows: list[tuple[Any, ...]]) -> None:
+    def add(self, write: RowWrite, rows: list[tuple[Any, ...]]) -> None:
         """Defer these rows (they keep their order, after any rows deferred before)."""
         if rows:
-            self.inserts.append((insert, rows))
+            self.writes.append((write, rows))
 
 
 class WriteBehind:
@@ -88,7 +74,6 @@ class WriteBehind:
         self.conn = conn
         self._executor: ThreadPoolExecutor | None = None
         self._usable: bool | None = None  # decided on first use
-        self._lock = threading.Lock()
 
     def start(self, deferred: Deferred) -> None:
         """Hand the batch to the thread; the caller must not use the connection until settled,
@@ -96,7 +81,7 @@ class WriteBehind:
         if deferred.future is not None or not self.usable():
             return
         # JSON is built here, holding the GIL anyway; the thread then only steps SQLite.
-        statements = [(insert.all_at_once, orjson.dumps(rows).decode()) for insert, rows in deferred.inserts]
+        statements = [(write.all_at_once, orjson.dumps(rows).decode()) for write, rows in deferred.writes]
         assert self._executor is not None
         deferred.future = self._executor.submit(self._write, statements, deferred.savepoint)
 
@@ -105,8 +90,8 @@ class WriteBehind:
         (the savepoint is then still open for the caller to roll back)."""
         if deferred.future is None:
             # Not started (or no thread here): write on this thread.
-            for insert, rows in deferred.inserts:
-                self.conn.executemany(insert.each, rows)
+            for write, rows in deferred.writes:
+                self.conn.executemany(write.each, rows)
             self.conn.execute(f"RELEASE {deferred.savepoint}")
             return
         deferred.future.result()
@@ -118,10 +103,9 @@ class WriteBehind:
 
     def usable(self) -> bool:
         """Whether a second thread may use this connection (decided once)."""
-        with self._lock:
-            if self._usable is None:
-                self._usable = self._probe()
-            return self._usable
+        if self._usable is None:
+            self._usable = self._probe()
+        return self._usable
 
     def _probe(self) -> bool:
         if sqlite3.threadsafety != 3:  # the library must serialise calls on one connection
@@ -135,11 +119,3 @@ class WriteBehind:
             return False
         self._executor = executor
         return True
-
-    def close(self) -> None:
-        """Stop the thread (idle between batches; needed only by a caller that ends early)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-            self._usable = None
-

@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from engine.model import parse_message
 from store.db import open_db
 from store.inbox import count_by_state, ingest_many
-from store.write_behind import RowInsert
+from store.write_behind import row_insert
 from tests.conftest import Clock, message
 from tests.store.test_guarantees import processor, seed_rules
 
@@ -122,7 +122,7 @@ def test_the_json_form_inserts_what_executemany_inserts(tmp_path: Path) -> None:
     clause keeps its meaning."""
     conn = sqlite3.connect(tmp_path / "j.db")
     conn.execute("CREATE TABLE t (k TEXT UNIQUE, n INTEGER, x REAL, s TEXT)")
-    insert = RowInsert("t", ("k", "n", "x", "s"), "ON CONFLICT (k) DO NOTHING")
+    insert = row_insert("t", ("k", "n", "x", "s"), "ON CONFLICT (k) DO NOTHING")
     rows = [("a", 1, 2.5, 'say "halo" 🙂'), ("b", None, None, None), ("a", 9, 9.0, "duplicate")]
     conn.execute(insert.all_at_once, (orjson.dumps(rows).decode(),))
     json_rows = conn.execute("SELECT k, n, x, s, typeof(n), typeof(x) FROM t ORDER BY k").fetchall()
