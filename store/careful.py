@@ -20,7 +20,7 @@ from store.lead_events import HISTORY_INSERT, rule_origin
 from store.leads import get_lead, lead_diff, upsert_lead
 from store.outbox import OutboxPolicy, enqueue
 from store.process_stats import ProcessStats, describe_failure, stored_message
-from store.runs import RUN_INSERT, run_rows
+from store.runs import RUNS, run_rows
 from store.subscriptions import Event, Subscription, checkin_of, message_events, queue_events
 from store.visitors import VisitorUpgrades
 
@@ -101,7 +101,7 @@ def _one(processor: Processing, inbox_id: int, payload: str, now: datetime, stam
             conn.execute(HISTORY_INSERT, (stamp, phone, inbox_id, orjson.dumps(diff, default=str).decode(),
                                           rule_origin(outcome.runs) if outcome.fired else "message"))
     if outcome.runs:
-        conn.executemany(RUN_INSERT, run_rows(outcome.runs, at=stamp, inbox_id=inbox_id, lead_phone=phone))
+        RUNS.executemany(conn, run_rows(outcome.runs, at=stamp, inbox_id=inbox_id, lead_phone=phone))
     if outcome.requests or (outcome.status_changes and processor.outbox_policy.watches_status):
         resolved = resolve_check_ins(processor.db, outcome.requests, message=message, inbox_id=inbox_id,
                                      now=now, tz=processor.workspace.tz)

@@ -34,7 +34,7 @@ from store.leads import (
     leads_by_phone,
 )
 from store.outbox import OutboxPolicy, enqueue
-from store.runs import RUN_INSERT, run_rows
+from store.runs import RUNS, run_rows
 from store.subscriptions import Subscription, change_events, queue_events
 from store.write_behind import row_insert
 
@@ -168,7 +168,7 @@ class ChangeApplier:
         if outcome.lead is not lead:
             self.db.conn.execute(LEAD_UPSERT, lead_to_row(outcome.lead))
         self.db.conn.executemany(HISTORY_INSERT, history)
-        self.db.conn.executemany(RUN_INSERT, runs)
+        RUNS.executemany(self.db.conn, runs)
         queued = self._queue(outcome, event_id, now) + self._tell(lead, outcome, change.by, f"change:{event_id}", now)
         self._done(event_id, now, outcome.fired)
         return ChangeResult(event_id, "ok", lead=outcome.lead, runs=outcome.runs,
@@ -242,7 +242,7 @@ class ChangeApplier:
         conn = self.db.conn
         conn.executemany(LEAD_UPSERT, leads)
         conn.executemany(HISTORY_INSERT, history)
-        conn.executemany(RUN_INSERT, runs)
+        RUNS.executemany(conn, runs)
         # The rows' phones and values are in the leads now; the event keeps only its size.
         summary = orjson.dumps({"op": "import", "by": change.by, "rows": len(change.rows)}).decode()
         self._done(event_id, now, fired, scrub=summary)

@@ -392,3 +392,11 @@ def m009_talkback(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS()
+def m010_no_rule_run_index_by_rule(db: Database) -> None:
+    """Drop the index of rule runs by rule: nothing reads rule runs by rule (the lead page and
+    Activity go by message, lead or error), and a heavy rule set writes eight runs a message,
+    each one an entry in that index too (scripts/bench.py: ~8% of a heavy replay)."""
+    db.executescript("DROP INDEX IF EXISTS rule_runs_rule;")

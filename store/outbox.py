@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,16 @@ AUTO_CONVERSION_RULE = "(config) conversions.on_status"
 def ts(moment: datetime) -> str:
     """The one timestamp format of the outbox (UTC, microseconds), so text order is time order."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def event_id(prefix: str) -> str:
+    """A new event id: `prefix` and 128 random bits in hex, the shape of a uuid4's hex.
+
+    Event ids identify, they protect nothing, so they come from `random` (reseeded in every
+    forked child) rather than the OS: uuid4 reads os.urandom, a system call per webhook,
+    and a heavy rule set queues one per message.
+    """
+    return f"{prefix}{random.getrandbits(128):032x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +71,11 @@ class OutboxPolicy:
 
 
 def webhook_envelope(event: str, *, event_id: str, occurred_at: datetime, workspace: str,
-                     lead: Mapping[str, Any], message: Mapping[str, Any] | None, rule_id: int,
-                     rule_name: str) -> dict[str, Any]:
+                     lead: Mapping[str, Any], message: Mapping[str, Any] | orjson.Fragment | None,
+                     rule_id: int, rule_name: str) -> dict[str, Any]:
     """The documented JSON body of every webhook (README: "Webhook payload"); `lead` and
-    `message` are their `to_dict()`, built once per event however many webhooks it queues."""
+    `message` are their `to_dict()`, built once per event however many webhooks it queues
+    (`message` may be that dict already serialised: the inbox row's payload is exactly it)."""
     return {
         "id": event_id,
         "type": event,
@@ -145,13 +157,14 @@ class _EventDocuments:
 
     lead: Lead
     message: Message | None
+    message_data: dict[str, Any] | orjson.Fragment | None = None
     lead_data: dict[str, Any] | None = None
-    message_data: dict[str, Any] | None = None
 
-    def envelope_parts(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def envelope_parts(self) -> tuple[dict[str, Any], dict[str, Any] | orjson.Fragment | None]:
         if self.lead_data is None:
             self.lead_data = self.lead.to_dict()
-            self.message_data = self.message.to_dict() if self.message is not None else None
+            if self.message_data is None and self.message is not None:
+                self.message_data = self.message.to_dict()
         return self.lead_data, self.message_data
 
 
@@ -164,11 +177,11 @@ def _prepare(db: Database, request: OutboxRequest, index: int, *, documents: _Ev
     origin = inbox_id if inbox_id is not None else uuid.uuid4().hex
     key = f"{request.kind}:{origin}:{request.rule_id}:{index}"
     if request.kind == "webhook":
-        event_id = f"evt_{uuid.uuid4().hex}"
-        payload["event_id"] = event_id
+        webhook_id = event_id("evt_")
+        payload["event_id"] = webhook_id
         lead_data, message_data = documents.envelope_parts()
         payload["body"] = webhook_envelope(
-            str(payload.get("event") or "rule.fired"), event_id=event_id, occurred_at=now,
+            str(payload.get("event") or "rule.fired"), event_id=webhook_id, occurred_at=now,
             workspace=workspace, lead=lead_data, message=message_data, rule_id=request.rule_id,
             rule_name=request.rule_name,
         )
@@ -185,12 +198,12 @@ def _prepare(db: Database, request: OutboxRequest, index: int, *, documents: _Ev
         event_name = str(payload.get("event_name") or conv.event_name)
         field = str(payload.get("value_from") or conv.value_from).removeprefix("lead.")
         value = getattr(lead, field, None)
-        event_id = f"conv_{uuid.uuid4().hex}"
-        body = conversion_body(event_name=event_name, event_id=event_id, event_time=now, lead=lead,
+        conversion_id = event_id("conv_")
+        body = conversion_body(event_name=event_name, event_id=conversion_id, event_time=now, lead=lead,
                                value=value if isinstance(value, int | float) else None, policy=conv)
         # One key per lead and event name: the UNIQUE index makes "sent once" hold forever.
         return f"conversion:{lead.phone}:{event_name}", "conversions", {
-            "event_name": event_name, "event_id": event_id, "body": body}
+            "event_name": event_name, "event_id": conversion_id, "body": body}
     return key, request.kind, payload
 
 
@@ -209,21 +222,29 @@ class OutboxWriter:
     INSERT per entry.
     """
 
-    __slots__ = ("db", "rows", "ids")
+    __slots__ = ("db", "rows", "ids", "_stamped")
 
     def __init__(self, db: Database, *, keep_ids: bool = False) -> None:
         self.db = db
         self.rows: list[tuple[Any, ...]] = []
         # With keep_ids, entries go one INSERT each and the new entries' ids are kept here.
         self.ids: list[int] | None = [] if keep_ids else None
+        self._stamped: tuple[datetime, str] | None = None  # a batch shares one `now`
 
     def add(self, requests: Sequence[OutboxRequest], *, lead: Lead, message: Message | None,
             inbox_id: int | None, workspace: str, now: datetime,
-            status_changes: Sequence[tuple[str, str]] = (), policy: OutboxPolicy | None = None) -> int:
-        """Queue one event's requests (and its automatic conversions); return how many rows."""
+            status_changes: Sequence[tuple[str, str]] = (), policy: OutboxPolicy | None = None,
+            message_json: str | None = None) -> int:
+        """Queue one event's requests (and its automatic conversions); return how many rows.
+
+        `message_json`: `message.to_dict()` already serialised (its inbox row's payload),
+        embedded as it is instead of building and serialising the dict again.
+        """
         policy = policy or OutboxPolicy()
-        stamp = ts(now)
-        documents = _EventDocuments(lead, message)
+        if self._stamped is None or self._stamped[0] is not now:
+            self._stamped = (now, ts(now))
+        stamp = self._stamped[1]
+        documents = _EventDocuments(lead, message, orjson.Fragment(message_json) if message_json else None)
         added = 0
         conversions = _auto_conversions(policy, status_changes)
         for index, request in enumerate([*requests, *conversions] if conversions else requests):

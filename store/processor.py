@@ -59,6 +59,9 @@ class _WriteSet:
     relinked: list[tuple[str, int]] = field(default_factory=list)  # (lead phone, inbox id): user id → phone
     events: list[Event] = field(default_factory=list)  # for the webhook subscriptions
     checked_in: list[str] = field(default_factory=list)  # leads a check-in changed in the database
+    # Payloads that are exactly their message's to_dict() serialised (messages this process
+    # ingested), so a webhook embeds them as they are.
+    payloads: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +307,7 @@ class Processor:
                                              now=batch.now, tz=self.workspace.tz)
                 outbox.add(resolved.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
                            workspace=self.workspace.name, now=batch.now, status_changes=outcome.status_changes,
-                           policy=self.outbox_policy)
+                           policy=self.outbox_policy, message_json=batch.payloads.get(inbox_id))
                 if resolved.checkin_id is not None or resolved.lead is not None:
                     batch.checked_in.append(message.lead_phone)
                 if resolved.checkin_id is not None and self.subscriptions:
@@ -340,10 +343,12 @@ class Processor:
         stamp = now.isoformat()
         parsed: list[tuple[int, Message | Exception]] = []
         known = self._parsed
+        payloads = batch.payloads
         for inbox_id, payload in rows:
             ready = known.get(inbox_id)
             if ready is not None:
                 parsed.append((inbox_id, ready))
+                payloads[inbox_id] = payload  # ingest stored exactly this message's to_dict()
                 continue
             try:
                 parsed.append((inbox_id, stored_message(payload)))
@@ -416,6 +421,7 @@ class Processor:
         for inbox_id, message in moved.items():
             leads.pop(message.lead_phone, None)
             batch.relinked.append((message.lead_phone, inbox_id))
+            batch.payloads.pop(inbox_id, None)  # no longer the message its payload holds
         return [(inbox_id, moved.get(inbox_id, m)) for inbox_id, m in parsed]
 
     def _careful_batch(self, rows: list[tuple[int, str]], now: datetime) -> ProcessStats:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlite_utils import Database
 
 from engine.evaluate import RuleRunRecord
@@ -15,25 +14,20 @@ from store.leads import LEAD_MESSAGE_IDS
 from store.write_behind import row_insert
 
 RUNS = row_insert("rule_runs", ("at", "rule_id", "rule_name", "trigger", "inbox_id", "lead_phone", "fired",
-                                "error", "notes"))
-RUN_INSERT = RUNS.each
+                                "error", "notes"), json_columns=("notes",))
 
 
 def record_runs(db: Database, runs: Sequence[RuleRunRecord], *, at: datetime,
                 inbox_id: int | None, lead_phone: str | None) -> None:
     """Write the rule runs of one event (inside the event's transaction)."""
-    db.conn.executemany(RUN_INSERT, run_rows(runs, at=at.isoformat(), inbox_id=inbox_id,
-                                             lead_phone=lead_phone))
+    RUNS.executemany(db.conn, run_rows(runs, at=at.isoformat(), inbox_id=inbox_id, lead_phone=lead_phone))
 
 
 def run_rows(runs: Sequence[RuleRunRecord], *, at: str, inbox_id: int | None,
              lead_phone: str | None) -> list[tuple[Any, ...]]:
-    """Rows for RUN_INSERT."""
-    return [
-        (at, r.rule_id, r.rule_name, r.trigger, inbox_id, lead_phone, int(r.fired), r.error,
-         orjson.dumps(r.notes).decode())
-        for r in runs
-    ]
+    """Rows for RUNS, notes still a tuple (RUNS.executemany or a write-behind encodes them)."""
+    return [(at, r.rule_id, r.rule_name, r.trigger, inbox_id, lead_phone, int(r.fired), r.error, r.notes)
+            for r in runs]
 
 
 def prune_runs(db: Database, now: datetime, keep_days: int) -> int:

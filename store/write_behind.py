@@ -2,10 +2,11 @@
 inbox "done" marks are written by a second thread while the processor evaluates the next batch.
 
 Why: on a heavy rule set (eight rules fired, a webhook queued per message) inserting those
-rows is a third of the work, and the engine is pure Python holding the GIL. Each deferred
-table is written with ONE statement (`INSERT … SELECT … FROM json_each(?)`), a single
-`sqlite3_step` during which Python releases the GIL, so the insert runs on the second core
-while the engine runs on the first (scripts/bench.py measures it).
+rows is a third of the work, and the engine is pure Python holding the GIL. A batch's deferred
+tables are written with ONE statement (an INSERT into a temporary view whose trigger runs each
+table's `INSERT … SELECT … FROM json_each(…)`), a single `sqlite3_step` during which Python
+releases the GIL, so the inserts run on the second core while the engine runs on the first
+(scripts/bench.py measures it).
 
 What keeps it correct:
 - The rows go into the batch's own savepoint on the same connection, before that savepoint
@@ -23,9 +24,12 @@ What keeps it correct:
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -34,14 +38,41 @@ import orjson
 @dataclass(frozen=True, slots=True)
 class RowWrite:
     """A statement over many rows, in both forms: `each` for executemany (one row per step),
-    `all_at_once` taking every row as one JSON array of row arrays (one step)."""
+    `all_at_once` taking every row as one JSON array of row arrays (one step).
+
+    `json_columns`: positions of columns stored as JSON text whose row values may be left as
+    lists or tuples. The one-statement form needs no encoding for them (json_extract of an
+    array is its JSON text, as orjson wrote it); `executemany` encodes them first. A heavy rule
+    set writes eight rule runs a message, and encoding each one's notes was 3% of a replay.
+    """
 
     each: str
     all_at_once: str
+    json_columns: tuple[int, ...] = ()
+
+    def executemany(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> sqlite3.Cursor:
+        """Run `each` over the rows, JSON columns encoded."""
+        return conn.executemany(self.each, self.encoded(rows))
+
+    def encoded(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The rows with their JSON columns as text (what `each` binds)."""
+        if not self.json_columns:
+            return rows
+        encoded: list[tuple[Any, ...]] = []
+        for row in rows:
+            values = list(row)
+            for position in self.json_columns:
+                value = values[position]
+                if isinstance(value, list | tuple):
+                    values[position] = orjson.dumps(value).decode()
+            encoded.append(tuple(values))
+        return encoded
 
 
-def row_insert(table: str, columns: tuple[str, ...], on_conflict: str = "") -> RowWrite:
-    """An INSERT of rows of `columns` (`on_conflict`, e.g. "ON CONFLICT (key) DO NOTHING")."""
+def row_insert(table: str, columns: tuple[str, ...], on_conflict: str = "", *,
+               json_columns: tuple[str, ...] = ()) -> RowWrite:
+    """An INSERT of rows of `columns` (`on_conflict`, e.g. "ON CONFLICT (key) DO NOTHING");
+    `json_columns` name the columns whose values may be lists (see RowWrite)."""
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
     picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
@@ -50,6 +81,38 @@ def row_insert(table: str, columns: tuple[str, ...], on_conflict: str = "") -> R
     return RowWrite(
         f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}".rstrip(),
         f"INSERT INTO {table} ({names}) SELECT {picks} FROM json_each(?){where} {on_conflict}".rstrip(),
+        tuple(columns.index(name) for name in json_columns),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Combined:
+    """Several one-statement writes as ONE statement: an INSERT into a temporary view whose
+    INSTEAD OF trigger runs them in order, each reading its rows from one column.
+
+    Why: after each statement the thread needs the GIL back, and the engine thread holds it up
+    to the switch interval (5 ms); four statements a batch left the thread waiting longer than
+    it wrote (scripts/bench.py, heavy). One statement waits once.
+    """
+
+    create: tuple[str, ...]  # IF NOT EXISTS: a rolled-back savepoint takes temp DDL with it
+    insert: str
+
+
+@lru_cache(maxsize=32)  # a processor defers a few fixed combinations of tables
+def _combined(statements: tuple[str, ...]) -> _Combined:
+    name = "write_behind_" + hashlib.sha256("\n".join(statements).encode()).hexdigest()[:16]
+    columns = [f"rows_{i}" for i in range(len(statements))]
+    body = []
+    for column, sql in zip(columns, statements, strict=True):
+        assert sql.count("json_each(?)") == 1, sql
+        body.append(sql.replace("json_each(?)", f"json_each(NEW.{column})") + ";")
+    return _Combined(
+        (f"CREATE TEMP VIEW IF NOT EXISTS {name} ({', '.join(columns)}) AS SELECT "
+         + ", ".join("NULL" for _ in columns),
+         f"CREATE TEMP TRIGGER IF NOT EXISTS {name}_rows INSTEAD OF INSERT ON {name} BEGIN "
+         + " ".join(body) + " END"),
+        f"INSERT INTO temp.{name} VALUES ({', '.join('?' for _ in columns)})",
     )
 
 
@@ -68,7 +131,7 @@ class Deferred:
 
 
 class WriteBehind:
-    """The second thread: runs a batch's deferred inserts and releases its savepoint."""
+    """The second thread: runs a batch's deferred inserts; settling releases its savepoint."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -78,28 +141,29 @@ class WriteBehind:
     def start(self, deferred: Deferred) -> None:
         """Hand the batch to the thread; the caller must not use the connection until settled,
         except for reads that the deferred rows cannot change."""
-        if deferred.future is not None or not self.usable():
+        if deferred.future is not None or not deferred.writes or not self.usable():
             return
+        combined = _combined(tuple(write.all_at_once for write, _ in deferred.writes))
+        for create in combined.create:
+            self.conn.execute(create)
         # JSON is built here, holding the GIL anyway; the thread then only steps SQLite.
-        statements = [(write.all_at_once, orjson.dumps(rows).decode()) for write, rows in deferred.writes]
+        columns = [orjson.dumps(rows).decode() for _, rows in deferred.writes]
         assert self._executor is not None
-        deferred.future = self._executor.submit(self._write, statements, deferred.savepoint)
+        deferred.future = self._executor.submit(self._write, combined.insert, columns)
 
     def settle(self, deferred: Deferred) -> None:
-        """Wait until the batch is written and its savepoint released; raise what failed
+        """Wait until the batch is written, then release its savepoint; raise what failed
         (the savepoint is then still open for the caller to roll back)."""
         if deferred.future is None:
             # Not started (or no thread here): write on this thread.
             for write, rows in deferred.writes:
-                self.conn.executemany(write.each, rows)
-            self.conn.execute(f"RELEASE {deferred.savepoint}")
-            return
-        deferred.future.result()
+                write.executemany(self.conn, rows)
+        else:
+            deferred.future.result()
+        self.conn.execute(f"RELEASE {deferred.savepoint}")
 
-    def _write(self, statements: list[tuple[str, str]], savepoint: str) -> None:
-        for sql, rows_json in statements:
-            self.conn.execute(sql, (rows_json,))
-        self.conn.execute(f"RELEASE {savepoint}")
+    def _write(self, insert: str, columns: Sequence[str]) -> None:
+        self.conn.execute(insert, columns)
 
     def usable(self) -> bool:
         """Whether a second thread may use this connection (decided once)."""

@@ -130,3 +130,24 @@ def test_the_json_form_inserts_what_executemany_inserts(tmp_path: Path) -> None:
     conn.executemany(insert.each, rows)
     assert conn.execute("SELECT k, n, x, s, typeof(n), typeof(x) FROM t ORDER BY k").fetchall() == json_rows
     assert json_rows[0] == ("a", 1, 2.5, 'say "halo" 🙂', "integer", "real")
+
+
+def test_a_json_column_lands_as_the_same_text_both_ways(tmp_path: Path) -> None:
+    """A rule run's notes may stay a tuple until written: the one-statement form stores the
+    text orjson would have written (quotes, escapes, non-ASCII, nothing, already text), so a
+    run written behind and one written with executemany read back the same."""
+    conn = sqlite3.connect(tmp_path / "n.db")
+    conn.execute("CREATE TABLE t (k INTEGER, notes TEXT)")
+    insert = row_insert("t", ("k", "notes"), json_columns=("notes",))
+    rows: list[tuple[Any, ...]] = [
+        (1, ('add_tag: +"vip"', "reply: Terima kasih 🙏 \\ ok", "line\nbreak\tand \x01 control")),
+        (2, ()),
+        (3, '["already text"]'),
+    ]
+    conn.execute(insert.all_at_once, (orjson.dumps(rows).decode(),))
+    behind = conn.execute("SELECT k, notes FROM t ORDER BY k").fetchall()
+    conn.execute("DELETE FROM t")
+    insert.executemany(conn, rows)
+    assert conn.execute("SELECT k, notes FROM t ORDER BY k").fetchall() == behind
+    assert [orjson.loads(notes) for _, notes in behind] == [list(rows[0][1]), [], ["already text"]]
+    assert behind[0][1] == orjson.dumps(rows[0][1]).decode()
