@@ -44,6 +44,8 @@ class RowWrite:
     lists or tuples. The one-statement form needs no encoding for them (json_extract of an
     array is its JSON text, as orjson wrote it); `executemany` encodes them first. A heavy rule
     set writes eight rule runs a message, and encoding each one's notes was 3% of a replay.
+    (Not for large objects: a webhook's payload left as an object cost the thread more parsing
+    than it saved this one.)
     """
 
     each: str
@@ -83,6 +85,11 @@ def row_insert(table: str, columns: tuple[str, ...], on_conflict: str = "", *,
         f"INSERT INTO {table} ({names}) SELECT {picks} FROM json_each(?){where} {on_conflict}".rstrip(),
         tuple(columns.index(name) for name in json_columns),
     )
+
+
+def rows_json(rows: list[tuple[Any, ...]]) -> str:
+    """Rows as the one JSON array a RowWrite's `all_at_once` takes."""
+    return orjson.dumps(rows).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +154,7 @@ class WriteBehind:
         for create in combined.create:
             self.conn.execute(create)
         # JSON is built here, holding the GIL anyway; the thread then only steps SQLite.
-        columns = [orjson.dumps(rows).decode() for _, rows in deferred.writes]
+        columns = [rows_json(rows) for _, rows in deferred.writes]
         assert self._executor is not None
         deferred.future = self._executor.submit(self._write, combined.insert, columns)
 

@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from engine.model import parse_message
 from store.db import open_db
 from store.inbox import count_by_state, ingest_many
-from store.write_behind import row_insert
+from store.write_behind import row_insert, rows_json
 from tests.conftest import Clock, message
 from tests.store.test_guarantees import processor, seed_rules
 
@@ -144,10 +144,50 @@ def test_a_json_column_lands_as_the_same_text_both_ways(tmp_path: Path) -> None:
         (2, ()),
         (3, '["already text"]'),
     ]
-    conn.execute(insert.all_at_once, (orjson.dumps(rows).decode(),))
+    conn.execute(insert.all_at_once, (rows_json(rows),))
     behind = conn.execute("SELECT k, notes FROM t ORDER BY k").fetchall()
     conn.execute("DELETE FROM t")
     insert.executemany(conn, rows)
     assert conn.execute("SELECT k, notes FROM t ORDER BY k").fetchall() == behind
     assert [orjson.loads(notes) for _, notes in behind] == [list(rows[0][1]), [], ["already text"]]
     assert behind[0][1] == orjson.dumps(rows[0][1]).decode()
+
+
+def _at_once_db(tmp_path: Path, name: str) -> Database:
+    """A database whose connection only its own thread may use: nothing is written behind."""
+    db = Database(sqlite3.connect(tmp_path / name))
+    for statement in open_db(tmp_path / f"schema-{name}").conn.iterdump():
+        if statement.startswith(("CREATE TABLE", "CREATE INDEX", "CREATE UNIQUE INDEX")):
+            db.conn.execute(statement)
+    db.conn.commit()
+    return db
+
+
+def test_an_identity_merge_reads_the_previous_batch_s_lead(tmp_path: Path, clock: Clock) -> None:
+    """A message carrying a user id merges leads in the database: whatever the previous batch
+    wrote (or left to the write-behind) must be there when the merge reads it, or the merged
+    lead counts the messages of two batches ago. One message a batch."""
+    user_id = "US.1234567890123456789"
+    phone = "6281299990001"
+    phone_jid = f"{phone}@s.whatsapp.net"
+    id_jid = f"{user_id}@bsuid"
+    traffic = [parse_message(message(id=f"U{n}", chat=jid, sender=jid, text=text, **extra))
+               for n, (jid, text, extra) in enumerate([
+                   (id_jid, "halo, dari iklan", {"user_id": user_id}),
+                   (phone_jid, "mau order", {}),
+                   (phone_jid, "Payment received Rp 1.500.000", {}),
+                   (phone_jid, "ini saya yang tadi", {"user_id": user_id}),
+                   (id_jid, "makasih", {"user_id": user_id}),
+               ])]
+    results = []
+    for db in (open_db(tmp_path / "behind.db"), _at_once_db(tmp_path, "at-once.db")):
+        ruleset = seed_rules(db, clock, [WEBHOOK_RULE])
+        work = processor(db, ruleset, clock, batch_size=1)
+        ingest_many(db, traffic, clock())
+        stats = work.run()
+        assert stats.processed == len(traffic) and not stats.errors
+        results.append(_effects(db))
+    behind, at_once = results
+    assert behind == at_once
+    # One lead, by phone, counting all five messages.
+    assert [(row[0], row[4]) for row in behind["leads"]] == [(phone, 5)]
