@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import engine.ruleset
 from engine.evaluate import explain_message, process_message
 from tests.engine.engine_factories import NOW, TZ, leaf, make_lead, make_message, make_ruleset, rule
 
@@ -85,3 +87,31 @@ def test_prefilter_agrees_with_full_evaluation(rules: list[dict[str, Any]], text
     fast = process_message(ruleset, lead, message, now=NOW, tz=TZ)
     slow, _ = explain_message(ruleset, lead, message, now=NOW, tz=TZ)
     assert fast == slow
+
+
+def test_one_rule_set_gives_every_event_its_own_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule set remembers candidate lists by mask across events; with the memory bounded
+    to two lists (refilled as events come), each event still gets exactly its own rules."""
+    monkeypatch.setattr(engine.ruleset, "MASK_CACHE_SIZE", 2)
+    ruleset = make_ruleset([
+        rule("order", conditions=[leaf("message.text", "contains", "order")],
+             actions=[{"type": "add_tag", "tag": "order"}]),
+        rule("paid", conditions=[leaf("message.text", "matches", r"rp\s*\d+")],
+             actions=[{"type": "set_status", "status": "purchase"}]),
+        rule("hot only", conditions=[leaf("lead.status", "equal", "hot")],
+             actions=[{"type": "add_tag", "tag": "was hot"}]),
+        rule("media", conditions=[leaf("message.has_media", "equal", True)],
+             actions=[{"type": "add_tag", "tag": "media"}]),
+    ], STATUSES)
+    fired_sets = set()
+    for text in ("order please", "Rp 5000", "order, Rp 5", "halo", "ok"):
+        for status in STATUSES:
+            for has_media in (False, True):
+                message = make_message(text=text, has_media=has_media)
+                lead = make_lead(status=status, chat_count=1)
+                fast = process_message(ruleset, lead, message, now=NOW, tz=TZ)
+                slow, _ = explain_message(ruleset, lead, message, now=NOW, tz=TZ)
+                assert fast == slow, (text, status, has_media)
+                assert len(ruleset._by_mask) <= 2
+                fired_sets.add(tuple(run.rule_name for run in fast.runs))
+    assert len(fired_sets) > 4  # the events really needed different candidates
