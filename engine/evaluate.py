@@ -228,7 +228,7 @@ class _Run:
         draft = self.draft
         mark = draft.mark()
         notes: list[str] = []
-        requests: list[OutboxRequest] = []
+        requests: list[OutboxRequest] | None = None  # most rules queue nothing: no list for them
         for index, action in enumerate(rule.actions):
             try:
                 result = action.apply(draft, run)
@@ -239,6 +239,8 @@ class _Run:
                 self._note(rule, [*notes, error])
                 return False
             if result.requests:
+                if requests is None:
+                    requests = []
                 requests.extend(result.requests)
             note = result.note
             notes.append(f"{action.type}: {note}" if note else action.type)

@@ -214,5 +214,8 @@ class AdjustScore(ActionBase):
     def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
         """Adjust the score."""
         before = lead.score or 0
-        lead.set("score", before + self.by)
-        return Applied(f"score {_plain(before)} -> {_plain(before + self.by)}")
+        after = before + self.by
+        lead.set("score", after)
+        if type(before) is int:  # the usual case: whole scores, no formatting call
+            return Applied(f"score {before} -> {after}")
+        return Applied(f"score {_plain(before)} -> {_plain(after)}")
