@@ -281,9 +281,15 @@ def rule_origin(runs: Sequence[RuleRunRecord]) -> str:
 
 def forget_lead(db: Database, phone: str, *, before: int) -> None:
     """Erase a lead: its row, messages, rule runs, history and undelivered outbox entries
-    ("forget this customer"). Call inside a transaction. Inbox rows from `before` on (the
-    delete event itself, messages and changes that arrived after it) stay: they are still
-    to be processed, and a later message starts a fresh lead."""
+    ("forget this customer"), and everything else that names the customer. Call inside a
+    transaction. Inbox rows from `before` on (the delete event itself, messages and changes
+    that arrived after it) stay: they are still to be processed, and a later message starts
+    a fresh lead.
+
+    The rest: the user ids known to be theirs go, and so do their attribution records and
+    check-in attempts. A visitor click their message upgraded stays as an anonymous click, and
+    a check-in still counts for its event's attendance, but neither says who any more.
+    """
     conn = db.conn
     for table in ("rule_runs", "lead_changes"):
         conn.execute(f"DELETE FROM {table} WHERE inbox_id IN ({LEAD_MESSAGE_IDS} AND id < ?)", (phone, before))
@@ -291,6 +297,12 @@ def forget_lead(db: Database, phone: str, *, before: int) -> None:
     conn.execute("DELETE FROM outbox WHERE lead_phone = ? AND state != 'delivered'", (phone,))
     conn.execute("DELETE FROM inbox WHERE lead_phone = ? AND id < ?", (phone, before))
     conn.execute("DELETE FROM leads WHERE phone = ?", (phone,))
+    conn.execute("DELETE FROM lead_aliases WHERE phone = ? OR alias = ?", (phone, phone))
+    conn.execute("DELETE FROM attribution_log WHERE lead_phone = ?", (phone,))
+    conn.execute("UPDATE visitors SET lead_phone = NULL, inbox_id = NULL WHERE lead_phone = ?", (phone,))
+    conn.execute("DELETE FROM checkin_attempts WHERE phone = ?", (phone,))
+    conn.execute("UPDATE checkins SET phone = NULL, phone_key = NULL, name = NULL, inbox_id = NULL "
+                 "WHERE phone = ?", (phone,))
 
 
 def import_counts(db: Database, rows: Sequence[tuple[str, LeadEdit]], now: datetime,

@@ -166,7 +166,8 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> int:
-    """Forget a customer: the lead, its messages, rule runs, history and undelivered outbox entries."""
+    """Forget a customer: the lead, its messages, rule runs, history, undelivered outbox entries and
+    whatever else names them (store.lead_events.forget_lead)."""
     try:
         phone = normalise_lead_phone(args.phone)
     except ChangeError as exc:
@@ -230,7 +231,10 @@ def add_parsers(lsub: argparse._SubParsersAction, common: argparse.ArgumentParse
 
     p = lsub.add_parser("delete", parents=[common], help="forget a customer (lead, messages, runs, history)",
                         description="Erase the lead, its messages, rule runs, history and undelivered outbox "
-                                    "entries. A later message from the phone starts a fresh lead. " + when)
+                                    "entries, the user ids known to be theirs, their attribution records and "
+                                    "check-in attempts; a visitor click and a check-in of theirs stay counted "
+                                    "without their phone or name. A later message from the phone starts a "
+                                    "fresh lead. " + when)
     p.add_argument("phone", metavar="PHONE")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_delete)

@@ -130,7 +130,7 @@ async def patch_lead(request: web.Request) -> web.StreamResponse:
 
 
 async def delete_lead(request: web.Request) -> web.StreamResponse:
-    """DELETE /api/leads/{phone}: forget the customer (lead, messages, runs, history, queued outbox)."""
+    """DELETE /api/leads/{phone}: forget the customer (store.lead_events.forget_lead says what goes)."""
     desk = _desk(request)
     phone = lead_key(request.match_info["phone"])
     if await request.app[CONTROL].db_call(get_lead, phone) is None:
