@@ -15,9 +15,10 @@ from typing import Any, TextIO
 from bridge.commands.common import Context, err, out, out_json, utc_now, write_output
 from bridge.csv_cells import csv_cell
 from bridge.errors import EXIT_FAILED, EXIT_OK
+from bridge.outbox.subscriptions import merged
 from engine.attendance import Event, Result, compact_of, display, make_code, wa_link
 from engine.event_spec import REPLY_KINDS, EventSpecError, local_hhmm, local_when, parse_event_spec
-from store.checkins import event_counts, export_rows, manual_check_in
+from store.checkins import event_counts, export_rows
 from store.events import (
     AttendeeError,
     create_event,
@@ -29,6 +30,7 @@ from store.events import (
     list_codes,
     list_events,
 )
+from store.subscriptions import manual_check_in_told, stored_subscriptions
 
 # Header names people use in attendee lists (Indonesian and English) → ours.
 HEADER_ALIASES = {
@@ -191,8 +193,13 @@ def cmd_checkin(ctx: Context, args: argparse.Namespace) -> int:
     else:
         err("error: give a CODE, or --event and --phone for an open event")
         return EXIT_FAILED
+    # Subscribers hear of it as they do of a check-in at the door page: a `checkin.recorded`
+    # event queued with it (a running daemon delivers it, or the next one started).
+    subscriptions = merged(ctx.config.subscriptions, stored_subscriptions(ctx.db))
     try:
-        result = manual_check_in(ctx.db, event, code=args.code, phone=args.phone, name=args.name, now=utc_now())
+        result = manual_check_in_told(ctx.db, event, code=args.code, phone=args.phone, name=args.name,
+                                      now=utc_now(), subscriptions=subscriptions,
+                                      workspace=ctx.config.workspace.to_workspace().name)
     except ValueError as exc:
         err(f"error: {exc}")
         return EXIT_FAILED

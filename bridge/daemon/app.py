@@ -316,7 +316,8 @@ class Daemon(NumberControl, StoreQueries, SimControl):
                          status_changes=stats.status_changes, queued=stats.queued)
 
     async def _watch_other_writers(self) -> None:
-        """Process what another process committed (`wabridge leads set` while we run)."""
+        """Process what another process committed (`wabridge leads set` while we run), and
+        deliver what it queued."""
         seen: int | None = None
         while not self.stopping.is_set():
             await asyncio.sleep(OTHER_WRITERS_POLL)
@@ -325,6 +326,7 @@ class Daemon(NumberControl, StoreQueries, SimControl):
             version = await self.db_call(other_writers_version)
             if seen is not None and version != seen:
                 self.work.set()
+                self.outbox.wake()  # e.g. `wabridge events checkin` queued a checkin.recorded event
             seen = version
 
     def _process(self) -> ProcessStats:

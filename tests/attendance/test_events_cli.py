@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Callable
 from contextlib import redirect_stdout
@@ -104,3 +105,28 @@ def test_open_event_by_phone(wabridge: Run) -> None:
     assert missing.code == 1 and "phone" in missing.err
     rows = list(csv.DictReader(io.StringIO(wabridge("events", "export", "meetup").out)))
     assert [(r["name"], r["phone"], r["source"]) for r in rows] == [("Ani", "6281211112222", "manual")]
+
+
+def test_a_checkin_from_the_command_line_tells_the_subscribers(wabridge: Run, data_dir: Path) -> None:
+    """`wabridge events checkin` from another process queues `checkin.recorded` for the
+    subscriptions (the dashboard's here) as the door page does; the daemon delivers it."""
+    from datetime import UTC, datetime
+
+    from store.db import DB_FILENAME, open_db
+    from store.subscriptions import Subscription, save_subscription
+
+    create(wabridge)
+    code = wabridge("events", "codes", "grand-opening", "--generate", "1").out.split("\t")[0]
+    db = open_db(data_dir / DB_FILENAME)
+    save_subscription(db, Subscription("door-sheet", "http://127.0.0.1:9/hook", frozenset({"checkin.recorded"}),
+                                       source="dashboard"), datetime.now(UTC))
+    db.conn.close()
+    done = wabridge("events", "checkin", code, "--name", "Sari")
+    assert done.code == 0, done.err
+    db = open_db(data_dir / DB_FILENAME)
+    rows = db.conn.execute("SELECT kind, target, payload FROM outbox").fetchall()
+    assert [(kind, target) for kind, target, _ in rows] == [("webhook", "subscription:door-sheet")]
+    payload = json.loads(rows[0][2])
+    assert payload["event"] == "checkin.recorded"
+    checkin = payload["body"]["checkin"]
+    assert (checkin["code"], checkin["name"], checkin["source"]) == (code, "Sari", "manual")
