@@ -21,7 +21,7 @@ def absorb_history(lead: Lead | None, message: Message, *, now: datetime,
     created = lead is None
     base = new_lead(message, message.timestamp, statuses) if lead is None else lead
     changes: dict[str, object] = {}
-    if not message.from_me:
+    if not message.from_me and not message.is_edit:  # an edit is the same message again, as live
         changes["chat_count"] = base.chat_count + 1
         if not base.name and message.sender_name:
             changes["name"] = message.sender_name

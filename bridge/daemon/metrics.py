@@ -67,12 +67,17 @@ class DaemonCollector:
                                        labels=["number"])
         restarts = CounterMetricFamily("wabridge_worker_restarts", "Worker process restarts per number.",
                                        labels=["number"])
+        refused = CounterMetricFamily("wabridge_worker_frames_refused",
+                                      "Frames from a number's worker the reader skipped (it reads on).",
+                                      labels=["number", "reason"])
         for view in views:
             for each in SessionState:
                 state.add_metric([view.number, each.value], 1.0 if view.state is each else 0.0)
             received.add_metric([view.number], view.messages_received)
             restarts.add_metric([view.number], view.restarts)
-        yield from (state, received, restarts)
+            refused.add_metric([view.number, "oversized"], view.frames_oversized)
+            refused.add_metric([view.number, "unreadable"], view.frames_unreadable)
+        yield from (state, received, restarts, refused)
         yield GaugeMetricFamily("wabridge_inbox_backlog", "Messages committed but not yet processed.",
                                 value=self.source.backlog)
         yield GaugeMetricFamily("wabridge_rules_invalid", "Stored rules skipped because they no longer parse.",

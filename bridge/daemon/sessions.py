@@ -116,6 +116,9 @@ class SessionView:
     transitions: tuple[Transition, ...] = ()
     restarts: int = 0
     messages_received: int = 0
+    # Frames from the worker skipped by the reader: over the frame limit, or not a frame.
+    frames_oversized: int = 0
+    frames_unreadable: int = 0
     worker_pid: int | None = None
     version: int = 0  # increases on every change; lets pages wait for the next one
     attempted_phone: str | None = None  # the phone that tried to pair, for wrong_number

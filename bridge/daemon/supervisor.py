@@ -118,7 +118,6 @@ class Session(WorkerOutput):
         self.commit_waiters: dict[str, asyncio.Future[None]] = {}  # message id → someone awaiting its commit
         self.reader_alive = False  # the frame reader of the current worker is running
         self.reader_failure: str | None = None  # why the last reader died (until the next launch)
-        self.frames_oversized = 0  # frames skipped for being over the frame limit
         self.sent_ids: deque[str] = deque(maxlen=2000)  # WhatsApp ids of messages this number just sent
         # Message frames handed to the sink, acked in order once committed (the reader reads on).
         self.acks = InOrderAcks(self._send_to, self._committed, self._spawn, self.log)

@@ -57,12 +57,13 @@ class WorkerOutput:
                 return
             for line in splitter.feed(data):
                 if isinstance(line, p.OversizedFrame):
-                    self.frames_oversized += 1
+                    self.set_view(frames_oversized=self.view.frames_oversized + 1)
                     self.log.error("worker_frame_oversized", size=line.size, limit=p.MAX_FRAME_BYTES)
                     continue
                 try:
                     frame = p.decode(line)
                 except p.ProtocolError as exc:
+                    self.set_view(frames_unreadable=self.view.frames_unreadable + 1)
                     self.log.warning("worker_protocol_error", error=str(exc))
                     continue
                 try:

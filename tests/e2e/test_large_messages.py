@@ -7,6 +7,7 @@ import asyncio
 import json
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -113,3 +114,22 @@ async def test_a_dead_frame_reader_kills_and_restarts_the_worker_visibly(
     finally:
         await session.stop()
         await asyncio.sleep(0)
+
+
+async def test_skipped_frames_are_counted_for_the_number_and_the_reader_reads_on(tmp_path: Path) -> None:
+    """A frame over the limit and a line that is no frame are skipped, each counted in the
+    session's view (`wabridge_worker_frames_refused_total`), and the next frame still acts."""
+    async def sink(number: str, message: Any) -> None:
+        raise AssertionError("no message frame here")
+
+    spec = WorkerSpec(kind="sim", sessions_dir=tmp_path / "sessions")
+    session = Session(NumberConfig(phone=NUMBER, label="CS"), spec, sink, lambda s: None)
+    stdout = asyncio.StreamReader()
+    stdout.feed_data(b'{"type": "connected", "jid": "' + b"6" * (p.MAX_FRAME_BYTES + 10) + b'"}\n')
+    stdout.feed_data(b"panic: runtime error (not a frame)\n")
+    stdout.feed_data(p.encode(p.Connected(jid=f"{NUMBER}:7@s.whatsapp.net", push_name="Toko Budi")))
+    stdout.feed_eof()
+    await session._read_frame_lines(SimpleNamespace(stdout=stdout))  # type: ignore[arg-type]
+    view = session.view
+    assert (view.frames_oversized, view.frames_unreadable) == (1, 1)
+    assert view.push_name == "Toko Budi"  # the frame after them was read and applied

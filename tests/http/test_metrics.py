@@ -49,7 +49,7 @@ def families(text: str) -> dict[str, dict[tuple[str, tuple[tuple[str, str], ...]
 def make_source(metrics: Metrics) -> Source:
     view = SessionView(number="6281100000001", label="CS", rotator="default", state=SessionState.CONNECTED,
                        messages_received=1_234_567,
-                       restarts=2)
+                       restarts=2, frames_oversized=1)
     return Source(outbox=Outbox(OutboxMetrics(metrics)), views=[view], backlog=3, broken_rules=["r1"])
 
 
@@ -72,6 +72,9 @@ def test_large_counters_keep_every_digit_and_every_family_parses() -> None:
     states = parsed["wabridge_session_state"]
     assert states[("wabridge_session_state", (("number", "6281100000001"), ("state", "CONNECTED")))] == 1
     assert sum(states.values()) == 1
+    refused = {labels[1][1]: value for (_, labels), value in parsed["wabridge_worker_frames_refused"].items()
+               if labels[0] == ("number", "6281100000001")}
+    assert refused == {"oversized": 1, "unreadable": 0}
     assert parsed["wabridge_inbox_backlog"][("wabridge_inbox_backlog", ())] == 3
     assert parsed["wabridge_rules_invalid"][("wabridge_rules_invalid", ())] == 1
     # The dead-letter gauge and the dead-lettered counter are two families, not one clash.

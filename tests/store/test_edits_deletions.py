@@ -85,3 +85,25 @@ def test_deletions_survive_the_careful_path(tmp_path: Path, clock: Clock) -> Non
     assert stats.errors == [] and stats.processed == 2
     lead = get_lead(db, CUSTOMER)
     assert lead is not None and lead.chat_count == 1
+
+
+def test_a_history_edit_counts_nothing_either(tmp_path: Path, clock: Clock) -> None:
+    """History (a phone's sync, a chat export) stored without rules fills the lead in: its
+    chat count counts the customer's messages, and an edit among them is the same message
+    again, as it is live."""
+    from engine.model import parse_message
+    from engine.ruleset import RuleSet
+
+    db = open_db(tmp_path / "w.db")
+    work = processor(db, RuleSet([]), clock)
+    history = [parse_message(message(id=mid, text=text, history=True, timestamp=stamp, **extra))
+               for mid, text, stamp, extra in [
+                   ("H1", "halo kak", "2026-10-01T09:00:00+07:00", {}),
+                   ("H1-EDIT", "halo kak, mau order", "2026-10-01T09:01:00+07:00",
+                    {"is_edit": True, "original_id": "H1"}),
+                   ("H2", "sudah transfer", "2026-10-02T10:00:00+07:00", {}),
+               ]]
+    _, stats = work.ingest_history(history, clock())
+    assert stats.errors == [] and stats.processed == 3
+    lead = get_lead(db, CUSTOMER)
+    assert lead is not None and lead.chat_count == 2 and lead.name == "Sari"
