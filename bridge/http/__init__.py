@@ -31,6 +31,7 @@ from bridge.http.auth import AUTH, CLOSING, CONTROL, PAGES, TEMPLATES, WORKSPACE
 from bridge.http.dashboard import activity, chat_import, editor, leads, links, numbers, rules, suggest, webhooks
 from bridge.http.errors import errors_middleware
 from bridge.http.server import body_timeout_middleware
+from bridge.http.uploads import BODY_TIMEOUT
 from bridge.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 __all__ = ["create_app"]
@@ -81,6 +82,7 @@ def create_app(control: SessionControl, *, token: str, workspace_name: str,
                                        body_timeout_middleware(body_timeout)],
                           client_max_size=MAX_BODY_BYTES)
     app[CONTROL] = control
+    app[BODY_TIMEOUT] = body_timeout  # uploads stream past the middleware: bridge.http.uploads
     proxies = getattr(getattr(control, "attribution", None), "proxies", ())
     app[AUTH] = Auth(token, state_dir=state_dir, trusted_proxies=proxies)
     app[WORKSPACE] = workspace_name

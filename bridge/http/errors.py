@@ -40,7 +40,7 @@ class ApiError(Exception):
 
     def __init__(
         self, status: int, code: str, message: str, *, field: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, close: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -48,6 +48,7 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.headers = dict(headers or {})
+        self.close = close  # close the connection after answering (the body was not read to its end)
 
 
 def _json_default(value: object) -> Any:
@@ -107,8 +108,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, field=exc.field,
-                              headers=exc.headers)
+        response = error_response(exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers)
+        if exc.close:
+            response.force_close()
+        return response
     except UnknownNumberError as exc:
         return error_response(404, "unknown_number",
                               _message(exc, "this number is not in config.toml"))

@@ -16,6 +16,7 @@ from aiohttp import web
 from bridge.http.auth import AUTHENTICATED_BY, CONTROL
 from bridge.http.dashboard.leads import lead_key
 from bridge.http.errors import ApiError, json_response, read_json_object
+from bridge.http.uploads import read_upload
 from bridge.leads.csv_import import MAX_IMPORT_BYTES, ImportRefused, read_lead_csv
 from bridge.leads.desk import LeadDesk
 from bridge.leads.phones import normalise_lead_phone
@@ -142,20 +143,12 @@ async def delete_lead(request: web.Request) -> web.StreamResponse:
 
 
 async def read_csv_body(request: web.Request) -> bytes:
-    """The request body up to MAX_IMPORT_BYTES (a bigger one: 413 naming the limit)."""
+    """The request body up to MAX_IMPORT_BYTES (a bigger one: 413 naming the limit), within the
+    upload deadlines (bridge.http.uploads)."""
     limit = MAX_IMPORT_BYTES
     too_large = ApiError(413, "too_large", f"(body): the file is larger than {limit:,} bytes "
                          f"({limit // (1024 * 1024)} MiB), the most one import takes: split it", field="(body)")
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_upload(request, limit=limit, too_large=too_large)
 
 
 async def import_leads(request: web.Request) -> web.StreamResponse:

@@ -162,3 +162,36 @@ def test_accept_running_out_of_descriptors_is_reported_once_a_minute(tmp_path: P
     assert len(reports) == 1, reports  # four failed accept rounds, one report
     assert reports[0]["error"] == "EMFILE"
     assert "Too many open files" not in result.stderr
+
+
+def test_a_stalled_or_trickled_upload_is_answered_408_and_closed(tmp_path: Path) -> None:
+    """Uploads stream past the body timeout's middleware, so they keep their own deadlines:
+    a CSV import that stops arriving, and one trickling a byte at a time, each get 408 within
+    about `body_timeout_seconds`, then a closed connection; the daemon answers meanwhile."""
+    daemon = RunningDaemon(tmp_path, http_config=TIMEOUTS).start()
+    try:
+        head = (b"POST /api/leads/import HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
+                b"Authorization: Bearer " + daemon.token.encode() + b"\r\nContent-Length: 200000\r\n\r\n"
+                b"phone,name\r\n6281200000001,Sari\r\n")
+        with sockets(daemon.port, 2, head) as (stalled, trickled):
+            began = time.monotonic()
+            trickled.settimeout(0.5)
+            answer = b""
+            while not answer and time.monotonic() - began < 10:
+                trickled.sendall(b"6")  # one byte every half second: alive, never done
+                try:
+                    answer = trickled.recv(4096)
+                except TimeoutError:
+                    continue
+            assert b" 408 " in answer.split(b"\r\n", 1)[0] and b"request_timeout" in answer
+            assert 1.5 < time.monotonic() - began < 6
+            stalled.settimeout(6)
+            reply = stalled.recv(4096)
+            assert b" 408 " in reply.split(b"\r\n", 1)[0] and b"upload stopped arriving" in reply
+            # Closed: at once, or after aiohttp's lingering close (it reads and drops what a
+            # client still sends, at most 10 s) so the client sees the answer, not a reset.
+            assert closed_by_server(stalled, 12) and closed_by_server(trickled, 12)
+            assert healthz_seconds(daemon) < 1.0
+        assert '"http_upload_timeout"' in daemon.logs()
+    finally:
+        assert daemon.stop() == 0

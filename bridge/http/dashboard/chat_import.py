@@ -24,30 +24,26 @@ from bridge.history.importer import Preview, preview
 from bridge.http.auth import CONTROL
 from bridge.http.dashboard.views import valid_phone
 from bridge.http.errors import ApiError, json_response
+from bridge.http.uploads import read_upload
 from engine.chat_export import DATE_ORDERS, ExportError, parse_export
 from engine.chat_import import Sides, author_choices
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
-_CHUNK = 64 * 1024
 
 
 async def _body(request: web.Request) -> bytes:
-    """The upload, read with a cap (the app's 256 KiB body limit is for JSON, not files)."""
+    """The upload, read with a cap (the app's 256 KiB body limit is for JSON, not files) and
+    the upload deadlines (bridge.http.uploads)."""
     declared = request.content_length
     if declared is not None and declared > MAX_UPLOAD_BYTES:
         raise ApiError(413, "too_large", f"file: {declared:,} bytes; the limit is {MAX_UPLOAD_BYTES:,} "
                        "(export the chat \"Without media\")", field="file")
-    parts: list[bytes] = []
-    size = 0
-    while chunk := await request.content.read(_CHUNK):
-        size += len(chunk)
-        if size > MAX_UPLOAD_BYTES:
-            raise ApiError(413, "too_large", f"file: more than {MAX_UPLOAD_BYTES:,} bytes "
-                           "(export the chat \"Without media\")", field="file")
-        parts.append(chunk)
-    if not size:
+    body = await read_upload(request, limit=MAX_UPLOAD_BYTES, too_large=ApiError(
+        413, "too_large", f"file: more than {MAX_UPLOAD_BYTES:,} bytes (export the chat \"Without media\")",
+        field="file"))
+    if not body:
         raise ApiError(400, "bad_request", "file: empty; send the exported .txt or .zip as the body", field="file")
-    return b"".join(parts)
+    return body
 
 
 def _admin(request: web.Request, detail: dict[str, Any]) -> str:
