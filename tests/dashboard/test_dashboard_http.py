@@ -112,6 +112,23 @@ async def test_lead_page(client: TestClient, control: FakeControl) -> None:
     assert missing.status == 404 and "There is no lead" in await missing.text()
 
 
+async def test_the_lead_form_names_its_fields_and_priorities_in_the_page_language(
+        client: TestClient, control: FakeControl) -> None:
+    """The edit form's UTM fields and priority choices read as words, translated (the values
+    sent stay the stored English ones)."""
+    fill(control)
+    await login(client)
+    english = await (await client.get(f"/leads/{HOT}")).text()
+    for text in ("UTM source", "UTM medium", "UTM term", "UTM content", '<option value="urgent">urgent</option>'):
+        assert text in english, text
+    await client.get("/language?lang=id&next=/leads")
+    indonesian = await (await client.get(f"/leads/{HOT}")).text()
+    for text in ("Sumber UTM", "Medium UTM", "Kata kunci UTM", "Konten UTM",
+                 '<option value="urgent">mendesak</option>', '<option value="low">rendah</option>'):
+        assert text in indonesian, text
+    assert ">utm_source<" not in indonesian and "utm_term </label>" not in indonesian
+
+
 async def test_activity_page(client: TestClient, control: FakeControl) -> None:
     fill(control)
     await login(client)

@@ -33,8 +33,12 @@ FIELD_WORDS: dict[str, str] = {
     "status": N_("Status"), "name": N_("Name"), "priority": N_("Priority"), "score": N_("Score"),
     "source": N_("Source"), "notes": N_("Notes"), "city": N_("City"), "region": N_("Region"),
     "country": N_("Country"), "value_actual": N_("Value"), "value_potential": N_("Potential value"),
-    "tags": N_("Tags"), "utm_campaign": N_("Campaign"),
+    "tags": N_("Tags"), "utm_campaign": N_("Campaign"), "utm_source": N_("UTM source"),
+    "utm_medium": N_("UTM medium"), "utm_term": N_("UTM term"), "utm_content": N_("UTM content"),
 }
+# A lead's priority values as pages show them (engine.changes.PRIORITIES; the value stays English).
+PRIORITY_WORDS: dict[str, str] = {"low": N_("low"), "medium": N_("medium"), "high": N_("high"),
+                                  "urgent": N_("urgent")}
 
 
 def rupiah(value: object) -> str:
@@ -74,4 +78,5 @@ def valid_phone(phone: str) -> str:
 
 
 def page(request: web.Request, name: str, screen: str, *, status: int = 200, **context: Any) -> web.Response:
-    return render(request, name, status=status, screen=screen, field_words=FIELD_WORDS, **context)
+    return render(request, name, status=status, screen=screen, field_words=FIELD_WORDS,
+                  priority_words=PRIORITY_WORDS, **context)
