@@ -27,7 +27,7 @@ from engine.attendance import display
 from engine.model import Lead, Message
 from store.checkins import ManualResult, Resolved, manual_check_in
 from store.leads import get_lead
-from store.outbox import ts
+from store.outbox import event_id, ts
 
 EVENT_TYPES = ("message.received", "message.sent", "lead.created", "lead.updated", "lead.status_changed",
                "checkin.recorded", "session.state_changed")
@@ -86,12 +86,12 @@ def queue_events(db: Database, events: Iterable[Event], subscriptions: Sequence[
                    (event.type == TEST_EVENT and event.fields.get("subscription") == s.name)]
         if not wanting:
             continue
-        event_id = f"evt_{uuid.uuid4().hex}"  # one id per event, the same for every subscription
-        body = envelope(event, event_id=event_id, occurred_at=now, workspace=workspace)
+        shared_id = event_id("evt_")  # one id per event, the same for every subscription
+        body = envelope(event, event_id=shared_id, occurred_at=now, workspace=workspace)
         lead = event.fields.get("lead")
         lead_phone = lead.get("phone") if isinstance(lead, Mapping) else None
         for subscription in wanting:
-            payload = {"subscription": subscription.name, "event": event.type, "event_id": event_id, "body": body}
+            payload = {"subscription": subscription.name, "event": event.type, "event_id": shared_id, "body": body}
             cursor = db.conn.execute(
                 "INSERT INTO outbox (kind, idempotency_key, lead_phone, payload, target, next_attempt_at, "
                 "retry_since, created_at, updated_at) VALUES ('webhook', ?, ?, ?, ?, ?, ?, ?, ?) "

@@ -98,8 +98,8 @@ class _Combined:
     INSTEAD OF trigger runs them in order, each reading its rows from one column.
 
     Why: after each statement the thread needs the GIL back, and the engine thread holds it up
-    to the switch interval (5 ms); four statements a batch left the thread waiting longer than
-    it wrote (scripts/bench.py, heavy). One statement waits once.
+    to the switch interval (5 ms); four inserts and the savepoint's release, five statements a
+    batch, left the thread waiting ~1 s a heavy replay (scripts/bench.py). One statement waits once.
     """
 
     create: tuple[str, ...]  # IF NOT EXISTS: a rolled-back savepoint takes temp DDL with it

@@ -196,14 +196,14 @@ def cmd_checkin(ctx: Context, args: argparse.Namespace) -> int:
     # Subscribers hear of it as they do of a check-in at the door page: a `checkin.recorded`
     # event queued with it (a running daemon delivers it, or the next one started).
     subscriptions = merged(ctx.config.subscriptions, stored_subscriptions(ctx.db))
+    workspace = ctx.config.workspace.to_workspace()
     try:
         result = manual_check_in_told(ctx.db, event, code=args.code, phone=args.phone, name=args.name,
-                                      now=utc_now(), subscriptions=subscriptions,
-                                      workspace=ctx.config.workspace.to_workspace().name)
+                                      now=utc_now(), subscriptions=subscriptions, workspace=workspace.name)
     except ValueError as exc:
         err(f"error: {exc}")
         return EXIT_FAILED
-    tz = ctx.config.workspace.to_workspace().tz
+    tz = workspace.tz
     if result.result is Result.ALREADY_USED:
         err(f"{result.code} was already checked in at {local_hhmm(result.previous_at, tz)} ({event.slug})")
         return EXIT_FAILED

@@ -34,10 +34,6 @@ MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 async def _body(request: web.Request) -> bytes:
     """The upload, read with a cap (the app's 256 KiB body limit is for JSON, not files) and
     the upload deadlines (bridge.http.uploads)."""
-    declared = request.content_length
-    if declared is not None and declared > MAX_UPLOAD_BYTES:
-        raise ApiError(413, "too_large", f"file: {declared:,} bytes; the limit is {MAX_UPLOAD_BYTES:,} "
-                       "(export the chat \"Without media\")", field="file")
     body = await read_upload(request, limit=MAX_UPLOAD_BYTES, too_large=ApiError(
         413, "too_large", f"file: more than {MAX_UPLOAD_BYTES:,} bytes (export the chat \"Without media\")",
         field="file"))
