@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, NamedTuple
 
-from engine.actions import ActionRun, OutboxRequest
+from engine.actions import Action, ActionRun, OutboxRequest
 from engine.attribution import Upgrade, apply_upgrade
 from engine.conditions import ConditionTrace, explain_condition
 from engine.context import EvalCache, EvalContext
@@ -43,6 +43,11 @@ class RuleRunRecord(NamedTuple):
     fired: bool
     error: str | None = None
     notes: tuple[str, ...] = ()
+
+
+# Builds a RuleRunRecord from a tuple of all its fields in C, skipping the named tuple's
+# Python-level __new__ (a heavy rule set makes eight a message).
+_new_record = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,29 +232,47 @@ class _Run:
         run.rule_name = rule.name
         draft = self.draft
         mark = draft.mark()
-        notes: list[str] = []
-        requests: list[OutboxRequest] | None = None  # most rules queue nothing: no list for them
-        for index, action in enumerate(rule.actions):
+        actions = rule.actions
+        if len(actions) == 1:  # most rules: no loop, no list (a heavy rule set fires eight a message)
+            action = actions[0]
             try:
                 result = action.apply(draft, run)
             except Exception as exc:  # guarantee 4: the rule's changes are dropped, recorded
-                draft.rollback(mark)
-                error = f"actions[{index}] {action.type} failed: {type(exc).__name__}: {exc}"
-                self.runs.append(RuleRunRecord(rule.id, rule.name, trigger, False, error, tuple(notes)))
-                self._note(rule, [*notes, error])
-                return False
+                return self._failed(rule, trigger, mark, 0, action, exc, [])
             if result.requests:
-                if requests is None:
-                    requests = []
-                requests.extend(result.requests)
+                self.requests.extend(result.requests)
             note = result.note
-            notes.append(f"{action.type}: {note}" if note else action.type)
-        if requests:
-            self.requests.extend(requests)
-        self.runs.append(RuleRunRecord(rule.id, rule.name, trigger, True, None, tuple(notes)))
+            notes: tuple[str, ...] = (f"{action.type}: {note}" if note else action.type,)
+        else:
+            done: list[str] = []
+            requests: list[OutboxRequest] | None = None  # most rules queue nothing: no list for them
+            for index, action in enumerate(actions):
+                try:
+                    result = action.apply(draft, run)
+                except Exception as exc:
+                    return self._failed(rule, trigger, mark, index, action, exc, done)
+                if result.requests:
+                    if requests is None:
+                        requests = []
+                    requests.extend(result.requests)
+                note = result.note
+                done.append(f"{action.type}: {note}" if note else action.type)
+            if requests:
+                self.requests.extend(requests)
+            notes = tuple(done)
+        self.runs.append(_new_record(RuleRunRecord, (rule.id, rule.name, trigger, True, None, notes)))
         if self.explanations is not None:
-            self._note(rule, notes)
+            self._note(rule, list(notes))
         return True
+
+    def _failed(self, rule: Rule, trigger: str, mark: int, index: int, action: Action, exc: Exception,
+                notes: list[str]) -> bool:
+        """An action raised: undo the rule's changes, record the run as failed (guarantee 4)."""
+        self.draft.rollback(mark)
+        error = f"actions[{index}] {action.type} failed: {type(exc).__name__}: {exc}"
+        self.runs.append(RuleRunRecord(rule.id, rule.name, trigger, False, error, tuple(notes)))
+        self._note(rule, [*notes, error])
+        return False
 
     def pass_with_chain(self, trigger: str) -> None:
         """A pass, then the status-change passes it causes."""

@@ -431,6 +431,32 @@ def test_failing_action_drops_its_rule_and_the_rest_continue() -> None:
     assert by_name["before"].error is None
 
 
+@dataclass(frozen=True)
+class HalfDone:
+    """Changes the lead, then raises: the change must not survive."""
+
+    type: ClassVar[str] = "half_done"
+    label: ClassVar[str] = "Half done"
+
+    def apply(self, lead: Any, run: Any) -> Any:
+        lead.set("score", 99)
+        raise ValueError("stopped halfway")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type}
+
+
+def test_a_one_action_rule_that_fails_halfway_leaves_the_lead_as_it_was() -> None:
+    (tagger,) = parse([rule("tagger", priority=2, actions=[tag("seen")])])
+    broken = Rule(name="half", trigger="message.received", conditions=AllOf(()),
+                  actions=(HalfDone(),), priority=1, id=1)
+    outcome = process_message(RuleSet([broken, tagger.with_id(2)]), make_lead(), make_message(), now=NOW, tz=TZ)
+    assert outcome.lead.score == 0 and outcome.lead.tags == frozenset({"seen"})
+    (failed,) = [r for r in outcome.runs if r.rule_name == "half"]
+    assert failed.fired is False and failed.notes == ()
+    assert failed.error == "actions[0] half_done failed: ValueError: stopped halfway"
+
+
 def test_failing_action_in_status_chain_is_recorded() -> None:
     (status_rule,) = parse([rule("msg", actions=[set_status("hot")])])
     broken = Rule(name="broken", trigger="lead.status_changed", conditions=AllOf(()),
