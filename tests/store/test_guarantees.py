@@ -76,6 +76,26 @@ def test_redelivered_message_changes_nothing(tmp_path: Path, clock: Clock) -> No
     assert runs == 1
 
 
+def test_a_batch_ingest_gives_each_message_its_own_row(tmp_path: Path, clock: Clock) -> None:
+    """Each result names the row its message landed in: all new (ids taken in order), or
+    mixed with re-deliveries, within the batch and of rows stored before."""
+    db = open_db(tmp_path / "w.db")
+
+    def row_of(message_id: str) -> int:
+        return int(db.conn.execute("SELECT id FROM inbox WHERE message_id = ?", (message_id,)).fetchone()[0])
+
+    ingest(db, parse_message(message(id="OLD")), clock())
+    ingest(db, parse_message(message(id="GONE")), clock())
+    db.conn.execute("DELETE FROM inbox WHERE message_id = 'GONE'")  # the highest id is free again
+    fresh = ingest_many(db, [parse_message(message(id=f"N{i}")) for i in range(5)], clock())
+    assert [r.inbox_id for r in fresh] == [row_of(f"N{i}") for i in range(5)]
+    assert not any(r.duplicate for r in fresh)
+    mixed = ingest_many(db, [parse_message(message(id=i)) for i in ("M1", "OLD", "M2", "M1", "N3", "M3")], clock())
+    assert [(r.inbox_id, r.duplicate) for r in mixed] == [
+        (row_of("M1"), False), (None, True), (row_of("M2"), False), (None, True), (None, True),
+        (row_of("M3"), False)]
+
+
 def test_same_id_in_another_chat_is_a_different_message(tmp_path: Path, clock: Clock) -> None:
     db = open_db(tmp_path / "w.db")
     ingest(db, parse_message(message(id="X")), clock())
