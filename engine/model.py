@@ -30,6 +30,10 @@ SENDER_TYPES: tuple[str, ...] = ("customer", "team")
 # A WhatsApp user known only by a business-scoped user id (Cloud API usernames, e.g.
 # "US.13491208655302741918"): JID "<id>@bsuid", and the lead is keyed by that id.
 USER_ID_SERVER = "bsuid"
+PN_SERVER = "s.whatsapp.net"  # a phone number's JID
+# A linked-device sender WhatsApp names by a LID ("<digits>@lid") without its phone number:
+# the lead is keyed by those digits until a message carries both (store.identities).
+LID_SERVER = "lid"
 # The longest text a WhatsApp user can send; a longer one is cut here and `text_truncated`.
 MAX_TEXT_CHARS = 65_536
 DEFAULT_STATUSES: tuple[str, ...] = ("new", "responded", "hot", "purchase", "won", "lost")
@@ -169,7 +173,7 @@ def is_user_id_key(key: str) -> bool:
 def phone_to_jid(phone: str) -> str:
     """Return the user JID of a phone number (digits)."""
     digits = "".join(ch for ch in phone if ch.isdigit())
-    return f"{digits}@s.whatsapp.net"
+    return f"{digits}@{PN_SERVER}"
 
 
 _BOOL_FIELDS = ("from_me", "is_group", "has_media", "is_reply", "text_truncated", "history", "is_edit",

@@ -75,12 +75,13 @@ def careful_batch(processor: Processing, rows: list[tuple[int, str]], now: datet
 def _one(processor: Processing, inbox_id: int, payload: str, now: datetime, stamp: str,
          leads: dict[str, Lead | None]) -> Outcome | None:
     message = stored_message(payload)
-    for moved in resolve_identities(processor.db, [(inbox_id, message)], now).values():
-        message = moved
+    moved, merged = resolve_identities(processor.db, [(inbox_id, message)], now)
+    for alias, phone in merged:  # merged leads changed in the database: read them again
+        leads.pop(alias, None)
+        leads.pop(phone, None)
+    if inbox_id in moved:
+        message = moved[inbox_id]
         processor.db.conn.execute("UPDATE inbox SET lead_phone = ? WHERE id = ?", (message.lead_phone, inbox_id))
-        leads.pop(message.lead_phone, None)
-    if message.user_id:
-        leads.pop(message.user_id, None)
         leads.pop(message.lead_phone, None)
     if message.is_deletion:
         processor.db.conn.execute("UPDATE inbox SET state = 'done', processed_at = ?, fired = 0 WHERE id = ?",

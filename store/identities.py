@@ -1,11 +1,13 @@
-"""One customer, one lead: a lead keyed by a business-scoped user id (a Cloud API user known
-only by a username) joins the phone's lead as soon as a message carries both, and the id is
-kept as an alias (`lead_aliases`), so a later message with only the id lands there too.
+"""One customer, one lead: a lead keyed by an alias of the customer (a Cloud API user known
+only by a username, or a linked-device sender known only by a LID whose phone number
+WhatsApp did not give) joins the phone's lead as soon as a message carries both, and the
+alias is kept (`lead_aliases`), so a later message with only the alias lands there too.
 
-The merge moves the id-keyed lead's history (inbox rows, lead changes, rule runs) to the
+The merge moves the alias-keyed lead's history (inbox rows, lead changes, rule runs) to the
 phone, fills the phone lead's empty fields from it, adds up the chat counts and unions the
-tags, records the merge in the lead's history, and deletes the id-keyed row. It is
-idempotent: once merged, there is nothing left under the id.
+tags, records the merge in the lead's history, and deletes the alias-keyed row. It is
+idempotent: once merged, there is nothing left under the alias. A lead whose JID is a phone
+number's is never merged away, whatever its key looks like.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import fields, replace
 from datetime import datetime
+from typing import Any
 
 import orjson
 from sqlite_utils import Database
 
-from engine.model import Lead, Message, phone_to_jid
+from engine.model import LID_SERVER, PN_SERVER, Lead, Message, jid_to_phone, phone_to_jid
 from store.leads import get_lead, upsert_lead
 
 _FILLABLE = tuple(f.name for f in fields(Lead)
@@ -25,10 +28,39 @@ _FILLABLE = tuple(f.name for f in fields(Lead)
                                     "created_at", "updated_at"))
 
 
+def alias_pair(message: Message) -> tuple[str, str] | None:
+    """(alias, phone) when the message names its customer both ways: a Cloud API user id
+    beside the phone, or the LID of a customer whose phone JID the sender carries."""
+    phone = message.lead_phone
+    if not phone.isdigit() or not message.lead_jid.endswith("@" + PN_SERVER):
+        return None
+    if message.user_id and message.user_id != phone:
+        return message.user_id, phone
+    lid = message.sender_lid
+    if lid and not message.from_me and message.sender == message.lead_jid and lid.endswith("@" + LID_SERVER):
+        alias = jid_to_phone(lid)
+        return (alias, phone) if alias != phone else None
+    return None
+
+
+def alias_key(message: Message) -> str | None:
+    """The lead key of a message that names its customer by an alias only (no phone yet)."""
+    if message.user_id and message.lead_phone == message.user_id:
+        return message.user_id
+    if message.lead_jid.endswith("@" + LID_SERVER):
+        return message.lead_phone
+    return None
+
+
+def may_name_alias(message: Message) -> bool:
+    """A cheap first test (every message takes it): whether alias_pair or alias_key may apply."""
+    return bool(message.user_id or message.sender_lid or message.chat.endswith("@" + LID_SERVER)
+                or message.sender.endswith("@" + LID_SERVER))
+
+
 def identities_to_merge(messages: Iterable[Message]) -> set[tuple[str, str]]:
-    """(user id, phone) pairs of messages that carry both."""
-    return {(m.user_id, m.lead_phone) for m in messages
-            if m.user_id and m.lead_phone != m.user_id and m.lead_phone.isdigit()}
+    """(alias, phone) pairs of messages that carry both."""
+    return {pair for pair in map(alias_pair, messages) if pair is not None}
 
 
 def combine(phone_lead: Lead, user_lead: Lead) -> Lead:
@@ -54,24 +86,23 @@ def aliases(db: Database, user_ids: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def merge_identities(db: Database, pairs: Iterable[tuple[str, str]], now: datetime) -> int:
-    """Record each (user id, phone) pair and merge the id's lead into the phone's; how many merged."""
+def merge_identities(db: Database, pairs: Iterable[tuple[str, str]], now: datetime) -> list[tuple[str, str]]:
+    """Record each (alias, phone) pair not known yet and merge the alias's lead into the
+    phone's; return the pairs whose leads merged."""
     pairs = sorted(set(pairs))
-    known = aliases(db, (user_id for user_id, _ in pairs))
-    merged = 0
-    for user_id, phone in pairs:
-        if known.get(user_id) != phone:
-            merged += merge_user_lead(db, user_id, phone, now)
-    return merged
+    known = aliases(db, (alias for alias, _ in pairs))
+    return [(alias, phone) for alias, phone in pairs
+            if known.get(alias) != phone and merge_user_lead(db, alias, phone, now)]
 
 
 def merge_user_lead(db: Database, user_id: str, phone: str, now: datetime) -> bool:
-    """Make `user_id` an alias of `phone` and merge its lead into the phone's; False if it had none."""
+    """Make `user_id` (a user id or a LID) an alias of `phone` and merge its lead into the
+    phone's; False if it had none (or its lead is a phone number's own)."""
     with db.atomic():
         db.conn.execute("INSERT INTO lead_aliases (alias, phone, created_at) VALUES (?, ?, ?) "
                         "ON CONFLICT (alias) DO UPDATE SET phone = excluded.phone", (user_id, phone, now.isoformat()))
     user_lead = get_lead(db, user_id)
-    if user_lead is None:
+    if user_lead is None or user_lead.jid.endswith("@" + PN_SERVER):
         return False
     phone_lead = get_lead(db, phone)
     merged = (user_lead.with_changes(phone=phone, jid=phone_to_jid(phone)) if phone_lead is None
@@ -91,21 +122,29 @@ def merge_user_lead(db: Database, user_id: str, phone: str, now: datetime) -> bo
 
 
 def on_known_lead(message: Message, phone: str) -> Message:
-    """The message of a user-id sender, moved onto the phone the id belongs to."""
+    """The message of an alias-only customer, moved onto the phone the alias belongs to: the
+    alias JID becomes the phone's wherever it stands (a group keeps its chat); a LID sender
+    is kept in `sender_lid`."""
     jid = phone_to_jid(phone)
-    if message.from_me:
-        return replace(message, chat=jid)
-    return replace(message, chat=jid, sender=jid)
+    alias_jid = message.lead_jid
+    changes: dict[str, Any] = {}
+    if message.chat == alias_jid:
+        changes["chat"] = jid
+    if message.sender == alias_jid:
+        changes["sender"] = jid
+        if alias_jid.endswith("@" + LID_SERVER) and not message.sender_lid:
+            changes["sender_lid"] = alias_jid
+    return replace(message, **changes)
 
 
 def resolve_identities(db: Database, messages: Iterable[tuple[int, Message]],
-                       now: datetime) -> dict[int, Message]:
-    """Merge what the messages reveal, then return the messages (by inbox id) that must move
-    from a user-id lead to a known phone's lead."""
+                       now: datetime) -> tuple[dict[int, Message], list[tuple[str, str]]]:
+    """Merge what the messages reveal; return the messages (by inbox id) that must move from
+    an alias-keyed lead to a known phone's lead, and the (alias, phone) pairs merged."""
     listed = list(messages)
-    merge_identities(db, identities_to_merge(m for _, m in listed), now)
-    only_ids = [(inbox_id, m) for inbox_id, m in listed if m.user_id and m.lead_phone == m.user_id]
-    if not only_ids:
-        return {}
-    known = aliases(db, (m.lead_phone for _, m in only_ids))
-    return {inbox_id: on_known_lead(m, known[m.lead_phone]) for inbox_id, m in only_ids if m.lead_phone in known}
+    merged = merge_identities(db, identities_to_merge(m for _, m in listed), now)
+    only_aliases = [(inbox_id, m, key) for inbox_id, m in listed if (key := alias_key(m)) is not None]
+    if not only_aliases:
+        return {}, merged
+    known = aliases(db, (key for _, _, key in only_aliases))
+    return {inbox_id: on_known_lead(m, known[key]) for inbox_id, m, key in only_aliases if key in known}, merged

@@ -27,7 +27,7 @@ from engine.model import Lead, Message, Workspace
 from engine.ruleset import RuleSet
 from store.careful import careful_batch
 from store.checkins import resolve_check_ins
-from store.identities import resolve_identities
+from store.identities import may_name_alias, resolve_identities
 from store.inbox import Ingested, ingest_many, parsed_by_id
 from store.lead_events import LEAD_CHANGES, ChangeApplier, ChangeResult, rule_origin
 from store.leads import LEAD_INSERT, lead_diff, lead_to_row, lead_updates, leads_by_phone
@@ -409,15 +409,16 @@ class Processor:
 
     def _identities(self, parsed: list[tuple[int, Message | Exception]], now: datetime,
                     leads: dict[str, Lead | None], batch: _WriteSet) -> list[tuple[int, Message | Exception]]:
-        """Cloud API users known by a user id: merge their lead into the phone's once a message
-        carries both (store.identities), and move later id-only messages onto that phone."""
-        with_ids = [(inbox_id, m) for inbox_id, m in parsed if isinstance(m, Message) and m.user_id]
-        if not with_ids:
+        """Customers known by an alias (a Cloud API user id, a linked-device LID): merge their
+        lead into the phone's once a message carries both (store.identities), and move later
+        alias-only messages onto that phone."""
+        with_aliases = [(inbox_id, m) for inbox_id, m in parsed if isinstance(m, Message) and may_name_alias(m)]
+        if not with_aliases:
             return parsed
-        for _, message in with_ids:  # merged leads changed in the database: read them again
-            leads.pop(message.user_id or "", None)
-            leads.pop(message.lead_phone, None)
-        moved = resolve_identities(self.db, with_ids, now)
+        moved, merged = resolve_identities(self.db, with_aliases, now)
+        for alias, phone in merged:  # merged leads changed in the database: read them again
+            leads.pop(alias, None)
+            leads.pop(phone, None)
         for inbox_id, message in moved.items():
             leads.pop(message.lead_phone, None)
             batch.relinked.append((message.lead_phone, inbox_id))
