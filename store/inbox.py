@@ -134,15 +134,16 @@ def count_by_state(db: Database) -> dict[str, int]:
 
 
 def messages_of_lead(db: Database, phone: str, limit: int = 200) -> list[dict[str, object]]:
-    """The lead's messages, newest first (in arrival order: history is stored in time order
-    within each import or sync chunk), with their processing state.
+    """The lead's messages, newest first by when they were written (a chat export or history
+    imported after live messages falls into place; messages of the same second by arrival),
+    with their processing state.
 
     A deletion is not listed itself: the message it deleted gets `deleted_at` (when it was
     deleted) instead, so the page can show it struck through.
     """
     rows = db.conn.execute(
         "SELECT id, payload, state, error, fired FROM inbox WHERE lead_phone = ? AND kind = 'message' "
-        "ORDER BY id DESC LIMIT ?",
+        "ORDER BY julianday(timestamp) DESC, id DESC LIMIT ?",
         (phone, limit),
     )
     out: list[dict[str, object]] = []

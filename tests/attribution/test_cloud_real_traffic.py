@@ -95,7 +95,7 @@ async def test_a_username_only_sender_gets_a_lead_that_merges_with_the_phone_lat
     assert merged is not None and merged.chat_count == 2 and merged.name == "Sari"
     assert [m["id"] for m in messages_of_lead(services.db, CUSTOMER)] == ["wamid.U2", "wamid.U1"]
     # And a later id-only message lands on the phone's lead.
-    third = {**first, "id": "wamid.U3", "text": {"body": "kapan dikirim?"}}
+    third = {**first, "id": "wamid.U3", "timestamp": "1763867000", "text": {"body": "kapan dikirim?"}}
     await post(services, body_with([third], [{"profile": {"name": "Sari"}, "user_id": BSUID}]))
     services.process()
     assert get_lead(services.db, BSUID) is None

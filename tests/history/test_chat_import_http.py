@@ -3,12 +3,15 @@ twice = no-op, and the refusals (too large, group, unknown lead, which author is
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 
 from bridge.http.dashboard.chat_import import MAX_UPLOAD_BYTES
-from store.inbox import messages_of_lead
+from engine.model import parse_message
+from store.inbox import ingest, messages_of_lead
+from tests.conftest import message
 from tests.http.conftest import BEARER
 from tests.http.fake_control import ADMIN, FakeControl
 
@@ -40,6 +43,22 @@ async def test_preview_then_import_then_again(client: TestClient, control: FakeC
     assert all(m["history"] for m in stored)
     status, again = await post(client, export("android_id_dmy_24h.txt"), me="Toko Budi")
     assert status == 200 and (again["new"], again["duplicates_skipped"]) == (0, 4)
+
+
+async def test_history_imported_after_live_messages_is_listed_by_when_it_was_written(
+        client: TestClient, control: FakeControl) -> None:
+    """The lead page shows a lead's messages newest first by their time: a chat export of
+    2024 imported after this week's live messages goes below them, not on top."""
+    control.leads.append({"phone": LEAD, "status": "new", "tags": []})
+    live = message(id="LIVE1", text="kak, masih ada stoknya?", timestamp="2026-11-23T10:00:00+07:00",
+                   chat=f"{LEAD}@s.whatsapp.net", sender=f"{LEAD}@s.whatsapp.net", session=ADMIN)
+    ingest(control.db, parse_message(live), datetime(2026, 11, 23, 3, 1, tzinfo=UTC))
+    status, done = await post(client, export("android_id_dmy_24h.txt"), me="Toko Budi")
+    assert status == 200 and done["new"] == 4
+    stored = messages_of_lead(control.db, LEAD)
+    assert [m["text"] for m in stored][:2] == ["kak, masih ada stoknya?", "Sudah transfer ya kak"]
+    times = [datetime.fromisoformat(str(m["timestamp"])) for m in stored]
+    assert times == sorted(times, reverse=True)
 
 
 async def test_the_business_author_is_asked_for_when_the_file_cannot_tell(client: TestClient,
