@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from engine.changes import LeadEdit, apply_edit, new_lead_from_edit
 from engine.evaluate import Outcome, RuleRunRecord, process_change
-from engine.model import Lead, Workspace
+from engine.model import Lead, Workspace, phone_to_jid
 from engine.ruleset import RuleSet
 from store.leads import (
     LEAD_MESSAGE_IDS,
@@ -33,7 +33,7 @@ from store.leads import (
     lead_to_row,
     leads_by_phone,
 )
-from store.outbox import OutboxPolicy, enqueue
+from store.outbox import OutboxPolicy, enqueue, forget_delivered
 from store.runs import RUNS, run_rows
 from store.subscriptions import Subscription, change_events, queue_events
 from store.write_behind import row_insert
@@ -287,14 +287,18 @@ def forget_lead(db: Database, phone: str, *, before: int) -> None:
     a fresh lead.
 
     The rest: the user ids known to be theirs go, and so do their attribution records and
-    check-in attempts. A visitor click their message upgraded stays as an anonymous click, and
-    a check-in still counts for its event's attendance, but neither says who any more.
+    check-in attempts. A visitor click their message upgraded stays as an anonymous click, a
+    check-in still counts for its event's attendance, and a delivered outbox entry stays in
+    the delivery log and its counts (store.outbox.forget_delivered), but none says who any more.
     """
     conn = db.conn
     for table in ("rule_runs", "lead_changes"):
         conn.execute(f"DELETE FROM {table} WHERE inbox_id IN ({LEAD_MESSAGE_IDS} AND id < ?)", (phone, before))
         conn.execute(f"DELETE FROM {table} WHERE inbox_id IS NULL AND lead_phone = ?", (phone,))
     conn.execute("DELETE FROM outbox WHERE lead_phone = ? AND state != 'delivered'", (phone,))
+    forget_delivered(db, phone)
+    jids = [jid for (jid,) in conn.execute("SELECT jid FROM leads WHERE phone = ?", (phone,))]
+    conn.executemany("DELETE FROM history_chats WHERE chat = ?", [(jid,) for jid in {*jids, phone_to_jid(phone)}])
     conn.execute("DELETE FROM inbox WHERE lead_phone = ? AND id < ?", (phone, before))
     conn.execute("DELETE FROM leads WHERE phone = ?", (phone,))
     conn.execute("DELETE FROM lead_aliases WHERE phone = ? OR alias = ?", (phone, phone))

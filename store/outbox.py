@@ -331,6 +331,31 @@ def get_entry(db: Database, entry_id: int) -> dict[str, Any] | None:
     return entry_view(row) if row is not None else None
 
 
+# What a delivered entry keeps of its payload once its customer is forgotten: where it went
+# and which event it was, nothing about the customer.
+_KEPT_WHEN_FORGOTTEN = ("url", "endpoint", "event", "event_id", "event_name", "session", "origin")
+
+
+def forget_delivered(db: Database, phone: str) -> int:
+    """Strip a forgotten customer from their delivered entries (inside the caller's transaction):
+    the payload keeps only _KEPT_WHEN_FORGOTTEN and says `forgotten`; the receiver's answer,
+    the lead and a key naming the phone (a conversion's) go. Returns how many entries."""
+    rows = db.conn.execute("SELECT id, payload FROM outbox WHERE lead_phone = ? AND state = 'delivered'",
+                           (phone,)).fetchall()
+    for entry_id, payload in rows:
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            data = {}
+        kept = {key: data[key] for key in _KEPT_WHEN_FORGOTTEN if isinstance(data, dict) and key in data}
+        db.conn.execute(
+            "UPDATE outbox SET payload = ?, lead_phone = NULL, response_snippet = NULL, last_error = NULL, "
+            "idempotency_key = CASE WHEN instr(idempotency_key, ?) THEN 'forgotten:' || id "
+            "ELSE idempotency_key END WHERE id = ?",
+            (json.dumps({**kept, "forgotten": True}), phone, entry_id))
+    return len(rows)
+
+
 def outbox_counts(db: Database) -> dict[str, int]:
     """Outbox entries per state."""
     return {s: n for s, n in db.conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")}
