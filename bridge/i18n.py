@@ -202,6 +202,7 @@ def money(value: object) -> str:
 def engine_words() -> list[str]:
     """The labels, hints and template texts the pure engine's registries show on pages (msgids)."""
     from engine.actions import ACTIONS, PRESET_LABELS
+    from engine.evaluate import VERDICTS
     from engine.fields import FIELDS
     from engine.operators import OPERATORS
     from engine.rules import SENDERS, TRIGGERS
@@ -213,7 +214,7 @@ def engine_words() -> list[str]:
     for o in OPERATORS.values():
         words += [o.label, o.value_hint]
     words += [a.label for a in ACTIONS.values()]
-    words += [*PRESET_LABELS.values(), *SENDERS.values(), *TRIGGERS.values()]
+    words += [*PRESET_LABELS.values(), *SENDERS.values(), *TRIGGERS.values(), *VERDICTS.values()]
     for t in TEMPLATES.values():
         words += [t.title, t.summary]
     return sorted({w for w in words if w})

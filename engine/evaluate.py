@@ -15,7 +15,7 @@ Semantics (also in the README):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from typing import Any, NamedTuple
 
@@ -68,15 +68,22 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class RuleExplanation:
-    """The dry run's answer for one rule on one pass."""
+    """The dry run's answer for one rule on one pass: `reason` is VERDICTS[verdict] filled in
+    with `verdict_args` (English; pages translate the template, bridge.i18n)."""
 
     rule_id: int
     rule_name: str
     trigger: str
     fired: bool
-    reason: str
+    verdict: str
+    verdict_args: tuple[tuple[str, str], ...] = ()
     conditions: ConditionTrace | None = None
     notes: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        """Why, in English."""
+        return VERDICTS[self.verdict] % dict(self.verdict_args)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready form."""
@@ -86,9 +93,27 @@ class RuleExplanation:
             "trigger": self.trigger,
             "fired": self.fired,
             "reason": self.reason,
+            "verdict": self.verdict,
+            "verdict_args": dict(self.verdict_args),
             "conditions": self.conditions.to_dict() if self.conditions else None,
             "notes": list(self.notes),
         }
+
+
+# Why a rule fires or not in a dry run, by verdict: templates with %(name)s arguments, in
+# English; pages show them translated (bridge.i18n reads this registry for the catalogs).
+VERDICTS: dict[str, str] = {
+    "passed": "conditions passed",
+    "failed": "a condition failed",
+    "chained": "already fired in this status chain",
+    "stopped": 'not evaluated: "%(stopped_by)s" fired with stop_processing',
+    "error": "error: %(error)s",
+    "disabled": "disabled",
+    "other_sender": "sender is %(rule_sender)s, this message is from the %(sender)s",
+    "lead_exists": "the lead already exists (lead.created runs on its first message)",
+    "no_status_change": "no status change happened",
+    "not_reached": "not reached",
+}
 
 
 def new_lead(message: Message, now: datetime, statuses: Sequence[str]) -> Lead:
@@ -169,19 +194,19 @@ class _Run:
         for compiled in self.ruleset.all_of(trigger, sender):
             rule = compiled.rule
             if skip is not None and rule.id in skip:
-                self._explain(rule, trigger, False, "already fired in this status chain")
+                self._explain(rule, trigger, False, "chained")
                 continue
             if stopped_by is not None:
-                self._explain(rule, trigger, False,
-                              f'not evaluated: "{stopped_by.name}" fired with stop_processing',
-                              explain_condition(rule.conditions, ctx, self.ruleset.env, "conditions"))
+                self._explain(rule, trigger, False, "stopped",
+                              explain_condition(rule.conditions, ctx, self.ruleset.env, "conditions"),
+                              stopped_by=stopped_by.name)
                 continue
             passed = self._check(compiled, ctx, trigger)
             if passed is not True and passed is not False:
-                self._explain(rule, trigger, False, f"error: {passed}")
+                self._explain(rule, trigger, False, "error", error=str(passed))
                 continue
             trace = explain_condition(rule.conditions, ctx, self.ruleset.env, "conditions")
-            self._explain(rule, trigger, passed, "conditions passed" if passed else "a condition failed", trace)
+            self._explain(rule, trigger, passed, "passed" if passed else "failed", trace)
             if passed:
                 fired.append(rule)
                 if rule.stop_processing:
@@ -291,10 +316,11 @@ class _Run:
             seen.update(self.one_pass("lead.status_changed", status_from, status_to, seen, by="rule"))
             links += 1
 
-    def _explain(self, rule: Rule, trigger: str, fired: bool, reason: str,
-                 trace: ConditionTrace | None = None) -> None:
+    def _explain(self, rule: Rule, trigger: str, fired: bool, verdict: str,
+                 trace: ConditionTrace | None = None, **args: str) -> None:
         if self.explanations is not None:
-            self.explanations.append(RuleExplanation(rule.id, rule.name, trigger, fired, reason, trace))
+            self.explanations.append(RuleExplanation(rule.id, rule.name, trigger, fired, verdict,
+                                                     tuple(sorted(args.items())), trace))
 
     def _note(self, rule: Rule, notes: list[str]) -> None:
         if self.explanations is None:
@@ -302,9 +328,7 @@ class _Run:
         for index in range(len(self.explanations) - 1, -1, -1):
             item = self.explanations[index]
             if item.rule_id == rule.id and item.fired:
-                self.explanations[index] = RuleExplanation(
-                    item.rule_id, item.rule_name, item.trigger, True, item.reason,
-                    item.conditions, tuple(notes))
+                self.explanations[index] = replace(item, fired=True, notes=tuple(notes))
                 return
 
     def outcome(self, base: Lead | None, created: bool) -> Outcome:
@@ -420,17 +444,18 @@ def explain_message(
     for rule in ruleset.rules:
         if rule.id in reached and rule.enabled:
             continue
+        args: tuple[tuple[str, str], ...] = ()
         if not rule.enabled:
-            reason = "disabled"
+            verdict = "disabled"
         elif rule.trigger == MESSAGE_TRIGGER and rule.sender not in (sender, "all"):
-            reason = f"sender is {rule.sender}, this message is from the {sender}"
+            verdict, args = "other_sender", (("rule_sender", rule.sender), ("sender", sender))
         elif rule.trigger == "lead.created":
-            reason = "the lead already exists (lead.created runs on its first message)"
+            verdict = "lead_exists"
         elif rule.trigger == "lead.status_changed":
-            reason = "no status change happened"
+            verdict = "no_status_change"
         else:
-            reason = "not reached"
-        explanations.append(RuleExplanation(rule.id, rule.name, rule.trigger, False, reason))
+            verdict = "not_reached"
+        explanations.append(RuleExplanation(rule.id, rule.name, rule.trigger, False, verdict, args))
     order = {rule.id: index for index, rule in enumerate(ruleset.rules)}
     explanations.sort(key=lambda e: order.get(e.rule_id, 0))
     return outcome, explanations

@@ -33,12 +33,14 @@
       if (child.kind === "leaf") {
         item = el("li", {"class": child.passed ? "pass" : "fail"}, [
           el("span", {"class": "mark", text: child.passed ? "✓ " : "✗ "}),
-          el("span", {text: child.label + " " + child.op + " " + JSON.stringify(child.expected) +
-            " — saw " + JSON.stringify(child.seen) + (child.error ? " (error: " + child.error + ")" : "")})
+          el("span", {text: child.label + " " + (child.op_label || child.op) + " " + JSON.stringify(child.expected) +
+            " — " + window.wabridge.format(_("saw {value}"), {value: JSON.stringify(child.seen)}) +
+            (child.error ? " (" + window.wabridge.format(_("error: {error}"), {error: child.error}) + ")" : "")})
         ]);
       } else {
+        var group = {all: _("All of these"), any: _("Any of these"), not: _("Not this")}[child.kind] || child.kind;
         item = el("li", {"class": child.passed ? "pass" : "fail"}, [
-          el("span", {text: (child.passed ? "✓ " : "✗ ") + child.kind.toUpperCase() + " group"}), traceList(child)]);
+          el("span", {text: (child.passed ? "✓ " : "✗ ") + group}), traceList(child)]);
       }
       list.appendChild(item);
     });
@@ -50,7 +52,7 @@
       var verdict = el("div", {"class": "verdict " + (item.fired ? "fires" : "no")}, [
         named ? el("span", {"class": "verdict-rule", text: item.rule + ": "}) : null,
         el("strong", {text: item.fired ? _("Fires") : _("Does not fire")}),
-        el("span", {text: " — " + item.reason})
+        el("span", {text: " — " + (item.reason_text || item.reason)})
       ]);
       out.appendChild(verdict);
       if (item.conditions) { out.appendChild(traceList(item.conditions)); }

@@ -62,6 +62,32 @@ async def test_test_a_draft_rule_shows_the_trace(client: TestClient) -> None:
     assert [leaf["field"] for leaf in failed] == ["lead.status"]  # the condition that stopped it
 
 
+async def test_the_test_panel_speaks_the_page_language(client: TestClient) -> None:
+    """The verdict, the condition labels and the sender words come in the page's language;
+    `reason` and `verdict` stay the stable English and key an integrator reads."""
+    await login(client)
+    await client.get("/language?lang=id&next=/rules")
+    team_rule = {**HOT, "sender": "team"}
+    for rule, text, status, reason, shown in [
+        (HOT, "Kak saya mau order 2", "responded", "conditions passed", "syarat terpenuhi"),
+        (HOT, "Kak saya mau order", "new", "a condition failed", "ada syarat yang tidak terpenuhi"),
+        (team_rule, "order", "responded", "sender is team, this message is from the customer",
+         "pengirim aturan ini Tim/CS, pesan ini dari Pelanggan"),
+    ]:
+        body = await (await client.post("/api/rules/test", headers=BEARER,
+                                        json={"rule": rule, "text": text, "status": status})).json()
+        (item,) = body["rules"]
+        assert (item["reason"], item["reason_text"]) == (reason, shown)
+        if item["conditions"]:
+            leaves = item["conditions"]["children"]
+            assert [(leaf["label"], leaf["op_label"]) for leaf in leaves][0] == ("Pesan", "Mengandung")
+    await client.get("/language?lang=en&next=/rules")
+    body = await (await client.post("/api/rules/test", headers=BEARER,
+                                    json={"rule": HOT, "text": "order", "status": "new"})).json()
+    assert body["rules"][0]["reason_text"] == "a condition failed"
+    assert body["rules"][0]["conditions"]["children"][0]["op_label"] == "Contains"
+
+
 async def test_test_without_a_draft_runs_the_stored_rules(client: TestClient) -> None:
     await client.post("/api/rules/templates/install", headers=BEARER,
                       json={"slugs": ["identify-hot-lead", "auto-closing"]})

@@ -102,7 +102,7 @@ async def test_switching_a_group_to_none_negates_it(client: TestClient, control:
         await page.click("#run-test")
         await page.wait_for_selector(".verdict")
         assert (await page.inner_text(".verdict")).startswith("Does not fire")
-        assert "NOT group" in await page.inner_text("#test-result")
+        assert "✗ Not this" in await page.inner_text("#test-result")
         assert page.problems == []
     (rule,) = (await (await client.get("/api/rules", headers=BEARER)).json())["rules"]
     assert rule["conditions"] == [{"not": {"any": [{"field": "message.text", "op": "contains", "value": "promo"}]}}]

@@ -75,7 +75,8 @@ async def test_test_all_rules_on_the_rules_screen(client: TestClient, control: F
                                 "Auto-Closing & Capture Value (Regex)"}
         lead_after = await page.inner_text("#test-result .lead-after")
         assert "hot → purchase" in lead_after and "Rp 1.500.000" in lead_after
-        assert "sender is customer" in by_rule["Identify Hot Lead (Keyword)"]  # why it did not fire
+        why_not = by_rule["Identify Hot Lead (Keyword)"]
+        assert "sender is Customer, this message is from the Team/CS" in why_not
         assert await page.locator("#test-result .trace li.pass").count() == 1  # Auto-Closing's one condition
         await page.screenshot(path=str(ARTIFACTS / "dash-rules-test.png"), full_page=True)
         # Nothing was saved by the test: no lead exists.

@@ -22,7 +22,7 @@ from bridge.http.language import wording
 from bridge.i18n import Wording
 from engine.actions import ACTIONS, NUMERIC_TARGETS, PRESET_LABELS, REGEX_PRESETS, SETTABLE_FIELDS
 from engine.errors import RuleError
-from engine.evaluate import explain_message
+from engine.evaluate import VERDICTS, explain_message
 from engine.fields import FIELDS
 from engine.model import MESSAGE_TYPES, Lead, Message
 from engine.operators import OPERATORS
@@ -137,13 +137,35 @@ async def test_rule(request: web.Request) -> web.StreamResponse:
                 created_at=now, updated_at=now)
     ruleset = await off_loop(RuleSet, tuple(rules), env.statuses, env.endpoints)
     outcome, explanations = await off_loop(partial(explain_message, now=now, tz=tz), ruleset, lead, message)
+    words = wording(request)
     return json_response({
-        "rules": [e.to_dict() for e in explanations],
+        "rules": [_in_words(e.to_dict(), words) for e in explanations],
         "lead_before": lead.to_dict(),
         "lead_after": outcome.lead.to_dict(),
         "status_changes": [list(change) for change in outcome.status_changes],
         "queued": [{"kind": r.kind, "rule": r.rule_name} for r in outcome.requests],
     })
+
+
+def _in_words(explanation: dict[str, Any], words: Wording) -> dict[str, Any]:
+    """A dry run's verdict for the page: `reason_text` in the page's language, and each
+    condition's field and operator labels too (`op_label`)."""
+    _ = words.gettext
+    args = {name: _(SENDERS[value]) if name in ("sender", "rule_sender") and value in SENDERS else value
+            for name, value in explanation["verdict_args"].items()}
+    explanation["reason_text"] = _(VERDICTS[explanation["verdict"]]) % args
+
+    def labelled(node: dict[str, Any]) -> None:
+        if node.get("kind") == "leaf":
+            node["label"] = _(node["label"]) if node.get("label") else node.get("label")
+            operator = OPERATORS.get(str(node.get("op")))
+            node["op_label"] = _(operator.label) if operator is not None else node.get("op")
+        for child in node.get("children") or ():
+            labelled(child)
+
+    if explanation.get("conditions"):
+        labelled(explanation["conditions"])
+    return explanation
 
 
 def add_routes(app: web.Application) -> None:
