@@ -288,7 +288,8 @@ def forget_lead(db: Database, phone: str, *, before: int) -> None:
 
     The rest: the user ids known to be theirs go, and so do their attribution records and
     check-in attempts. A visitor click their message upgraded stays as an anonymous click, a
-    check-in still counts for its event's attendance, and a delivered outbox entry stays in
+    check-in still counts for its event's attendance, a ticket issued to them stays valid,
+    and a delivered outbox entry stays in
     the delivery log and its counts (store.outbox.forget_delivered), but none says who any more.
     """
     conn = db.conn
@@ -307,6 +308,8 @@ def forget_lead(db: Database, phone: str, *, before: int) -> None:
     conn.execute("DELETE FROM checkin_attempts WHERE phone = ?", (phone,))
     conn.execute("UPDATE checkins SET phone = NULL, phone_key = NULL, name = NULL, inbox_id = NULL "
                  "WHERE phone = ?", (phone,))
+    # A ticket issued to them stays a ticket (usable, counted), no longer saying whose.
+    conn.execute("UPDATE event_codes SET name = NULL, phone = NULL, email = NULL WHERE phone = ?", (phone,))
 
 
 def import_counts(db: Database, rows: Sequence[tuple[str, LeadEdit]], now: datetime,

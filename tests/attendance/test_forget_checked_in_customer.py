@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from engine.attendance import display, make_code
+from store.events import import_attendees
 from store.lead_events import LeadChange, submit_change
 from store.leads import get_lead
 from tests.attendance.conftest import GUEST, Door
@@ -32,6 +33,9 @@ def _rows_naming(door: Door, needle: str) -> list[tuple[str, str]]:
 def test_a_deleted_customer_is_named_nowhere_and_their_check_in_still_counts(door: Door) -> None:
     event = door.event()
     code = door.codes(event, "Sari")[0]
+    # A second ticket the organiser issued to the same customer, by phone and email.
+    (ticket,) = import_attendees(door.db, event, [{"name": "Sari Wulandari", "phone": GUEST,
+                                                   "email": "sari@example.com"}], door.now)
     door.send(f"CHECKIN {display(make_code(event.prefix, 'ZZZZZ'))}")  # unknown: an attempt with the phone
     door.send(f"CHECKIN {code.display}")
     assert [row[3] for row in door.checkins(event)] == [GUEST]
@@ -63,7 +67,7 @@ def test_a_deleted_customer_is_named_nowhere_and_their_check_in_still_counts(doo
     conn.commit()
     assert {table for table, _ in _rows_naming(door, GUEST)} >= {
         "leads", "inbox", "checkins", "checkin_attempts", "lead_aliases", "visitors", "attribution_log",
-        "outbox", "history_chats"}
+        "outbox", "history_chats", "event_codes"}
 
     submit_change(door.db, LeadChange("delete", "api", GUEST), door.now)
     stats = door.processor.run()
@@ -71,6 +75,10 @@ def test_a_deleted_customer_is_named_nowhere_and_their_check_in_still_counts(doo
 
     assert _rows_naming(door, GUEST) == []
     assert _rows_naming(door, "US.77") == []
+    assert _rows_naming(door, "sari@example.com") == [] and _rows_naming(door, "Wulandari") == []
+    # The ticket issued to them is still a ticket, whose holder is no longer named.
+    assert conn.execute("SELECT code, name, phone FROM event_codes WHERE id = ?", (ticket.id,)).fetchone() == (
+        ticket.code, None, None)
     # The event still counts one check-in (the code stays used); the click stays a click.
     assert len(door.checkins(event)) == 1
     assert conn.execute("SELECT name, phone FROM checkins").fetchall() == [(None, None)]
