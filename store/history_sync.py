@@ -1,4 +1,5 @@
-"""History sync progress per admin number: how many history messages and chats were stored.
+"""History sync progress per admin number: how many history messages and chats were stored;
+and the contacts' push names the sync carries, given to leads that have no name yet.
 
 Updated in the transaction that stores a chunk (`Processor.ingest_history(after=…)`), so
 the count is exactly what the inbox holds: a chunk sent again after a worker restart finds
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlite_utils import Database
 
 from engine.model import Message
@@ -65,3 +67,20 @@ def record_history(db: Database, session: str, messages: Sequence[Message], resu
 def history_progress(db: Database) -> dict[str, HistoryProgress]:
     """Every admin number's history totals."""
     return {row[0]: _progress(row) for row in db.conn.execute(_SELECT)}
+
+
+def fill_lead_names(db: Database, names: Sequence[tuple[str, str]], now: datetime) -> int:
+    """Give each phone's lead the push name the phone's history knows, when the lead has no
+    name yet (a name someone typed, or a message brought, stays); each fill is a line in the
+    lead's history, by `history`. Call inside a transaction; returns how many leads got one."""
+    stamp = now.isoformat()
+    filled = 0
+    for phone, name in names:
+        cursor = db.conn.execute("UPDATE leads SET name = ?, updated_at = ? WHERE phone = ? "
+                                 "AND (name IS NULL OR name = '')", (name, stamp, phone))
+        if cursor.rowcount:
+            db.conn.execute("INSERT INTO lead_changes (at, lead_phone, inbox_id, changes, changed_by) "
+                            "VALUES (?, ?, NULL, ?, 'history')",
+                            (stamp, phone, orjson.dumps({"name": [None, name]}).decode()))
+            filled += 1
+    return filled

@@ -237,6 +237,7 @@ def describe_origin(changed_by: str | None) -> dict[str, Any]:
     kind, _, names = by.partition(":")
     rules = [name.strip() for name in names.split(",") if name.strip()]
     words: Mapping[str, str] = {"message": "by a message", "dashboard": "by the dashboard", "api": "by the API",
-                                "import": "by import", "cli": "by the command line"}
+                                "import": "by import", "cli": "by the command line",
+                                "history": "by the phone's history"}
     who = ("by rule " + ", ".join(rules) if rules else "by a rule") if kind == "rule" else words.get(kind, f"by {kind}")
     return {"by": kind, "rules": rules, "who": who}

@@ -20,14 +20,30 @@ from sqlite_utils import Database
 from bridge.history.importer import CHUNK, Imported, store_history
 from bridge.history.settings import HistorySettings
 from bridge.protocol import HistoryFrame
-from engine.model import Message, MessageFormatError, parse_message
-from store.history_sync import HistoryProgress, history_progress, record_history
+from engine.model import PN_SERVER, Message, MessageFormatError, parse_message
+from store.history_sync import HistoryProgress, fill_lead_names, history_progress, record_history
 from store.inbox import Ingested
 from store.processor import Processor, ProcessStats
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 DbCall = Callable[..., Awaitable[Any]]
+
+
+MAX_NAME_CHARS = 256  # a push name is cut to this (the worker cuts it too)
+
+
+def push_names(raw: list[Any]) -> list[tuple[str, str]]:
+    """A frame's [phone JID, name] pairs as (phone digits, name); anything else is left out."""
+    out: list[tuple[str, str]] = []
+    for item in raw:
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(v, str) for v in item)):
+            continue
+        user, _, server = item[0].partition("@")
+        name = " ".join(item[1].split())[:MAX_NAME_CHARS]
+        if server == PN_SERVER and user.isdigit() and 5 <= len(user) <= 15 and name:
+            out.append((user, name))
+    return out
 
 
 class HistoryService:
@@ -59,10 +75,14 @@ class HistoryService:
             except MessageFormatError as exc:
                 unreadable += 1
                 log.warning("history_message_unreadable", number=number, field=exc.field, problem=exc.problem)
+        names = push_names(frame.names)
         now = self.clock()
+        if not frame.messages:  # a contacts' names blob (PUSH_NAME): no chunk to count
+            return await self.db_call(self._names_only, number, names, now)
         oldest = self.settings.oldest(now)
         recent = [m for m in messages if m.timestamp >= oldest]
         too_old = len(messages) - len(recent)
+        named: list[int] = []
 
         def work(db: Database) -> tuple[HistoryProgress, list[Ingested], ProcessStats]:
             processor = self.processor()
@@ -73,6 +93,7 @@ class HistoryService:
             def count(stored: list[Message], results: list[Ingested]) -> None:
                 box.append(record_history(db, number, stored, results, too_old=too_old, sync_type=frame.sync_type,
                                           progress=frame.progress or None, now=now))
+                named.append(fill_lead_names(db, names, now))
 
             results, stats = processor.ingest_history(recent, now, after=count)
             return box[0], results, stats
@@ -82,8 +103,15 @@ class HistoryService:
         new = sum(1 for r in results if not r.duplicate)
         log.info("history_stored", number=number, sync_type=frame.sync_type, new=new,
                  duplicates=len(results) - new, too_old=too_old, unreadable=unreadable,
-                 total_messages=totals.messages, total_chats=totals.chats)
+                 names=sum(named), total_messages=totals.messages, total_chats=totals.chats)
         return totals
+
+    def _names_only(self, db: Database, number: str, names: list[tuple[str, str]],
+                    now: datetime) -> HistoryProgress | None:
+        with db.atomic():
+            filled = fill_lead_names(db, names, now)
+        log.info("history_names_stored", number=number, names=len(names), filled=filled)
+        return history_progress(db).get(number)
 
     async def import_messages(self, messages: Sequence[Message], *, run_rules: bool) -> Imported:
         """A chat export's messages, one store-thread job per chunk, so live messages take turns."""

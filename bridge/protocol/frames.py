@@ -174,12 +174,14 @@ class Unreadable(Frame):
 @_frame("history", WORKER)
 @dataclass(frozen=True, slots=True)
 class HistoryFrame(Frame):
-    """Part of the phone's history sync: normalised messages marked `history`; wait for `ack {seq}`."""
+    """Part of the phone's history sync: normalised messages marked `history`, and contacts' push
+    names as [phone JID, name] pairs; wait for `ack {seq}`."""
 
     seq: int
     sync_type: str
     messages: list[dict[str, Any]]
     progress: int = 0
+    names: list[Any] = field(default_factory=list)
 
 
 @_frame("sent", WORKER)

@@ -44,6 +44,8 @@ _SKIPPED_SERVERS = frozenset({GROUP_SERVER, "broadcast", "newsletter"})
 FRAME_MESSAGES = 500  # messages per `history` frame: the daemon stores one frame per transaction
 FRAME_BYTES = 512 * 1024  # and at most this much JSON (the protocol's frames stop at 1 MiB)
 RETRY_S = 5.0  # a chunk the daemon did not ack is sent again after this
+NAME_LINE = "push_name"  # the key that marks a spool line as a contact's name, not a message
+MAX_NAME_CHARS = 256  # a push name longer than this is cut (WhatsApp's own limit is far lower)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,9 @@ class HistoryChunk:
     progress: int
     messages: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0  # group/status chats' messages, system stubs, unreadable messages
+    # (phone JID, push name) of the blob's contacts: a PUSH_NAME blob holds only these, and the
+    # daemon gives each name to a lead of that phone that has none yet.
+    names: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _jid(text: str) -> _Jid | None:
@@ -107,8 +112,6 @@ def normalise_history_sync(data: Any, *, session: str, resolve_pn: PnResolver | 
     sync = int(getattr(data, "syncType", 0))
     chunk = HistoryChunk(HISTORY_SYNC_TYPES.get(sync, str(sync)), int(getattr(data, "chunkOrder", 0)),
                          int(getattr(data, "progress", 0)))
-    if sync not in _WITH_CHATS:
-        return chunk
     lid_to_pn = {m.lidJID: m.pnJID for m in data.phoneNumberToLidMappings if m.lidJID and m.pnJID}
     names = {p.ID: p.pushname for p in data.pushnames if p.ID and p.pushname}
 
@@ -117,6 +120,10 @@ def normalise_history_sync(data: Any, *, session: str, resolve_pn: PnResolver | 
         if found:
             return found
         return resolve_pn(lid) if resolve_pn is not None else None
+
+    chunk.names.extend(_phone_names(names, resolve))
+    if sync not in _WITH_CHATS:
+        return chunk
 
     own = _Jid(session, PN_SERVER)
     skipped = 0
@@ -143,7 +150,21 @@ def normalise_history_sync(data: Any, *, session: str, resolve_pn: PnResolver | 
             if not message["from_me"] and not message.get("sender_name"):
                 message["sender_name"] = names.get(message["sender"]) or names.get(chat) or None
             chunk.messages.append(message)
-    return HistoryChunk(chunk.sync_type, chunk.chunk_order, chunk.progress, chunk.messages, skipped)
+    return HistoryChunk(chunk.sync_type, chunk.chunk_order, chunk.progress, chunk.messages, skipped, chunk.names)
+
+
+def _phone_names(names: dict[str, str], resolve: Callable[[str], str | None]) -> list[tuple[str, str]]:
+    """The push names of phone numbers (a LID's through the blob's mappings or the LID map);
+    groups, broadcasts and LIDs nothing resolves are left out. Names are cut to MAX_NAME_CHARS."""
+    out: dict[str, str] = {}
+    for jid, name in names.items():
+        server = _server(jid)
+        phone_jid = jid if server == PN_SERVER else resolve(jid) if server == LID_SERVER else None
+        found = _jid(phone_jid or "")
+        text = " ".join(name.split())[:MAX_NAME_CHARS]
+        if found is not None and found.Server == PN_SERVER and found.User.isdigit() and text:
+            out[f"{found.User}@{PN_SERVER}"] = text  # the device part dropped
+    return sorted(out.items())
 
 
 class HistorySpool:
@@ -158,12 +179,14 @@ class HistorySpool:
         name = f"{time.time_ns():020d}.jsonl"
         temporary = self.folder / f".{name}.tmp"
         header = {"sync_type": chunk.sync_type, "chunk_order": chunk.chunk_order, "progress": chunk.progress,
-                  "skipped": chunk.skipped, "messages": len(chunk.messages)}
+                  "skipped": chunk.skipped, "messages": len(chunk.messages), "names": len(chunk.names)}
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(json.dumps(header) + "\n")
             for message in chunk.messages:
                 handle.write(json.dumps(message, ensure_ascii=False) + "\n")
+            for jid, push_name in chunk.names:  # a line of its own each: frames are cut by lines
+                handle.write(json.dumps({NAME_LINE: push_name, "jid": jid}, ensure_ascii=False) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         final = self.folder / name
@@ -263,4 +286,7 @@ class HistorySender:
 
     @staticmethod
     def _frame_maker(sync_type: str, progress: int, batch: list[dict[str, Any]]) -> Callable[[int], Frame]:
-        return lambda seq: HistoryFrame(seq=seq, sync_type=sync_type, messages=batch, progress=progress)
+        messages = [line for line in batch if NAME_LINE not in line]
+        names = [[line["jid"], line[NAME_LINE]] for line in batch if NAME_LINE in line]
+        return lambda seq: HistoryFrame(seq=seq, sync_type=sync_type, messages=messages, progress=progress,
+                                        names=names)

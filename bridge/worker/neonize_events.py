@@ -298,7 +298,7 @@ class NeonizeEventHandlers(WorkerBase):
             return
         chunk = normalise_history_sync(ev.Data, session=self.phone, resolve_pn=self._resolve_pn)
         log.info("history_sync_received", sync_type=chunk.sync_type, chunk_order=chunk.chunk_order,
-                 progress=chunk.progress, messages=len(chunk.messages), skipped=chunk.skipped)
-        if chunk.messages:
+                 progress=chunk.progress, messages=len(chunk.messages), skipped=chunk.skipped, names=len(chunk.names))
+        if chunk.messages or chunk.names:
             self._history.spool.write(chunk)
             self._history.wake()
