@@ -202,11 +202,11 @@ def money(value: object) -> str:
 def engine_words() -> list[str]:
     """The labels, hints and template texts the pure engine's registries show on pages (msgids)."""
     from engine.actions import ACTIONS, PRESET_LABELS
-    from engine.evaluate import VERDICTS
     from engine.fields import FIELDS
     from engine.operators import OPERATORS
     from engine.rules import SENDERS, TRIGGERS
     from engine.templates import TEMPLATES
+    from engine.verdicts import VERDICTS
 
     words: list[str] = []
     for f in FIELDS.values():

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from engine.actions import Action, ActionRun, OutboxRequest
 from engine.attribution import Upgrade, apply_upgrade
@@ -26,6 +26,7 @@ from engine.context import EvalCache, EvalContext
 from engine.model import Lead, LeadDraft, Message
 from engine.rules import MESSAGE_TRIGGER, Rule
 from engine.ruleset import CompiledRule, RuleSet
+from engine.verdicts import RuleExplanation
 
 MAX_CHAIN = 8
 
@@ -64,56 +65,6 @@ class Outcome:
     def fired(self) -> int:
         """How many rules fired."""
         return sum(1 for r in self.runs if r.fired)
-
-
-@dataclass(frozen=True, slots=True)
-class RuleExplanation:
-    """The dry run's answer for one rule on one pass: `reason` is VERDICTS[verdict] filled in
-    with `verdict_args` (English; pages translate the template, bridge.i18n)."""
-
-    rule_id: int
-    rule_name: str
-    trigger: str
-    fired: bool
-    verdict: str
-    verdict_args: tuple[tuple[str, str], ...] = ()
-    conditions: ConditionTrace | None = None
-    notes: tuple[str, ...] = ()
-
-    @property
-    def reason(self) -> str:
-        """Why, in English."""
-        return VERDICTS[self.verdict] % dict(self.verdict_args)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready form."""
-        return {
-            "rule_id": self.rule_id,
-            "rule": self.rule_name,
-            "trigger": self.trigger,
-            "fired": self.fired,
-            "reason": self.reason,
-            "verdict": self.verdict,
-            "verdict_args": dict(self.verdict_args),
-            "conditions": self.conditions.to_dict() if self.conditions else None,
-            "notes": list(self.notes),
-        }
-
-
-# Why a rule fires or not in a dry run, by verdict: templates with %(name)s arguments, in
-# English; pages show them translated (bridge.i18n reads this registry for the catalogs).
-VERDICTS: dict[str, str] = {
-    "passed": "conditions passed",
-    "failed": "a condition failed",
-    "chained": "already fired in this status chain",
-    "stopped": 'not evaluated: "%(stopped_by)s" fired with stop_processing',
-    "error": "error: %(error)s",
-    "disabled": "disabled",
-    "other_sender": "sender is %(rule_sender)s, this message is from the %(sender)s",
-    "lead_exists": "the lead already exists (lead.created runs on its first message)",
-    "no_status_change": "no status change happened",
-    "not_reached": "not reached",
-}
 
 
 def new_lead(message: Message, now: datetime, statuses: Sequence[str]) -> Lead:

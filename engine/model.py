@@ -31,9 +31,7 @@ SENDER_TYPES: tuple[str, ...] = ("customer", "team")
 # "US.13491208655302741918"): JID "<id>@bsuid", and the lead is keyed by that id.
 USER_ID_SERVER = "bsuid"
 PN_SERVER = "s.whatsapp.net"  # a phone number's JID
-# A linked-device sender WhatsApp names by a LID ("<digits>@lid") without its phone number:
-# the lead is keyed by those digits until a message carries both (store.identities).
-LID_SERVER = "lid"
+LID_SERVER = "lid"  # a sender known by a LID only: the lead's key is its digits until a phone is (store.identities)
 # The longest text a WhatsApp user can send; a longer one is cut here and `text_truncated`.
 MAX_TEXT_CHARS = 65_536
 DEFAULT_STATUSES: tuple[str, ...] = ("new", "responded", "hot", "purchase", "won", "lost")

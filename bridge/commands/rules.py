@@ -14,11 +14,12 @@ import tomli_w
 from bridge.commands.common import Context, err, out, out_json, read_rules_file, utc_now
 from bridge.errors import EXIT_FAILED, EXIT_OK
 from engine.errors import RuleError, RuleSetError
-from engine.evaluate import RuleExplanation, explain_message
+from engine.evaluate import explain_message
 from engine.model import Lead, Message, parse_timestamp
 from engine.rules import parse_rules
 from engine.suggest import suggest
 from engine.templates import TEMPLATES
+from engine.verdicts import RuleExplanation
 from store.rules import delete_rule, get_rule, save_rules
 
 

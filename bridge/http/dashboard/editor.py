@@ -22,12 +22,13 @@ from bridge.http.language import wording
 from bridge.i18n import Wording
 from engine.actions import ACTIONS, NUMERIC_TARGETS, PRESET_LABELS, REGEX_PRESETS, SETTABLE_FIELDS
 from engine.errors import RuleError
-from engine.evaluate import VERDICTS, explain_message
+from engine.evaluate import explain_message
 from engine.fields import FIELDS
 from engine.model import MESSAGE_TYPES, Lead, Message
 from engine.operators import OPERATORS
 from engine.rules import SENDERS, TRIGGERS, parse_rule
 from engine.ruleset import RuleSet
+from engine.verdicts import VERDICTS
 from store.errors import NotFoundError, row_id
 from store.rules import get_rule, load_rules
 
