@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 from sqlite_utils import Database
 
-from engine.model import Message
+from engine.model import Lead, Message
 from store.inbox import Ingested
+from store.leads import leads_by_phone
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +70,21 @@ def history_progress(db: Database) -> dict[str, HistoryProgress]:
     return {row[0]: _progress(row) for row in db.conn.execute(_SELECT)}
 
 
-def fill_lead_names(db: Database, names: Sequence[tuple[str, str]], now: datetime) -> int:
+def fill_lead_names(db: Database, names: Sequence[tuple[str, str]], now: datetime) -> list[tuple[Lead, Lead]]:
     """Give each phone's lead the push name the phone's history knows, when the lead has no
     name yet (a name someone typed, or a message brought, stays); each fill is a line in the
-    lead's history, by `history`. Call inside a transaction; returns how many leads got one."""
+    lead's history, by `history`. Call inside a transaction; returns (before, after) per lead named."""
     stamp = now.isoformat()
-    filled = 0
+    found = leads_by_phone(db, sorted({phone for phone, _ in names}))
+    named: list[tuple[Lead, Lead]] = []
     for phone, name in names:
-        cursor = db.conn.execute("UPDATE leads SET name = ?, updated_at = ? WHERE phone = ? "
-                                 "AND (name IS NULL OR name = '')", (name, stamp, phone))
-        if cursor.rowcount:
-            db.conn.execute("INSERT INTO lead_changes (at, lead_phone, inbox_id, changes, changed_by) "
-                            "VALUES (?, ?, NULL, ?, 'history')",
-                            (stamp, phone, orjson.dumps({"name": [None, name]}).decode()))
-            filled += 1
-    return filled
+        lead = found.get(phone)
+        if lead is None or lead.name:
+            continue
+        db.conn.execute("UPDATE leads SET name = ?, updated_at = ? WHERE phone = ?", (name, stamp, phone))
+        db.conn.execute("INSERT INTO lead_changes (at, lead_phone, inbox_id, changes, changed_by) "
+                        "VALUES (?, ?, NULL, ?, 'history')",
+                        (stamp, phone, orjson.dumps({"name": [lead.name, name]}).decode()))
+        found[phone] = after = lead.with_changes(name=name, updated_at=now)
+        named.append((lead, after))
+    return named

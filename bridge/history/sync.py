@@ -23,7 +23,9 @@ from bridge.protocol import HistoryFrame
 from engine.model import PN_SERVER, Message, MessageFormatError, parse_message
 from store.history_sync import HistoryProgress, fill_lead_names, history_progress, record_history
 from store.inbox import Ingested
+from store.leads import leads_by_phone
 from store.processor import Processor, ProcessStats
+from store.subscriptions import Event, queue_events
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -78,7 +80,9 @@ class HistoryService:
         names = push_names(frame.names)
         now = self.clock()
         if not frame.messages:  # a contacts' names blob (PUSH_NAME): no chunk to count
-            return await self.db_call(self._names_only, number, names, now)
+            progress, queued = await self.db_call(self._names_only, number, names, now)
+            self.on_stored(ProcessStats(queued=queued))
+            return progress
         oldest = self.settings.oldest(now)
         recent = [m for m in messages if m.timestamp >= oldest]
         too_old = len(messages) - len(recent)
@@ -89,13 +93,16 @@ class HistoryService:
             if processor is None:
                 raise RuntimeError("the processor is not loaded yet")
             box: list[HistoryProgress] = []
+            # A lead this chunk creates is history, as its messages are: named, but not announced.
+            known = set(leads_by_phone(db, [phone for phone, _ in names])) if names else set()
 
             def count(stored: list[Message], results: list[Ingested]) -> None:
                 box.append(record_history(db, number, stored, results, too_old=too_old, sync_type=frame.sync_type,
                                           progress=frame.progress or None, now=now))
-                named.append(fill_lead_names(db, names, now))
+                named.append(name_leads(db, processor, number, names, now, announce=known))
 
             results, stats = processor.ingest_history(recent, now, after=count)
+            stats.queued += sum(named)
             return box[0], results, stats
 
         totals, results, stats = await self.db_call(work)
@@ -103,15 +110,33 @@ class HistoryService:
         new = sum(1 for r in results if not r.duplicate)
         log.info("history_stored", number=number, sync_type=frame.sync_type, new=new,
                  duplicates=len(results) - new, too_old=too_old, unreadable=unreadable,
-                 names=sum(named), total_messages=totals.messages, total_chats=totals.chats)
+                 names=len(names), total_messages=totals.messages, total_chats=totals.chats)
         return totals
 
     def _names_only(self, db: Database, number: str, names: list[tuple[str, str]],
-                    now: datetime) -> HistoryProgress | None:
+                    now: datetime) -> tuple[HistoryProgress | None, int]:
+        processor = self.processor()
+        if processor is None:
+            raise RuntimeError("the processor is not loaded yet")
         with db.atomic():
-            filled = fill_lead_names(db, names, now)
-        log.info("history_names_stored", number=number, names=len(names), filled=filled)
-        return history_progress(db).get(number)
+            queued = name_leads(db, processor, number, names, now)
+        log.info("history_names_stored", number=number, names=len(names), queued=queued)
+        return history_progress(db).get(number), queued
+
+
+def name_leads(db: Database, processor: Processor, number: str, names: list[tuple[str, str]], now: datetime,
+               *, announce: set[str] | None = None) -> int:
+    """Fill the names (store.history_sync.fill_lead_names) and queue a `lead.updated` for each
+    lead named (of `announce`'s phones when given), by `history`, for the subscriptions that
+    want it; returns how many were queued."""
+    events = [Event("lead.updated", number, {"lead": after.to_dict(), "message": None, "changed_by": "history",
+                                             "changes": {"name": [before.name, after.name]}},
+                    f"history:{number}:{after.phone}:name:{now.isoformat()}")
+              for before, after in fill_lead_names(db, names, now)
+              if announce is None or after.phone in announce]
+    if not events:
+        return 0
+    return queue_events(db, events, processor.subscriptions, workspace=processor.workspace.name, now=now)
 
     async def import_messages(self, messages: Sequence[Message], *, run_rules: bool) -> Imported:
         """A chat export's messages, one store-thread job per chunk, so live messages take turns."""

@@ -9,6 +9,7 @@ daemon's HistoryService on a real SQLite file.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,7 +25,8 @@ from engine.ruleset import RuleSet
 from store.db import open_db
 from store.history_sync import history_progress
 from store.leads import get_lead, lead_changes, upsert_lead
-from store.processor import Processor
+from store.processor import Processor, ProcessStats
+from store.subscriptions import Subscription
 from tests.history.protobufs import ADMIN, conversation, event, history_sync, web
 from tests.history.test_history_sync_worker import connected
 
@@ -77,14 +79,15 @@ def test_the_worker_spools_a_names_blob_and_sends_the_names_in_a_frame(tmp_path:
     assert harness.worker._history.spool.pending() == []
 
 
-def _service(tmp_path: Path) -> tuple[HistoryService, Callable[..., Any], Any]:
+def _service(tmp_path: Path, stored: list[ProcessStats] | None = None) -> tuple[HistoryService, Processor, Any]:
     db = open_db(tmp_path / "w.db")
     processor = Processor(db, RuleSet([]), Workspace("Toko", UTC, DEFAULT_STATUSES), lambda: NOW)
 
     async def db_call(fn: Callable[..., Any], *args: Any) -> Any:
         return fn(db, *args)
 
-    return HistoryService(HistorySettings(), db_call, lambda: processor, lambda: NOW, lambda stats: None), db_call, db
+    seen = stored if stored is not None else []
+    return HistoryService(HistorySettings(), db_call, lambda: processor, lambda: NOW, seen.append), processor, db
 
 
 def test_the_daemon_names_only_leads_that_have_no_name(tmp_path: Path) -> None:
@@ -110,8 +113,32 @@ def test_the_daemon_names_only_leads_that_have_no_name(tmp_path: Path) -> None:
     assert len(lead_changes(db, "6281200000002")) == 1
 
 
+def test_a_named_lead_is_a_lead_updated_event_by_history_for_its_number(tmp_path: Path) -> None:
+    stored: list[ProcessStats] = []
+    service, processor, db = _service(tmp_path, stored)
+    processor.subscriptions = (Subscription("crm", "http://127.0.0.1:9/hook", frozenset({"lead.updated"})),
+                               Subscription("other", "http://127.0.0.1:9/x", frozenset({"lead.updated"}),
+                                            numbers=frozenset({"6281199999999"})))
+    upsert_lead(db, Lead("6281200000002", "6281200000002@s.whatsapp.net", "new", created_at=NOW, updated_at=NOW))
+    db.conn.commit()
+    frame = HistoryFrame(seq=1, sync_type="push_name", messages=[],
+                         names=[["6281200000002@s.whatsapp.net", "Sari"]])
+    asyncio.run(service.store(ADMIN, frame))
+    rows = db.conn.execute("SELECT payload FROM outbox").fetchall()
+    (payload,) = [json.loads(row[0]) for row in rows]  # the other subscription watches another number
+    body = payload["body"]
+    assert (payload["subscription"], body["type"], body["number"], body["changed_by"]) == (
+        "crm", "lead.updated", ADMIN, "history")
+    assert body["changes"] == {"name": [None, "Sari"]} and body["lead"]["name"] == "Sari"
+    assert body["message"] is None
+    assert [s.queued for s in stored] == [1]  # the daemon wakes the outbox for it
+    asyncio.run(service.store(ADMIN, frame))  # sent again: the lead has its name, nothing more
+    assert len(db.conn.execute("SELECT id FROM outbox").fetchall()) == 1
+
+
 def test_a_frame_with_messages_and_names_names_the_leads_its_messages_create(tmp_path: Path) -> None:
-    service, _, db = _service(tmp_path)
+    service, processor, db = _service(tmp_path)
+    processor.subscriptions = (Subscription("crm", "http://127.0.0.1:9/hook", frozenset({"lead.updated"})),)
     message = {"id": "H1", "chat": "6281200000005@s.whatsapp.net", "sender": "6281200000005@s.whatsapp.net",
                "timestamp": "2026-11-20T09:00:00+07:00", "text": "halo kak", "history": True}
     frame = HistoryFrame(seq=1, sync_type="initial_bootstrap", messages=[message],
@@ -120,6 +147,8 @@ def test_a_frame_with_messages_and_names_names_the_leads_its_messages_create(tmp
     assert totals is not None and totals.messages == 1
     lead = get_lead(db, "6281200000005")
     assert lead is not None and lead.name == "Rina"
+    # History made this lead, as it makes no events: its name is not announced either.
+    assert db.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
 
 
 def test_push_names_keeps_only_phone_pairs() -> None:
