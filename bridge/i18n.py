@@ -205,6 +205,8 @@ def engine_words() -> list[str]:
     from engine.fields import FIELDS
     from engine.operators import OPERATORS
     from engine.rules import SENDERS, TRIGGERS
+    from engine.suggest.notices import NOTICES
+    from engine.suggest.words import HINTS
     from engine.templates import TEMPLATES
     from engine.verdicts import VERDICTS
 
@@ -215,6 +217,7 @@ def engine_words() -> list[str]:
         words += [o.label, o.value_hint]
     words += [a.label for a in ACTIONS.values()]
     words += [*PRESET_LABELS.values(), *SENDERS.values(), *TRIGGERS.values(), *VERDICTS.values()]
+    words += [*NOTICES.values(), *HINTS.values()]
     for t in TEMPLATES.values():
         words += [t.title, t.summary]
     return sorted({w for w in words if w})

@@ -466,7 +466,8 @@
           : window.wabridge.format(_("Not understood, left out of the draft: {words}."), {words: words});
         out.appendChild(el("p", {"class": "warning", role: "alert", "data-warning": warning.code, text: text}));
       });
-      var message = r.data.ok ? _("Draft ready: check it before you save it. Nothing is saved yet.") : r.data.message;
+      var message = r.data.ok ? _("Draft ready: check it before you save it. Nothing is saved yet.")
+        : (r.data.message_text || r.data.message);
       out.appendChild(el("p", {"class": r.data.ok ? (warnings.length ? "warning-note" : "saved") : "alert",
         id: "suggest-message", text: message}));
       if (r.data.ok && r.data.rule) {

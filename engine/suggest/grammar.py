@@ -29,6 +29,7 @@ from engine.fields import FIELDS, FieldKind
 from engine.operators import OPERATORS
 from engine.rules import MESSAGE_TRIGGER, SENDERS, TRIGGERS, default_env, parse_rule
 from engine.suggest.meaning import Hit, Meaning, Phrase, TextHead, leaf
+from engine.suggest.notices import hints_of, refusal
 from engine.suggest.phrases import PHRASES, TEXT_HEADS
 from engine.suggest.words import (
     ACTION_VERBS,
@@ -36,7 +37,6 @@ from engine.suggest.words import (
     CONDITION_WORDS,
     EXAMPLES,
     FILLER,
-    HINTS,
     KEYWORD_SPLIT,
     LIST_SPLIT,
     MASK,
@@ -387,11 +387,6 @@ def warnings_for(leftover: list[str], conditions: list[dict[str, Any]]) -> list[
     return out
 
 
-def _hints(leftover: list[str]) -> str:
-    said = [HINTS[w.casefold()] for w in dict.fromkeys(leftover) if w.casefold() in HINTS]
-    return (" Hint: " + "; ".join(dict.fromkeys(said)) + ".") if said else ""
-
-
 def suggest(text: str, known_statuses: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """One sentence → {"ok", "rule", "understood", "not_understood", "warnings" (data), "message"}; saves nothing."""
     statuses = tuple(known_statuses)
@@ -410,17 +405,16 @@ def suggest(text: str, known_statuses: tuple[str, ...] | list[str]) -> dict[str,
     for part in in_order:
         settings.update(part.meaning.settings)
     shown = ", ".join(leftover[:12]) + (", …" if len(leftover) > 12 else "")
-    not_understood = f": {shown}" if leftover else ": it has no words for a condition or an action"
     if not actions:
         if conditions or settings:
-            message = (f"I did not understand what to do{f' ({shown})' if leftover else ''}. Say an action, e.g. "
-                       "“change to hot”, “ubah ke purchase”, “ambil nominal Rp”, “tambah tag vip”, "
-                       "“balas 'terima kasih'”.")
+            said = (refusal("no_action_words", leftover, words=shown) if leftover
+                    else refusal("no_action", leftover))
         else:
-            message = (f"I did not understand this sentence{not_understood}. A rule needs an action and usually a "
-                       f"condition; try e.g. {EXAMPLES[0]} or {EXAMPLES[1]}.")
+            examples = {"first": EXAMPLES[0], "second": EXAMPLES[1]}
+            said = (refusal("no_rule_words", leftover, words=shown, **examples) if leftover
+                    else refusal("no_rule", leftover, **examples))
         return {"ok": False, "rule": None, "understood": understood, "not_understood": leftover,
-                "warnings": warnings_for(leftover, conditions), "message": message + _hints(leftover)}
+                "warnings": warnings_for(leftover, conditions), **said}
     trigger = settings.get("trigger", MESSAGE_TRIGGER)
     title = " ".join(text.split())
     if len(title) > 60:
@@ -434,13 +428,13 @@ def suggest(text: str, known_statuses: tuple[str, ...] | list[str]) -> dict[str,
     except RuleError as exc:
         return {"ok": False, "rule": None, "understood": understood, "not_understood": leftover,
                 "warnings": warnings_for(leftover, conditions),
-                "message": f"The draft would not be a valid rule ({exc.path}: {exc.message}). Reword the sentence."}
+                **refusal("invalid_draft", leftover, problem=f"{exc.path}: {exc.message}")}
     message = "Draft ready: check it before you save it. Nothing is saved yet."
     if not conditions:
         every = {"lead.created": "new lead", "lead.status_changed": "status change"}.get(trigger, "message")
         message = f"No condition understood: as written the rule would fire on every {every}. " + message
     if leftover:
-        message = f"Not understood: {shown}. " + message + _hints(leftover)
+        message = f"Not understood: {shown}. " + message + hints_of(leftover)
     warnings = warnings_for(leftover, conditions)
     unread = [w["words"] for w in warnings if w["code"] == "unread_condition"]
     if unread:

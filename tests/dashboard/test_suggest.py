@@ -11,7 +11,7 @@ from engine.model import DEFAULT_STATUSES
 from engine.suggest import suggest
 from tests.browser import ARTIFACTS, logged_in_page
 from tests.engine.test_suggest_grammar import ISSUE, c
-from tests.http.conftest import BEARER
+from tests.http.conftest import BEARER, login
 from tests.http.fake_control import FakeControl
 
 
@@ -33,6 +33,23 @@ async def test_api_never_saves(client: TestClient, control: FakeControl) -> None
     assert body["ok"] is True and body["rule"]["actions"][0] == {"type": "set_status", "status": "purchase"}
     assert (await (await client.get("/api/rules", headers=BEARER)).json())["rules"] == []
     assert ("reload_rules", "") not in control.calls
+
+
+async def test_a_refusal_speaks_the_page_language(client: TestClient) -> None:
+    """Why a sentence gave no draft, with its hint, in the page's language (`message_text`);
+    `message` and `notice` stay the English text and the key an integrator reads."""
+    await login(client)
+    await client.get("/language?lang=id&next=/rules")
+    body = await (await client.post("/api/rules/suggest", json={"text": "pesan yang mengandung harga lalu tag"},
+                                    headers=BEARER)).json()
+    assert body["ok"] is False and body["notice"] == "no_action_words" and body["notice_args"] == {"words": "tag"}
+    assert body["message"].startswith("I did not understand what to do (tag).")
+    assert body["message"].endswith(" Hint: name the tag: tambah tag vip.")
+    assert body["message_text"].startswith("Saya tidak memahami apa yang harus dilakukan (tag).")
+    assert body["message_text"].endswith(" Petunjuk: sebutkan tag-nya: tambah tag vip.")
+    await client.get("/language?lang=en&next=/rules")
+    body = await (await client.post("/api/rules/suggest", json={"text": "bikinkan bagus"}, headers=BEARER)).json()
+    assert body["message_text"] == body["message"] and body["notice"] == "no_rule_words"
 
 
 @pytest.mark.browser
