@@ -287,6 +287,7 @@ class HistorySender:
     @staticmethod
     def _frame_maker(sync_type: str, progress: int, batch: list[dict[str, Any]]) -> Callable[[int], Frame]:
         messages = [line for line in batch if NAME_LINE not in line]
-        names = [[line["jid"], line[NAME_LINE]] for line in batch if NAME_LINE in line]
+        # The daemon drops a pair that is not [phone JID, name] (bridge.history.sync.push_names).
+        names = [[str(line.get("jid", "")), str(line[NAME_LINE])] for line in batch if NAME_LINE in line]
         return lambda seq: HistoryFrame(seq=seq, sync_type=sync_type, messages=messages, progress=progress,
                                         names=names)

@@ -19,7 +19,7 @@ from typing import Any
 from bridge.history.settings import HistorySettings
 from bridge.history.sync import HistoryService, push_names
 from bridge.protocol import HistoryFrame
-from bridge.worker.history import normalise_history_sync
+from bridge.worker.history import HistorySender, normalise_history_sync
 from engine.model import DEFAULT_STATUSES, Lead, Workspace
 from engine.ruleset import RuleSet
 from store.db import open_db
@@ -149,6 +149,13 @@ def test_a_frame_with_messages_and_names_names_the_leads_its_messages_create(tmp
     assert lead is not None and lead.name == "Rina"
     # History made this lead, as it makes no events: its name is not announced either.
     assert db.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_a_damaged_name_line_reaches_the_daemon_as_a_pair_it_drops() -> None:
+    frame = HistorySender._frame_maker("push_name", 0, [{"push_name": "Sari"}, {"id": "H1", "history": True}])(7)
+    assert isinstance(frame, HistoryFrame) and frame.names == [["", "Sari"]]
+    assert frame.messages == [{"id": "H1", "history": True}]
+    assert push_names(frame.names) == []
 
 
 def test_push_names_keeps_only_phone_pairs() -> None:
