@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from bridge.outbox.settings import SendingSettings
+from engine.model import LID_SERVER, PN_SERVER
 from store.events import phone_digits
 from store.sending import (
     IdempotencyConflict,
@@ -36,6 +37,7 @@ FIELDS = ("to", "text", "number", "reply_to")
 ORIGINS = ("api", "cli", "dashboard")
 _PHONE = re.compile(r"^[1-9][0-9]{6,14}$")
 _GROUP = re.compile(r"^[0-9]{6,20}(-[0-9]{6,12})?@g\.us$")
+_LID = re.compile(r"^[1-9][0-9]{6,19}$")
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -78,15 +80,20 @@ def recipient(value: Any, settings: SendingSettings) -> Recipient:
         return Recipient(text, text.split("@", 1)[0], True)
     if "@" in text:
         user, _, server = text.partition("@")
-        if server != "s.whatsapp.net":
-            raise _bad("to", f"{text!r}: only phone JIDs (…@s.whatsapp.net) and group JIDs (…@g.us)")
-        text = user.split(":", 1)[0]
+        user = user.split(":", 1)[0]
+        if server == LID_SERVER and _LID.match(user):
+            # A customer WhatsApp names only by a LID (their lead is keyed by its digits): answered there.
+            return Recipient(f"{user}@{LID_SERVER}", user, False)
+        if server != PN_SERVER:
+            raise _bad("to", f"{text!r}: only phone JIDs (…@s.whatsapp.net), a customer's LID (…@lid) "
+                             "and group JIDs (…@g.us)")
+        text = user
     elif any(ch not in "0123456789 +-()." for ch in text):
         raise _bad("to", f"{text!r} is not a phone number")
     digits = phone_digits(text)
     if not _PHONE.match(digits):
         raise _bad("to", f"{value!r} is not a phone number (7 to 15 digits with the country code)")
-    return Recipient(f"{digits}@s.whatsapp.net", digits, False)
+    return Recipient(f"{digits}@{PN_SERVER}", digits, False)
 
 
 def message_text(value: Any) -> str:

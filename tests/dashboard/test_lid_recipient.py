@@ -1,0 +1,47 @@
+"""A customer WhatsApp names only by a LID (their lead is keyed by the LID's digits until a
+phone is known, store.identities) is answered at that LID: the lead page's reply box sends
+to the LID JID, and POST /api/messages takes a LID JID; its digits are never taken for a phone."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bridge.outbox.messages import Recipient, SendRefused, recipient
+from bridge.outbox.settings import SendingSettings
+from tests.http.conftest import BEARER, login
+from tests.http.fake_control import ADMIN, FakeControl
+
+LID = "123456789012345"
+
+
+@pytest.mark.parametrize(("to", "expected"), [
+    (f"{LID}@lid", Recipient(f"{LID}@lid", LID, False)),
+    (f"{LID}:12@lid", Recipient(f"{LID}@lid", LID, False)),  # a device JID: the user is what counts
+    ("6281200000002@s.whatsapp.net", Recipient("6281200000002@s.whatsapp.net", "6281200000002", False)),
+])
+def test_a_lid_jid_is_a_recipient(to: str, expected: Recipient) -> None:
+    assert recipient(to, SendingSettings()) == expected
+
+
+@pytest.mark.parametrize("to", ["abc@lid", "@lid", "0123@lid", "6281200000002@broadcast"])
+def test_what_is_not_a_lid_or_phone_jid_is_refused(to: str) -> None:
+    with pytest.raises(SendRefused) as refused:
+        recipient(to, SendingSettings())
+    assert refused.value.field == "to"
+
+
+async def test_the_lead_page_answers_a_lid_lead_at_its_lid(client: TestClient, control: FakeControl) -> None:
+    control.leads.append({"phone": LID, "jid": f"{LID}@lid", "status": "new", "tags": []})
+    control.leads.append({"phone": "6281200000002", "jid": "6281200000002@s.whatsapp.net", "status": "new",
+                          "tags": []})
+    await login(client)
+    assert f'id="reply" data-phone="{LID}@lid"' in await (await client.get(f"/leads/{LID}")).text()
+    assert 'id="reply" data-phone="6281200000002"' in await (await client.get("/leads/6281200000002")).text()
+    response = await client.post("/api/messages", headers=BEARER,
+                                 json={"to": f"{LID}@lid", "text": "halo kak", "number": ADMIN})
+    assert response.status == 202, await response.text()
+    (to, lead) = control.messages.db.conn.execute(  # type: ignore[attr-defined]
+        "SELECT json_extract(payload, '$.to'), lead_phone FROM outbox WHERE kind = 'message' "
+        "ORDER BY id DESC LIMIT 1").fetchone()
+    assert (to, lead) == (f"{LID}@lid", LID)
