@@ -48,7 +48,7 @@ def page_environment(language: str, tz: ZoneInfo) -> jinja2.Environment:
     env.filters["money"] = money
     env.filters["number"] = words.number
     env.filters["when"] = words.when
-    env.filters["contact"] = lambda key: contact(key, words.gettext)  # "+6281…" or "WhatsApp user ID.…"
+    env.filters["contact"] = lambda key, jid=None: contact(key, words.gettext, jid)  # "+6281…", "WhatsApp user …"
     return env
 
 

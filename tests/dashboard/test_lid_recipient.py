@@ -1,6 +1,7 @@
 """A customer WhatsApp names only by a LID (their lead is keyed by the LID's digits until a
-phone is known, store.identities) is answered at that LID: the lead page's reply box sends
-to the LID JID, and POST /api/messages takes a LID JID; its digits are never taken for a phone."""
+phone is known, store.identities) reads as such on the pages and is answered at that LID: the
+lead page's reply box sends to the LID JID, and POST /api/messages takes a LID JID; its digits
+are never taken for a phone number."""
 
 from __future__ import annotations
 
@@ -36,7 +37,14 @@ async def test_the_lead_page_answers_a_lid_lead_at_its_lid(client: TestClient, c
     control.leads.append({"phone": "6281200000002", "jid": "6281200000002@s.whatsapp.net", "status": "new",
                           "tags": []})
     await login(client)
-    assert f'id="reply" data-phone="{LID}@lid"' in await (await client.get(f"/leads/{LID}")).text()
+    page = await (await client.get(f"/leads/{LID}")).text()
+    assert f'id="reply" data-phone="{LID}@lid"' in page
+    assert f"<h1>WhatsApp LID {LID}</h1>" in page and f"+{LID}" not in page
+    listed = await (await client.get("/leads")).text()
+    assert f"WhatsApp LID {LID}" in listed and f"+{LID}" not in listed and "+6281200000002" in listed
+    await client.get("/language?lang=id&next=/leads")
+    assert f"<h1>LID WhatsApp {LID}</h1>" in await (await client.get(f"/leads/{LID}")).text()
+    await client.get("/language?lang=en&next=/leads")
     assert 'id="reply" data-phone="6281200000002"' in await (await client.get("/leads/6281200000002")).text()
     response = await client.post("/api/messages", headers=BEARER,
                                  json={"to": f"{LID}@lid", "text": "halo kak", "number": ADMIN})

@@ -62,10 +62,13 @@ def is_lead_key(key: str) -> bool:
     return (key.isdigit() and 5 <= len(key) <= 20) or bool(USER_ID_KEY.match(key))
 
 
-def contact(key: object, gettext: Callable[[str], str] = str) -> str:
-    """How a lead key reads: "+6281…", or "WhatsApp user US.1349…" until a phone is known
-    (the pages' `contact` filter, in the page's language)."""
+def contact(key: object, gettext: Callable[[str], str] = str, jid: object = None) -> str:
+    """How a lead key reads: "+6281…", or "WhatsApp user US.1349…" / "WhatsApp LID 1234…" until
+    a phone is known (the pages' `contact` filter, in the page's language; a LID's digits are
+    told apart by the lead's `jid`)."""
     text = str(key or "")
+    if str(jid or "").endswith("@lid"):
+        return gettext("WhatsApp LID %(id)s") % {"id": text}
     return f"+{text}" if text.isdigit() else gettext("WhatsApp user %(id)s") % {"id": text}
 
 
