@@ -288,9 +288,9 @@ def forget_lead(db: Database, phone: str, *, before: int) -> None:
 
     The rest: the user ids known to be theirs go, and so do their attribution records and
     check-in attempts. A visitor click their message upgraded stays as an anonymous click, a
-    check-in still counts for its event's attendance, a ticket issued to them stays valid,
-    and a delivered outbox entry stays in
-    the delivery log and its counts (store.outbox.forget_delivered), but none says who any more.
+    check-in still counts for its event's attendance, a ticket issued to them stays valid, and
+    a delivered outbox entry stays in the delivery log and its counts
+    (store.outbox.forget_delivered), but none says who any more.
     """
     conn = db.conn
     for table in ("rule_runs", "lead_changes"):

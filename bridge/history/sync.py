@@ -19,7 +19,7 @@ from sqlite_utils import Database
 
 from bridge.history.importer import CHUNK, Imported, store_history
 from bridge.history.settings import HistorySettings
-from bridge.protocol import HistoryFrame
+from bridge.protocol import HistoryFrame, clean_push_name
 from engine.model import PN_SERVER, Message, MessageFormatError, parse_message
 from store.history_sync import HistoryProgress, fill_lead_names, history_progress, record_history
 from store.inbox import Ingested
@@ -32,9 +32,6 @@ T = TypeVar("T")
 DbCall = Callable[..., Awaitable[Any]]
 
 
-MAX_NAME_CHARS = 256  # a push name is cut to this (the worker cuts it too)
-
-
 def push_names(raw: list[Any]) -> list[tuple[str, str]]:
     """A frame's [phone JID, name] pairs as (phone digits, name); anything else is left out."""
     out: list[tuple[str, str]] = []
@@ -42,7 +39,7 @@ def push_names(raw: list[Any]) -> list[tuple[str, str]]:
         if not (isinstance(item, list) and len(item) == 2 and all(isinstance(v, str) for v in item)):
             continue
         user, _, server = item[0].partition("@")
-        name = " ".join(item[1].split())[:MAX_NAME_CHARS]
+        name = clean_push_name(item[1])
         if server == PN_SERVER and user.isdigit() and 5 <= len(user) <= 15 and name:
             out.append((user, name))
     return out
@@ -123,21 +120,6 @@ class HistoryService:
         log.info("history_names_stored", number=number, names=len(names), queued=queued)
         return history_progress(db).get(number), queued
 
-
-def name_leads(db: Database, processor: Processor, number: str, names: list[tuple[str, str]], now: datetime,
-               *, announce: set[str] | None = None) -> int:
-    """Fill the names (store.history_sync.fill_lead_names) and queue a `lead.updated` for each
-    lead named (of `announce`'s phones when given), by `history`, for the subscriptions that
-    want it; returns how many were queued."""
-    events = [Event("lead.updated", number, {"lead": after.to_dict(), "message": None, "changed_by": "history",
-                                             "changes": {"name": [before.name, after.name]}},
-                    f"history:{number}:{after.phone}:name:{now.isoformat()}")
-              for before, after in fill_lead_names(db, names, now)
-              if announce is None or after.phone in announce]
-    if not events:
-        return 0
-    return queue_events(db, events, processor.subscriptions, workspace=processor.workspace.name, now=now)
-
     async def import_messages(self, messages: Sequence[Message], *, run_rules: bool) -> Imported:
         """A chat export's messages, one store-thread job per chunk, so live messages take turns."""
         new = duplicates = 0
@@ -160,3 +142,18 @@ def name_leads(db: Database, processor: Processor, number: str, names: list[tupl
         log.info("chat_export_imported", messages=len(messages), new=new, duplicates=duplicates,
                  rules=run_rules, fired=total.fired)
         return Imported(new, duplicates, total)
+
+
+def name_leads(db: Database, processor: Processor, number: str, names: list[tuple[str, str]], now: datetime,
+               *, announce: set[str] | None = None) -> int:
+    """Fill the names (store.history_sync.fill_lead_names) and queue a `lead.updated` for each
+    lead named (of `announce`'s phones when given), by `history`, for the subscriptions that
+    want it; returns how many were queued."""
+    events = [Event("lead.updated", number, {"lead": after.to_dict(), "message": None, "changed_by": "history",
+                                             "changes": {"name": [before.name, after.name]}},
+                    f"history:{number}:{after.phone}:name:{now.isoformat()}")
+              for before, after in fill_lead_names(db, names, now)
+              if announce is None or after.phone in announce]
+    if not events:
+        return 0
+    return queue_events(db, events, processor.subscriptions, workspace=processor.workspace.name, now=now)

@@ -74,6 +74,7 @@ from bridge.protocol.frames import (
     State,
     Stop,
     Unreadable,
+    clean_push_name,
 )
 from bridge.protocol.framing import MAX_FRAME_BYTES, LineSplitter, OversizedFrame
 
@@ -96,6 +97,7 @@ __all__ = [
     "Frame",
     "Hello",
     "HistoryFrame",
+    "clean_push_name",
     "LineSplitter",
     "Logout",
     "MessageFrame",

@@ -184,6 +184,14 @@ class HistoryFrame(Frame):
     names: list[Any] = field(default_factory=list)
 
 
+MAX_PUSH_NAME_CHARS = 256  # a `history` frame's push name is cut to this (WhatsApp's own limit is far lower)
+
+
+def clean_push_name(name: str) -> str:
+    """A push name as a lead keeps it: single spaces, at most MAX_PUSH_NAME_CHARS."""
+    return " ".join(name.split())[:MAX_PUSH_NAME_CHARS]
+
+
 @_frame("sent", WORKER)
 @dataclass(frozen=True, slots=True)
 class Sent(Frame):

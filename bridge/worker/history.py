@@ -34,7 +34,7 @@ from typing import Any
 
 import structlog
 
-from bridge.protocol import HISTORY_SYNC_TYPES, Frame, HistoryFrame
+from bridge.protocol import HISTORY_SYNC_TYPES, Frame, HistoryFrame, clean_push_name
 from bridge.worker.normalise import GROUP_SERVER, LID_SERVER, PN_SERVER, PnResolver, safe_normalise
 
 log = structlog.get_logger("bridge.worker.history")
@@ -45,7 +45,6 @@ FRAME_MESSAGES = 500  # messages per `history` frame: the daemon stores one fram
 FRAME_BYTES = 512 * 1024  # and at most this much JSON (the protocol's frames stop at 1 MiB)
 RETRY_S = 5.0  # a chunk the daemon did not ack is sent again after this
 NAME_LINE = "push_name"  # the key that marks a spool line as a contact's name, not a message
-MAX_NAME_CHARS = 256  # a push name longer than this is cut (WhatsApp's own limit is far lower)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +154,13 @@ def normalise_history_sync(data: Any, *, session: str, resolve_pn: PnResolver | 
 
 def _phone_names(names: dict[str, str], resolve: Callable[[str], str | None]) -> list[tuple[str, str]]:
     """The push names of phone numbers (a LID's through the blob's mappings or the LID map);
-    groups, broadcasts and LIDs nothing resolves are left out. Names are cut to MAX_NAME_CHARS."""
+    groups, broadcasts and LIDs nothing resolves are left out (bridge.protocol.clean_push_name)."""
     out: dict[str, str] = {}
     for jid, name in names.items():
         server = _server(jid)
         phone_jid = jid if server == PN_SERVER else resolve(jid) if server == LID_SERVER else None
         found = _jid(phone_jid or "")
-        text = " ".join(name.split())[:MAX_NAME_CHARS]
+        text = clean_push_name(name)
         if found is not None and found.Server == PN_SERVER and found.User.isdigit() and text:
             out[f"{found.User}@{PN_SERVER}"] = text  # the device part dropped
     return sorted(out.items())

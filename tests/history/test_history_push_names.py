@@ -20,7 +20,7 @@ from bridge.history.settings import HistorySettings
 from bridge.history.sync import HistoryService, push_names
 from bridge.protocol import HistoryFrame
 from bridge.worker.history import HistorySender, normalise_history_sync
-from engine.model import DEFAULT_STATUSES, Lead, Workspace
+from engine.model import DEFAULT_STATUSES, Lead, Workspace, parse_message
 from engine.ruleset import RuleSet
 from store.db import open_db
 from store.history_sync import history_progress
@@ -149,6 +149,18 @@ def test_a_frame_with_messages_and_names_names_the_leads_its_messages_create(tmp
     assert lead is not None and lead.name == "Rina"
     # History made this lead, as it makes no events: its name is not announced either.
     assert db.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_the_service_still_imports_a_chat_export(tmp_path: Path) -> None:
+    """The lead page's chat import goes through HistoryService.import_messages on the daemon."""
+    service, _, db = _service(tmp_path)
+    raw = {"id": "E1", "session": ADMIN, "chat": "6281200000005@s.whatsapp.net",
+           "sender": "6281200000005@s.whatsapp.net", "timestamp": "2026-11-20T09:00:00+07:00", "text": "halo",
+           "history": True}
+    imported = asyncio.run(service.import_messages([parse_message(raw)], run_rules=False))
+    assert (imported.new, imported.duplicates) == (1, 0)
+    lead = get_lead(db, "6281200000005")
+    assert lead is not None and lead.chat_count == 1
 
 
 def test_a_damaged_name_line_reaches_the_daemon_as_a_pair_it_drops() -> None:
