@@ -92,7 +92,7 @@ def _parse(raw: object, path: str, env: CompileEnv, trigger: str) -> Condition:
     if groups:
         if len(raw) != 1:
             extra = sorted(set(raw) - {groups[0]})
-            raise RuleError(f"{path}.{extra[0]}", f"cannot sit beside {groups[0]!r}")
+            raise RuleError(f"{path}.{extra[0]}", "cannot sit beside %(group)s", group=repr(groups[0]))
         key = groups[0]
         body = raw[key]
         if key == "not":
@@ -106,18 +106,22 @@ def _parse(raw: object, path: str, env: CompileEnv, trigger: str) -> Condition:
         raise RuleError(f"{path}.{unknown[0]}", "is not a condition key (field, op, value)")
     field_name = raw.get("field")
     if not isinstance(field_name, str) or field_name not in FIELDS:
-        raise RuleError(f"{path}.field", f"unknown field {field_name!r}; known: {', '.join(FIELDS)}")
+        raise RuleError(f"{path}.field", "unknown field %(value)s; known: %(known)s", value=repr(field_name),
+                        known=", ".join(FIELDS))
     spec = FIELDS[field_name]
     if trigger not in spec.triggers:
-        raise RuleError(f"{path}.field", f"{field_name} has no value for trigger {trigger}")
+        raise RuleError(f"{path}.field", "%(field)s has no value for trigger %(trigger)s",
+                        field=field_name, trigger=trigger)
     op_name = raw.get("op")
     if not isinstance(op_name, str) or op_name not in OPERATORS:
-        raise RuleError(f"{path}.op", f"unknown operator {op_name!r}; known: {', '.join(OPERATORS)}")
+        raise RuleError(f"{path}.op", "unknown operator %(value)s; known: %(known)s", value=repr(op_name),
+                        known=", ".join(OPERATORS))
     op = OPERATORS[op_name]
     if spec.kind not in op.kinds:
         fitting = [o.name for o in OPERATORS.values() if spec.kind in o.kinds]
         raise RuleError(
-            f"{path}.op", f"{op_name} does not apply to {field_name}; use one of: {', '.join(fitting)}"
+            f"{path}.op", "%(op)s does not apply to %(field)s; use one of: %(known)s", op=op_name,
+            field=field_name, known=", ".join(fitting)
         )
     if "value" not in raw:
         raise RuleError(f"{path}.value", "is required")

@@ -10,13 +10,29 @@ class EngineError(Exception):
 
 
 class RuleError(EngineError):
-    """One problem in one rule, located by a path such as `rules[2].conditions[0].value`."""
+    """One problem in one rule, located by a path such as `rules[2].conditions[0].value`.
 
-    def __init__(self, path: str, message: str, rule_name: str | None = None) -> None:
+    `message` is a template with %(name)s placeholders filled from `params`: the English
+    `message` the CLI and API print is the filled template, and pages translate the template
+    (its msgid: scripts/i18n extracts the second argument of every `RuleError(...)`).
+    """
+
+    def __init__(self, path: str, message: str, rule_name: str | None = None, **params: object) -> None:
         self.path = path
-        self.message = message
+        self.template = message
+        self.params: dict[str, str] = {name: str(value) for name, value in params.items()}
+        # Only a template with parameters is formatted: a plain message may hold a literal "%".
+        self.message = message % self.params if self.params else message
         self.rule_name = rule_name
         super().__init__(self.describe())
+
+    def named(self, rule_name: str) -> RuleError:
+        """The same problem, said of the rule called `rule_name`."""
+        return RuleError(self.path, self.template, rule_name, **self.params)
+
+    def at(self, path: str) -> RuleError:
+        """The same problem, found at `path`."""
+        return RuleError(path, self.template, self.rule_name, **self.params)
 
     def describe(self) -> str:
         """Return `rule "NAME": PATH: problem`, the form the CLI and API print."""

@@ -41,17 +41,20 @@ def check_rule_limits(raw: Mapping[str, Any], path: str) -> None:
         _check_conditions(conditions, f"{path}.conditions")
     actions = raw.get("actions")
     if isinstance(actions, list | tuple) and len(actions) > MAX_ACTIONS:
-        raise RuleError(f"{path}.actions", f"has {len(actions)} actions; a rule may have at most {MAX_ACTIONS}")
+        raise RuleError(f"{path}.actions", "has %(count)s actions; a rule may have at most %(most)s",
+                        count=len(actions), most=MAX_ACTIONS)
     _check_nesting(raw, path)
     size = len(json.dumps(raw, ensure_ascii=False, separators=(",", ":"), default=str).encode())
     if size > MAX_RULE_BYTES:
-        raise RuleError(path, f"is {size:,} bytes as JSON; a rule may be at most {MAX_RULE_BYTES:,} bytes")
+        raise RuleError(path, "is %(size)s bytes as JSON; a rule may be at most %(most)s bytes",
+                        size=f"{size:,}", most=f"{MAX_RULE_BYTES:,}")
 
 
 def check_rule_count(count: int, path: str = "rules") -> None:
     """Refuse a rules file with more rules than MAX_RULES."""
     if count > MAX_RULES:
-        raise RuleError(path, f"has {count:,} rules; a rules file may hold at most {MAX_RULES:,}")
+        raise RuleError(path, "has %(count)s rules; a rules file may hold at most %(most)s",
+                        count=f"{count:,}", most=f"{MAX_RULES:,}")
 
 
 def _check_nesting(raw: object, path: str) -> None:
@@ -60,7 +63,7 @@ def _check_nesting(raw: object, path: str) -> None:
     while stack:
         value, where, depth = stack.pop()
         if depth > MAX_RAW_NESTING:
-            raise RuleError(where, f"is nested more than {MAX_RAW_NESTING} levels deep")
+            raise RuleError(where, "is nested more than %(most)s levels deep", most=MAX_RAW_NESTING)
         if isinstance(value, Mapping):
             stack.extend((v, f"{where}.{k}", depth + 1) for k, v in value.items())
         elif isinstance(value, list | tuple):
@@ -76,7 +79,8 @@ def _check_conditions(raw: object, path: str) -> None:
         node, where, depth = stack.pop()
         count += 1
         if count > MAX_CONDITIONS:
-            raise RuleError(path, f"has more than {MAX_CONDITIONS} conditions (groups and tests together)")
+            raise RuleError(path, "has more than %(most)s conditions (groups and tests together)",
+                            most=MAX_CONDITIONS)
         if not isinstance(node, Mapping):
             continue  # the parser names the wrong shape
         group = next((k for k in _GROUPS if k in node), None)
@@ -84,7 +88,8 @@ def _check_conditions(raw: object, path: str) -> None:
             _check_keywords(node.get("value"), f"{where}.value")
             continue
         if depth > MAX_DEPTH:
-            raise RuleError(f"{where}.{group}", f"groups (any/all/not) nest more than {MAX_DEPTH} levels deep")
+            raise RuleError(f"{where}.{group}", "groups (any/all/not) nest more than %(most)s levels deep",
+                            most=MAX_DEPTH)
         body = node[group]
         if group == "not":
             stack.append((body, f"{where}.not", depth + 1))
@@ -100,4 +105,5 @@ def _check_keywords(value: object, path: str) -> None:
     else:
         return
     if words > MAX_KEYWORDS:
-        raise RuleError(path, f"has {words:,} keywords; a condition may have at most {MAX_KEYWORDS}")
+        raise RuleError(path, "has %(count)s keywords; a condition may have at most %(most)s",
+                        count=f"{words:,}", most=MAX_KEYWORDS)

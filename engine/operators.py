@@ -73,7 +73,7 @@ def _number(value: object, path: str) -> float:
         parsed = parse_amount(text.lstrip("-"))  # "1.500.000", "1,000", "2,5" as people write them
         number = -parsed if negative and parsed is not None else parsed
     if number is None or not math.isfinite(number):
-        raise RuleError(path, f"must be a number, got {value!r}")
+        raise RuleError(path, "must be a number, got %(value)s", value=repr(value))
     return number
 
 
@@ -82,7 +82,7 @@ def _boolean(value: object, path: str) -> bool:
         return value
     if isinstance(value, str) and value.strip().casefold() in {"true", "yes", "1", "false", "no", "0"}:
         return value.strip().casefold() in {"true", "yes", "1"}
-    raise RuleError(path, f"must be true or false, got {value!r}")
+    raise RuleError(path, "must be true or false, got %(value)s", value=repr(value))
 
 
 def _check_vocabulary(words: tuple[str, ...], spec: FieldSpec, env: CompileEnv, path: str) -> None:
@@ -96,7 +96,7 @@ def _check_vocabulary(words: tuple[str, ...], spec: FieldSpec, env: CompileEnv, 
     folded = {normalise(a) for a in allowed}
     for word in words:
         if word not in folded:
-            raise RuleError(path, f"{word!r} is not one of: {', '.join(allowed)}")
+            raise RuleError(path, "%(value)s is not one of: %(known)s", value=repr(word), known=", ".join(allowed))
 
 
 def prepare(value: FieldValue, spec: FieldSpec, op: str, ctx: EvalContext) -> FieldValue:
@@ -193,15 +193,15 @@ def _build_matches(value: object, spec: FieldSpec, env: CompileEnv, path: str) -
 def parse_time_window(value: object, path: str) -> tuple[int, int]:
     """Parse `"09:00-17:00"` into start and end minutes of the day (end excluded)."""
     if not isinstance(value, str) or value.count("-") != 1:
-        raise RuleError(path, f'must be a time window like "09:00-17:00", got {value!r}')
+        raise RuleError(path, 'must be a time window like "09:00-17:00", got %(value)s', value=repr(value))
     bounds: list[int] = []
     for part in value.split("-"):
         pieces = part.strip().split(":")
         if len(pieces) != 2 or not all(p.isdigit() for p in pieces):
-            raise RuleError(path, f"{part.strip()!r} is not a time like 09:00")
+            raise RuleError(path, "%(value)s is not a time like 09:00", value=repr(part.strip()))
         hour, minute = int(pieces[0]), int(pieces[1])
         if not (0 <= hour <= 24 and 0 <= minute < 60) or (hour == 24 and minute):
-            raise RuleError(path, f"{part.strip()!r} is not a time of day")
+            raise RuleError(path, "%(value)s is not a time of day", value=repr(part.strip()))
         bounds.append(hour * 60 + minute)
     start, end = bounds
     if start == end:

@@ -43,33 +43,42 @@ _placeholder("customer", lambda lead, msg: lead.name or (msg.sender_name if msg 
              or lead.phone)
 
 
+def _placeholders(template: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The `{name}` placeholders of a template; RuleError (its path left to the caller) naming
+    a malformed or unknown one."""
+    names: list[str] = []
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise RuleError("", "is not a valid template (%(problem)s); write {{ and }} for braces",
+                        problem=exc) from None
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if spec or conversion or name not in allowed:
+            raise RuleError("", "unknown placeholder %(name)s; known: %(known)s", name="{" + name + "}",
+                            known=", ".join("{" + p + "}" for p in allowed))
+        names.append(name)
+    return tuple(names)
+
+
 def placeholder_names(template: str, known: Iterable[str]) -> tuple[str, ...]:
     """The `{name}` placeholders of a template; ValueError naming a malformed or unknown one.
 
     Shared by rule replies and event reply texts, which differ only in their vocabulary.
     """
-    allowed = tuple(known)
-    names: list[str] = []
     try:
-        parts = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise ValueError(f"is not a valid template ({exc}); write {{{{ and }}}} for braces") from None
-    for _, name, spec, conversion in parts:
-        if name is None:
-            continue
-        if spec or conversion or name not in allowed:
-            raise ValueError(f"unknown placeholder {{{name}}}; known: "
-                             f"{', '.join('{' + p + '}' for p in allowed)}")
-        names.append(name)
-    return tuple(names)
+        return _placeholders(template, tuple(known))
+    except RuleError as exc:
+        raise ValueError(exc.message) from None
 
 
 def template_names(template: str, path: str) -> tuple[str, ...]:
     """Return the placeholders of a reply template, refusing unknown or malformed ones."""
     try:
-        return placeholder_names(template, sorted(PLACEHOLDERS))
-    except ValueError as exc:
-        raise RuleError(path, str(exc)) from None
+        return _placeholders(template, tuple(sorted(PLACEHOLDERS)))
+    except RuleError as exc:
+        raise exc.at(path) from None
 
 
 def _text(value: Any) -> str:

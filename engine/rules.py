@@ -79,26 +79,30 @@ def parse_rule(raw: object, path: str, env: CompileEnv) -> Rule:
         return _parse_rule(raw, path, env, rule_name)
     except RuleError as exc:
         if exc.rule_name is None and rule_name:
-            raise RuleError(exc.path, exc.message, rule_name) from None
+            raise exc.named(rule_name) from None
         raise
 
 
 def _parse_rule(raw: Mapping[str, Any], path: str, env: CompileEnv, name: str | None) -> Rule:
     unknown = sorted(set(raw) - set(RULE_KEYS))
     if unknown:
-        raise RuleError(f"{path}.{unknown[0]}", f"is not a rule key (known: {', '.join(RULE_KEYS)})")
+        raise RuleError(f"{path}.{unknown[0]}", "is not a rule key (known: %(known)s)",
+                        known=", ".join(RULE_KEYS))
     if name is None:
         raise RuleError(f"{path}.name", "is required")
     if len(name) > 200:
         raise RuleError(f"{path}.name", "is longer than 200 characters")
     trigger = raw.get("trigger", MESSAGE_TRIGGER)
     if trigger not in TRIGGERS:
-        raise RuleError(f"{path}.trigger", f"unknown trigger {trigger!r}; known: {', '.join(TRIGGERS)}")
+        raise RuleError(f"{path}.trigger", "unknown trigger %(value)s; known: %(known)s", value=repr(trigger),
+                        known=", ".join(TRIGGERS))
     sender = raw.get("sender", "customer")
     if sender not in SENDERS:
-        raise RuleError(f"{path}.sender", f"{sender!r} is not one of: {', '.join(SENDERS)}")
+        raise RuleError(f"{path}.sender", "%(value)s is not one of: %(known)s", value=repr(sender),
+                        known=", ".join(SENDERS))
     if trigger != MESSAGE_TRIGGER and "sender" in raw and sender != "all":
-        raise RuleError(f"{path}.sender", f"applies to message.received rules only, not {trigger}")
+        raise RuleError(f"{path}.sender", "applies to message.received rules only, not %(trigger)s",
+                        trigger=trigger)
     priority = raw.get("priority", 100)
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise RuleError(f"{path}.priority", "must be a whole number (lower runs first)")
@@ -160,7 +164,7 @@ def parse_rules(document: object, env: CompileEnv) -> list[Rule]:
             continue
         key = rule.name.casefold()
         if key in seen:
-            errors.append(RuleError(f"{path}.name", f"duplicates rules[{seen[key]}].name", rule.name))
+            errors.append(RuleError(f"{path}.name", "duplicates rules[%(index)s].name", rule.name, index=seen[key]))
             continue
         seen[key] = index
         rules.append(rule)

@@ -58,9 +58,9 @@ def compile_user_regex(pattern: object, path: str) -> re2._Regexp:
             reason = reason.decode("utf-8", "replace")
         raise RuleError(
             path,
-            f"{pattern!r} is not a valid RE2 regular expression ({reason}); "
+            "%(value)s is not a valid RE2 regular expression (%(reason)s); "
             "lookaround and backreferences are not supported because they can take "
-            "exponential time",
+            "exponential time", value=repr(pattern), reason=reason,
         ) from None
 
 

@@ -32,7 +32,7 @@ def load_rules(db: Database, env: CompileEnv) -> LoadedRules:
         try:
             rule = _parse_stored(rule_id, spec, env)
         except RuleError as exc:
-            broken.append(RuleError(exc.path, exc.message, name))
+            broken.append(exc.named(name))
             continue
         rules.append(rule)
     return LoadedRules(tuple(rules), tuple(broken))
@@ -52,7 +52,8 @@ def _parse_stored(rule_id: int, spec: str, env: CompileEnv) -> Rule:
     except RecursionError:
         raise RuleError(path, "is nested too deeply to read") from None
     except Exception as exc:  # noqa: BLE001 - one unreadable row must not stop the rest loading
-        raise RuleError(path, f"cannot be read ({type(exc).__name__}: {exc})") from None
+        problem = f"{type(exc).__name__}: {exc}"
+        raise RuleError(path, "cannot be read (%(problem)s)", problem=problem) from None
 
 
 def _spec(rule: Rule) -> str:

@@ -106,7 +106,7 @@ def read_rules_file(path: Path, env: CompileEnv) -> list[Rule]:
         return _read_rules_file(path, env)
     except RecursionError:
         raise RuleSetError([RuleError(path.name, "is nested too deeply to read (rules nest at most "
-                                      f"{MAX_DEPTH} groups deep)")]) from None
+                                      "%(most)s groups deep)", most=MAX_DEPTH)]) from None
 
 
 def _read_rules_file(path: Path, env: CompileEnv) -> list[Rule]:
@@ -119,7 +119,7 @@ def _read_rules_file(path: Path, env: CompileEnv) -> list[Rule]:
     except tomllib.TOMLDecodeError as exc:
         if suffix != ".toml" and text.lstrip().startswith("["):
             return parse_rules(_json_document(text, path), env)
-        raise RuleSetError([RuleError(path.name, f"not valid TOML: {exc}")]) from None
+        raise RuleSetError([RuleError(path.name, "not valid TOML: %(problem)s", problem=exc)]) from None
     return parse_rules(document, env)
 
 
@@ -127,4 +127,5 @@ def _json_document(text: str, path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RuleSetError([RuleError(f"{path.name}:{exc.lineno}", f"not valid JSON: {exc.msg}")]) from None
+        raise RuleSetError([RuleError(f"{path.name}:{exc.lineno}", "not valid JSON: %(problem)s",
+                                      problem=exc.msg)]) from None

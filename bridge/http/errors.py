@@ -2,6 +2,8 @@
 
 Every error body is `{"error": {"code": "...", "message": "..."}}` (plus `field` when
 one input is to blame), so scripts can branch on `code` and people can read `message`.
+Errors a page shows next to an input also carry `message_text`: the message in the page's
+language (`message` stays English for scripts and logs).
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ class ApiError(Exception):
 
     def __init__(
         self, status: int, code: str, message: str, *, field: str | None = None,
-        headers: Mapping[str, str] | None = None, close: bool = False,
+        headers: Mapping[str, str] | None = None, close: bool = False, message_text: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.message_text = message_text  # the message in the page's language, when a page shows it
         self.field = field
         self.headers = dict(headers or {})
         self.close = close  # close the connection after answering (the body was not read to its end)
@@ -72,11 +75,13 @@ def json_response(value: object, *, status: int = 200, headers: Mapping[str, str
 
 
 def error_response(status: int, code: str, message: str, *, field: str | None = None,
-                   headers: Mapping[str, str] | None = None) -> web.Response:
+                   headers: Mapping[str, str] | None = None, message_text: str | None = None) -> web.Response:
     """The one error body shape."""
     body: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         body["field"] = field
+    if message_text is not None:
+        body["message_text"] = message_text
     return json_response({"error": body}, status=status, headers=headers)
 
 
@@ -108,7 +113,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except ApiError as exc:
-        response = error_response(exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers)
+        response = error_response(exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers,
+                                  message_text=exc.message_text)
         if exc.close:
             response.force_close()
         return response

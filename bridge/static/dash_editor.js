@@ -421,8 +421,8 @@
         return;
       }
       var error = r.data.error || {message: window.wabridge.format(_("Failed: HTTP {status}"), {status: r.status})};
-      var message = error.message.indexOf(error.field + ": ") === 0 ? error.message.slice(error.field.length + 2)
-        : error.message;
+      var said = error.message_text || error.message;  // message_text: in the page's language
+      var message = said.indexOf(error.field + ": ") === 0 ? said.slice(error.field.length + 2) : said;
       showFieldError(error.field || "", message);
     }, function () { button.disabled = false; showFieldError("", _("The server did not answer. Is wabridge running?")); });
   });

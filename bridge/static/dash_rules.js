@@ -18,7 +18,7 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (!response.ok) {
-          throw new Error((data.error && data.error.message) || window.wabridge.format(_("Failed: HTTP {status}"), {status: response.status}));
+          throw new Error((data.error && (data.error.message_text || data.error.message)) || window.wabridge.format(_("Failed: HTTP {status}"), {status: response.status}));
         }
         return data;
       });

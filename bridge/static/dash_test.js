@@ -88,9 +88,10 @@
             out.textContent = "";
             if (response.ok) { showVerdicts(out, data, !draft); return; }
             var error = data.error || {message: window.wabridge.format(_("Failed: HTTP {status}"), {status: response.status})};
-            out.appendChild(el("p", {"class": "alert", text: error.message}));
+            var said = error.message_text || error.message;  // message_text: in the page's language
+            out.appendChild(el("p", {"class": "alert", text: said}));
             if (options.onRuleError && error.field && error.field.indexOf("rule.") === 0) {
-              options.onRuleError(error.field.slice(5), error.message.slice(error.field.length + 2));
+              options.onRuleError(error.field.slice(5), said.slice(error.field.length + 2));
             }
           });
         }, function () { out.textContent = _("The server did not answer. Is wabridge running?"); });

@@ -119,13 +119,15 @@ def parse_action(raw: object, path: str, env: CompileEnv) -> Action:
         raise RuleError(f"{path}.type", "identity_upgrade is automatic: every customer message carrying a "
                         "visitor code [K-XXXX] upgrades that visitor before rules run; remove this action")
     if not isinstance(kind, str) or kind not in ACTIONS:
-        raise RuleError(f"{path}.type", f"unknown action {kind!r}; known: {', '.join(ACTIONS)}")
+        raise RuleError(f"{path}.type", "unknown action %(value)s; known: %(known)s", value=repr(kind),
+                        known=", ".join(ACTIONS))
     cls = ACTIONS[kind]
     allowed = set(cls.keys) | {"type"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise RuleError(
-            f"{path}.{unknown[0]}", f"is not a parameter of {kind} (it takes: {', '.join(cls.keys) or 'none'})"
+            f"{path}.{unknown[0]}", "is not a parameter of %(action)s (it takes: %(known)s)", action=kind,
+            known=", ".join(cls.keys) or "none"
         )
     action: Action = cls.parse(raw, path, env)
     return action
@@ -147,5 +149,6 @@ def _status_param(raw: Mapping[str, Any], path: str, env: CompileEnv) -> str:
     assert status is not None
     by_folded = {normalise(s): s for s in env.statuses}
     if normalise(status) not in by_folded:
-        raise RuleError(f"{path}.status", f"{status!r} is not one of: {', '.join(env.statuses)}")
+        raise RuleError(f"{path}.status", "%(value)s is not one of: %(known)s", value=repr(status),
+                        known=", ".join(env.statuses))
     return by_folded[normalise(status)]

@@ -73,7 +73,8 @@ class UpdateValue(ActionBase):
         """Validate target, preset and pattern; the pattern must have a capture group."""
         target = _text_param(raw, "target", path, required=False) or "lead.value_actual"
         if target not in NUMERIC_TARGETS:
-            raise RuleError(f"{path}.target", f"{target!r} is not one of: {', '.join(NUMERIC_TARGETS)}")
+            raise RuleError(f"{path}.target", "%(value)s is not one of: %(known)s", value=repr(target),
+                            known=", ".join(NUMERIC_TARGETS))
         preset = _text_param(raw, "preset", path, required=False)
         pattern = _text_param(raw, "pattern", path, required=False)
         if preset is None:
@@ -83,11 +84,13 @@ class UpdateValue(ActionBase):
                 raise RuleError(f"{path}.pattern", "is required with the custom preset")
         elif preset in REGEX_PRESETS:
             if pattern is not None and pattern != REGEX_PRESETS[preset]:
-                raise RuleError(f"{path}.pattern", f"give either preset {preset!r} or a pattern, not both")
+                raise RuleError(f"{path}.pattern", "give either preset %(preset)s or a pattern, not both",
+                                preset=repr(preset))
             pattern = REGEX_PRESETS[preset]
         else:
             known = ", ".join([*REGEX_PRESETS, "custom"])
-            raise RuleError(f"{path}.preset", f"unknown preset {preset!r}; known: {known}")
+            raise RuleError(f"{path}.preset", "unknown preset %(value)s; known: %(known)s", value=repr(preset),
+                            known=known)
         regex = compile_user_regex(pattern, f"{path}.pattern")
         if regex.groups < 1:
             raise RuleError(f"{path}.pattern", "needs a capture group ( ... ) around the amount")
@@ -137,7 +140,8 @@ class SetField(ActionBase):
         if not name.startswith("lead."):
             name = f"lead.{name}"
         if name not in SETTABLE_FIELDS:
-            raise RuleError(f"{path}.field", f"{name!r} cannot be set; settable: {', '.join(SETTABLE_FIELDS)}")
+            raise RuleError(f"{path}.field", "%(value)s cannot be set; settable: %(known)s", value=repr(name),
+                            known=", ".join(SETTABLE_FIELDS))
         if "value" not in raw:
             raise RuleError(f"{path}.value", "is required (null clears the field)")
         value = raw["value"]
@@ -145,7 +149,7 @@ class SetField(ActionBase):
             value = None  # TOML has no null: an empty value clears the field
         if name.removeprefix("lead.") in LEAD_NUMBER_FIELDS:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-                raise RuleError(f"{path}.value", f"must be a number for {name}")
+                raise RuleError(f"{path}.value", "must be a number for %(field)s", field=name)
             return cls(name, float(value) if value is not None else None)
         if value is not None and not isinstance(value, str | int | float):
             raise RuleError(f"{path}.value", "must be a text")

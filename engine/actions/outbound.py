@@ -40,10 +40,11 @@ class SendWebhook(ActionBase):
         if url is not None:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise RuleError(f"{path}.url", f"{url!r} is not an http(s) URL")
+                raise RuleError(f"{path}.url", "%(value)s is not an http(s) URL", value=repr(url))
         if endpoint is not None and env.endpoints is not None and endpoint not in env.endpoints:
             known = ", ".join(sorted(env.endpoints)) or "none configured"
-            raise RuleError(f"{path}.endpoint", f"no webhook endpoint named {endpoint!r} in config.toml ({known})")
+            raise RuleError(f"{path}.endpoint", "no webhook endpoint named %(value)s in config.toml (%(known)s)",
+                            value=repr(endpoint), known=known)
         secret = _text_param(raw, "secret", path, required=False)
         event = _text_param(raw, "event", path, required=False) or "rule.fired"
         return cls(url, endpoint, secret, event)
@@ -127,7 +128,8 @@ class ConversionEvent(ActionBase):
         if not value_from.startswith("lead."):
             value_from = f"lead.{value_from}"
         if value_from not in NUMERIC_TARGETS:
-            raise RuleError(f"{path}.value_from", f"{value_from!r} is not one of: {', '.join(NUMERIC_TARGETS)}")
+            raise RuleError(f"{path}.value_from", "%(value)s is not one of: %(known)s", value=repr(value_from),
+                            known=", ".join(NUMERIC_TARGETS))
         return cls(event_name, value_from)
 
     def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
@@ -156,7 +158,8 @@ class CheckIn(ActionBase):
         event = _text_param(raw, "event", path)
         assert event is not None
         if len(event) > 60 or (event != "*" and not event.replace("-", "").isalnum()):
-            raise RuleError(f"{path}.event", f"{event!r} is not an event slug or id (or \"*\" for any)")
+            raise RuleError(f"{path}.event", "%(value)s is not an event slug or id (or \"*\" for any)",
+                            value=repr(event))
         reply = raw.get("reply", True)
         if not isinstance(reply, bool):
             raise RuleError(f"{path}.reply", "must be true or false")

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bridge.daemon.sessions import SessionControl
 from bridge.http.auth import CONTROL, page_route, render
-from bridge.http.dashboard.rules import ROOT, field_of, off_loop
+from bridge.http.dashboard.rules import ROOT, off_loop, rule_error
 from bridge.http.dashboard.views import statuses
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.http.language import wording
@@ -121,8 +121,7 @@ async def test_rule(request: web.Request) -> web.StreamResponse:
         try:
             rules = [(await off_loop(parse_rule, body["rule"], ROOT, env)).with_id(1)]
         except RuleError as exc:
-            field = f"rule.{field_of(exc.path)}"
-            raise ApiError(400, "invalid_rule", f"{field}: {exc.message}", field=field) from None
+            raise rule_error(exc, wording(request), "rule.") from None
     else:
         rules = list((await control.db_call(load_rules, env)).rules)
     workspace = getattr(control, "workspace", None)

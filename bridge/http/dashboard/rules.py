@@ -21,7 +21,9 @@ from bridge.daemon.sessions import SessionControl
 from bridge.http.auth import CONTROL, page_route, render
 from bridge.http.dashboard.views import statuses
 from bridge.http.errors import ApiError, json_response, read_json_object
+from bridge.http.language import wording
 from bridge.http.params import path_id
+from bridge.i18n import Wording
 from engine.errors import RuleError, RuleSetError
 from engine.rules import SENDERS, Rule, parse_rule, parse_rules
 from engine.templates import TEMPLATES
@@ -42,14 +44,18 @@ def field_of(path: str) -> str:
     return path[len(ROOT) + 1:] if path.startswith(ROOT + ".") else path
 
 
-def rule_error(exc: RuleError) -> ApiError:
-    field = field_of(exc.path)
-    return ApiError(400, "invalid_rule", f"{field}: {exc.message}", field=field)
+def rule_error(exc: RuleError, words: Wording, prefix: str = "") -> ApiError:
+    """400 invalid_rule naming the field (`prefix` + its path under the rule), in English and,
+    as message_text, in the page's words."""
+    field = prefix + field_of(exc.path)
+    return ApiError(400, "invalid_rule", f"{field}: {exc.message}", field=field,
+                    message_text=f"{field}: {words.rule_problem(exc)}")
 
 
-def rule_set_error(exc: RuleSetError) -> ApiError:
+def rule_set_error(exc: RuleSetError, words: Wording) -> ApiError:
     first = exc.errors[0]
-    return ApiError(400, "invalid_rule", f"{first.path}: {first.message}", field=first.path)
+    return ApiError(400, "invalid_rule", f"{first.path}: {first.message}", field=first.path,
+                    message_text=f"{first.path}: {words.rule_problem(first)}")
 
 
 async def off_loop(fn: Callable[..., T], *args: Any) -> T:
@@ -57,34 +63,37 @@ async def off_loop(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(None, partial(fn, *args))
 
 
-async def _parse(control: SessionControl, body: Any) -> Rule:
+async def _parse(request: web.Request, body: Any) -> Rule:
     try:
-        return await off_loop(parse_rule, body, ROOT, control.rule_env())
+        return await off_loop(parse_rule, body, ROOT, request.app[CONTROL].rule_env())
     except RuleError as exc:
-        raise rule_error(exc) from None
+        raise rule_error(exc, wording(request)) from None
 
 
-async def _parse_set(control: SessionControl, document: Any) -> list[Rule]:
+async def _parse_set(request: web.Request, document: Any) -> list[Rule]:
     try:
-        return await off_loop(parse_rules, document, control.rule_env())
+        return await off_loop(parse_rules, document, request.app[CONTROL].rule_env())
     except RuleSetError as exc:
-        raise rule_set_error(exc) from None
+        raise rule_set_error(exc, wording(request)) from None
 
 
 def _rule_id(request: web.Request) -> int:
     return path_id(request, "id")
 
 
-async def rules_state(control: SessionControl) -> dict[str, Any]:
-    """{"rules": [rule with id, in run order], "invalid": [stored rules that no longer parse]}."""
+async def rules_state(control: SessionControl, words: Wording) -> dict[str, Any]:
+    """{"rules": [rule with id, in run order], "invalid": [stored rules that no longer parse,
+    each problem in English and, as message_text, in the page's words]}."""
     loaded = await control.db_call(load_rules, control.rule_env())
     return {"rules": [rule.to_dict(with_id=True) for rule in loaded.rules],
-            "invalid": [{"name": e.rule_name, "path": e.path, "message": e.message} for e in loaded.broken]}
+            "invalid": [{"name": e.rule_name, "path": e.path, "message": e.message,
+                         "message_text": words.rule_problem(e)} for e in loaded.broken]}
 
 
-async def _changed(control: SessionControl) -> dict[str, Any]:
+async def _changed(request: web.Request) -> dict[str, Any]:
+    control = request.app[CONTROL]
     reloaded = await control.reload_rules()
-    return {**await rules_state(control), "reloaded": reloaded}
+    return {**await rules_state(control, wording(request)), "reloaded": reloaded}
 
 
 # -- page --------------------------------------------------------------------------------
@@ -92,7 +101,7 @@ async def _changed(control: SessionControl) -> dict[str, Any]:
 @page_route
 async def rules_page(request: web.Request) -> web.StreamResponse:
     """GET /rules: the ordered list with enable/disable, move up/down, stop-processing, export/import."""
-    state = await rules_state(request.app[CONTROL])
+    state = await rules_state(request.app[CONTROL], wording(request))
     return render(request, "dash_rules.html", screen="rules", rules=state["rules"], invalid=state["invalid"],
                   senders=SENDERS, templates=TEMPLATES, statuses=statuses(request.app[CONTROL]))
 
@@ -101,18 +110,18 @@ async def rules_page(request: web.Request) -> web.StreamResponse:
 
 async def list_rules(request: web.Request) -> web.StreamResponse:
     """GET /api/rules"""
-    return json_response(await rules_state(request.app[CONTROL]))
+    return json_response(await rules_state(request.app[CONTROL], wording(request)))
 
 
 async def create_rule(request: web.Request) -> web.StreamResponse:
     """POST /api/rules {rule in the rule-file form} → 201 {"rule", "rules", "invalid", "reloaded"}."""
     control = request.app[CONTROL]
-    rule = await _parse(control, await read_json_object(request, required=True))
+    rule = await _parse(request, await read_json_object(request, required=True))
     try:
         rule_id = await control.db_call(insert_rule, rule, _now())
     except ValueError as exc:
         raise ApiError(409, "conflict", str(exc), field="name") from None
-    return json_response({"rule": rule.with_id(rule_id).to_dict(with_id=True), **await _changed(control)},
+    return json_response({"rule": rule.with_id(rule_id).to_dict(with_id=True), **await _changed(request)},
                          status=201)
 
 
@@ -122,14 +131,14 @@ async def replace_rule(request: web.Request) -> web.StreamResponse:
     rule_id = _rule_id(request)
     body = await read_json_object(request, required=True)
     body.pop("id", None)
-    rule = await _parse(control, body)
+    rule = await _parse(request, body)
     try:
         await control.db_call(update_rule, rule_id, rule, _now())
     except NotFoundError as exc:
         raise ApiError(404, "not_found", f"id: {exc}", field="id") from None
     except ValueError as exc:
         raise ApiError(409, "conflict", str(exc), field="name") from None
-    return json_response({"rule": rule.with_id(rule_id).to_dict(with_id=True), **await _changed(control)})
+    return json_response({"rule": rule.with_id(rule_id).to_dict(with_id=True), **await _changed(request)})
 
 
 async def remove_rule(request: web.Request) -> web.StreamResponse:
@@ -140,12 +149,12 @@ async def remove_rule(request: web.Request) -> web.StreamResponse:
         await control.db_call(delete_rule, rule_id)
     except NotFoundError as exc:
         raise ApiError(404, "not_found", f"id: {exc}", field="id") from None
-    return json_response({"deleted": rule_id, **await _changed(control)})
+    return json_response({"deleted": rule_id, **await _changed(request)})
 
 
 async def validate_rule(request: web.Request) -> web.StreamResponse:
     """POST /api/rules/validate {rule} → {"ok": true, "rule": normalised} or 400 naming the field."""
-    rule = await _parse(request.app[CONTROL], await read_json_object(request, required=True))
+    rule = await _parse(request, await read_json_object(request, required=True))
     return json_response({"ok": True, "rule": rule.to_dict()})
 
 
@@ -160,7 +169,7 @@ async def order_rules(request: web.Request) -> web.StreamResponse:
         await control.db_call(reorder_rules, ids, _now())
     except ValueError as exc:
         raise ApiError(400, "bad_request", str(exc), field="ids") from None
-    return json_response(await _changed(control))
+    return json_response(await _changed(request))
 
 
 async def list_templates(request: web.Request) -> web.StreamResponse:
@@ -181,10 +190,10 @@ async def install_templates(request: web.Request) -> web.StreamResponse:
             shown = repr(slug) if isinstance(slug, str) else f"a {type(slug).__name__}"
             raise ApiError(400, "bad_request", f"slugs[{index}]: unknown template {shown[:80]}; known: "
                            f"{', '.join(TEMPLATES)}", field=f"slugs[{index}]")
-    rules = await _parse_set(control, [TEMPLATES[slug].rule for slug in slugs])
+    rules = await _parse_set(request, [TEMPLATES[slug].rule for slug in slugs])
     result = await control.db_call(save_rules, rules, _now())
     return json_response({"created": list(result.created), "updated": list(result.updated),
-                          **await _changed(control)}, status=201)
+                          **await _changed(request)}, status=201)
 
 
 def _without_nulls(value: Any) -> Any:
@@ -222,13 +231,13 @@ async def import_toml(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, "bad_request", f"file: not a TOML rules file ({exc})", field="file") from None
     except RecursionError:
         raise ApiError(400, "bad_request", "file: nested too deeply to read", field="file") from None
-    rules = await _parse_set(control, document)
+    rules = await _parse_set(request, document)
     if replace == "true" and not rules:
         # replace=true deletes the rules the file does not name: an empty file is a mistake.
         raise ApiError(400, "bad_request", "file: holds no [[rules]]; nothing was changed", field="file")
     result = await control.db_call(save_rules, rules, _now(), replace=replace == "true")
     return json_response({"created": list(result.created), "updated": list(result.updated),
-                          "deleted": list(result.deleted), **await _changed(control)})
+                          "deleted": list(result.deleted), **await _changed(request)})
 
 
 def add_routes(app: web.Application) -> None:
