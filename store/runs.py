@@ -44,7 +44,8 @@ def prune_runs(db: Database, now: datetime, keep_days: int) -> int:
 
 def recent_runs(db: Database, *, limit: int = 100, lead_phone: str | None = None,
                 errors_only: bool = False) -> list[dict[str, Any]]:
-    """Newest rule runs first, optionally for one lead or only the failed ones."""
+    """Newest rule runs first, optionally for one lead or only the failed ones; each with its
+    lead's jid (`lead_jid`, None once the lead is gone)."""
     columns = "id, at, rule_id, rule_name, trigger, inbox_id, lead_phone, fired, error, notes"
     errors = " AND error IS NOT NULL" if errors_only else ""
     params: list[str | int] = []
@@ -55,9 +56,12 @@ def recent_runs(db: Database, *, limit: int = 100, lead_phone: str | None = None
         params.extend([lead_phone, lead_phone])
     else:
         sql = f"SELECT {columns} FROM rule_runs" + (" WHERE error IS NOT NULL" if errors_only else "")
-    sql += " ORDER BY id DESC LIMIT ?"
+    # The lead's jid beside its key: a lead known only by a LID reads "WhatsApp LID …", not "+…".
+    sql = (f"SELECT r.*, (SELECT jid FROM leads WHERE leads.phone = r.lead_phone) "
+           f"FROM ({sql} ORDER BY id DESC LIMIT ?) AS r ORDER BY r.id DESC")
     params.append(limit)
-    keys = ("id", "at", "rule_id", "rule_name", "trigger", "inbox_id", "lead_phone", "fired", "error", "notes")
+    keys = ("id", "at", "rule_id", "rule_name", "trigger", "inbox_id", "lead_phone", "fired", "error", "notes",
+            "lead_jid")
     out = []
     for row in db.conn.execute(sql, params):
         item = dict(zip(keys, row, strict=True))

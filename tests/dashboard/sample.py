@@ -21,7 +21,7 @@ def lead(phone: str, **values: Any) -> dict[str, Any]:
 def run(run_id: int, phone: str, rule: str, *, fired: bool, error: str | None = None) -> dict[str, Any]:
     return {"id": run_id, "at": "2026-11-23T03:05:00+00:00", "rule_id": run_id, "rule_name": rule,
             "trigger": "message.received", "inbox_id": run_id, "lead_phone": phone, "fired": fired,
-            "error": error, "notes": []}
+            "error": error, "notes": [], "lead_jid": f"{phone}@s.whatsapp.net"}
 
 
 def fill(control: FakeControl) -> FakeControl:

@@ -32,6 +32,17 @@ def test_what_is_not_a_lid_or_phone_jid_is_refused(to: str) -> None:
     assert refused.value.field == "to"
 
 
+async def test_activity_names_a_lid_lead_as_a_lid(client: TestClient, control: FakeControl) -> None:
+    run = {"id": 1, "at": "2026-12-06T03:00:00+00:00", "rule_id": 1, "rule_name": "Tag", "trigger": "message.received",
+           "inbox_id": 1, "fired": True, "error": None, "notes": []}
+    control.runs.extend([{**run, "id": 2, "lead_phone": LID, "lead_jid": f"{LID}@lid"},
+                         {**run, "lead_phone": "6281200000002", "lead_jid": "6281200000002@s.whatsapp.net"}])
+    await login(client)
+    page = await (await client.get("/activity")).text()
+    assert f'<a href="/leads/{LID}">WhatsApp LID {LID}</a>' in page and f"+{LID}" not in page
+    assert '<a href="/leads/6281200000002">+6281200000002</a>' in page
+
+
 async def test_the_lead_page_answers_a_lid_lead_at_its_lid(client: TestClient, control: FakeControl) -> None:
     control.leads.append({"phone": LID, "jid": f"{LID}@lid", "status": "new", "tags": []})
     control.leads.append({"phone": "6281200000002", "jid": "6281200000002@s.whatsapp.net", "status": "new",

@@ -24,6 +24,7 @@ from store.inbox import ingest_many
 from store.leads import get_lead, lead_changes
 from store.processor import Processor
 from store.rules import load_rules, save_rules
+from store.runs import recent_runs
 from tests.conftest import Clock
 from tests.store.test_guarantees import processor
 from tests.worker.test_normalise import ALICE_LID, ALICE_PN, GROUP, ME, jid, make_ev
@@ -139,3 +140,21 @@ def test_a_phone_lead_is_never_merged_away_whatever_its_digits(tmp_path: Path, c
     assert kept is not None and kept.jid == f"{LID_KEY}@s.whatsapp.net" and kept.chat_count == 1
     lead = get_lead(proc.db, PHONE)
     assert lead is not None and lead.chat_count == 1
+
+
+def test_rule_runs_carry_the_lead_jid_so_a_lid_lead_is_not_read_as_a_phone(tmp_path: Path, clock: Clock) -> None:
+    """The Activity screen names each run's lead by its key and jid (store.runs.recent_runs):
+    a LID key until the phone is known, then the phone's."""
+    proc = _setup(tmp_path, clock)
+    _deliver(proc, clock, _lid_only("berapa harga nya?", "L1"))
+    runs = recent_runs(proc.db, limit=10)
+    assert {(r["rule_name"], r["lead_phone"], r["lead_jid"]) for r in runs} == {
+        ("tag every customer message", LID_KEY, f"{LID_KEY}@lid"), ("price asked", LID_KEY, f"{LID_KEY}@lid")}
+    assert [r["lead_jid"] for r in recent_runs(proc.db, limit=10, lead_phone=LID_KEY)] == [f"{LID_KEY}@lid"] * 2
+
+    _deliver(proc, clock, _with_phone("saya transfer ya", "P1"))
+    newest = recent_runs(proc.db, limit=1)[0]
+    assert (newest["lead_phone"], newest["lead_jid"]) == (PHONE, f"{PHONE}@s.whatsapp.net")
+    # The LID lead is gone (merged): its old runs keep their key, with no jid to mistake.
+    oldest = recent_runs(proc.db, limit=10)[-1]
+    assert (oldest["lead_phone"], oldest["lead_jid"]) == (LID_KEY, None)
