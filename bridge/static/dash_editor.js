@@ -447,14 +447,14 @@
       r.data.understood.forEach(function (span) {
         if (span.start < at) { return; }
         shown.appendChild(document.createTextNode(sentence.slice(at, span.start)));
-        shown.appendChild(el("mark", {title: span.meaning, text: sentence.slice(span.start, span.end)}));
+        shown.appendChild(el("mark", {title: span.meaning_text || span.meaning, text: sentence.slice(span.start, span.end)}));
         at = span.end;
       });
       shown.appendChild(document.createTextNode(sentence.slice(at)));
       out.appendChild(shown);
       var meanings = el("ul", {"class": "suggest-meanings"});
       r.data.understood.forEach(function (span) {
-        meanings.appendChild(el("li", {text: "“" + span.text + "” → " + span.meaning}));
+        meanings.appendChild(el("li", {text: "“" + span.text + "” → " + (span.meaning_text || span.meaning)}));
       });
       out.appendChild(meanings);
       // Anything not understood is a warning, never the success colour (engine.suggest's warnings).

@@ -23,12 +23,11 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from engine.actions import ACTIONS, PRESET_LABELS
 from engine.errors import RuleError
 from engine.fields import FIELDS, FieldKind
-from engine.operators import OPERATORS
-from engine.rules import MESSAGE_TRIGGER, SENDERS, TRIGGERS, default_env, parse_rule
-from engine.suggest.meaning import Hit, Meaning, Phrase, TextHead, leaf
+from engine.rules import MESSAGE_TRIGGER, default_env, parse_rule
+from engine.suggest.describe import Translate, describe, same
+from engine.suggest.meaning import N_, Hit, Meaning, Phrase, TextHead, leaf
 from engine.suggest.notices import hints_of, refusal
 from engine.suggest.phrases import PHRASES, TEXT_HEADS
 from engine.suggest.words import (
@@ -126,75 +125,6 @@ def negate(meaning: Meaning) -> Meaning:
     else:
         negated = {"not": {"any": [cond]}}
     return replace(meaning, conditions=(negated,))
-
-
-# ------------------------------------------------------------------ describing what was understood
-
-
-def _value_text(op: str, value: Any) -> str:
-    if op in ("contains", "not_contains", "in_list", "not_in_list", "starts_with", "ends_with"):
-        return " or ".join(f"“{w.strip()}”" for w in str(value).split(","))
-    return str(value)
-
-
-def describe_condition(cond: dict[str, Any]) -> str:
-    """A condition in the editor's words (the engine's field and operator labels)."""
-    if "not" in cond:
-        inner = cond["not"]
-        children = inner.get("any") or inner.get("all") or [inner]
-        return "NONE of: " + "; ".join(describe_condition(c) for c in children)
-    if "any" in cond:
-        return " OR ".join(describe_condition(c) for c in cond["any"])
-    if "all" in cond:
-        return " AND ".join(describe_condition(c) for c in cond["all"])
-    spec, op = FIELDS[cond["field"]], cond["op"]
-    if spec.kind is FieldKind.BOOL:
-        yes = bool(cond["value"]) is (op == "equal")
-        return f"{spec.label}: {'Yes' if yes else 'No'}"
-    return f"{spec.label} {OPERATORS[op].label.lower()} {_value_text(op, cond['value'])}"
-
-
-def describe_action(action: dict[str, Any]) -> str:
-    """An action in the editor's words."""
-    kind = action["type"]
-    label = ACTIONS[kind].label
-    if kind == "set_status":
-        return f"{label} to {action['status']}"
-    if kind == "update_value":
-        return f"{label} ({PRESET_LABELS[action['preset']]}) into {FIELDS[action['target']].label}"
-    if kind in ("add_tag", "remove_tag"):
-        return f"{label} {action['tag']}"
-    if kind == "adjust_score":
-        return f"{label} {action['by']:+d}"
-    if kind == "send_reply":
-        return f"{label} “{action['text']}”"
-    if kind == "send_webhook":
-        return f"{label} to {action.get('url') or 'endpoint ' + str(action.get('endpoint'))}"
-    if kind == "set_field":
-        return f"{label} {FIELDS[action['field']].label} = {action['value']}"
-    if kind == "conversion_event":
-        return f"{label} ({action['event_name']})"
-    params = ", ".join(f"{k} {v}" for k, v in action.items() if k != "type")
-    return f"{label} {params}".strip()
-
-
-def _describe_setting(key: str, value: Any) -> str:
-    if key == "trigger":
-        return f"Trigger: {TRIGGERS[value]}"
-    if key == "sender":
-        return f"Sender: {SENDERS[value]}"
-    return "Stop Processing: later rules do not run after this one"
-
-
-def describe(meaning: Meaning) -> str:
-    """Everything a phrase means, for the highlight's tooltip and the list under the sentence."""
-    parts = [describe_condition(c) for c in meaning.conditions]
-    parts += [describe_action(a) for a in meaning.actions]
-    parts += [_describe_setting(k, v) for k, v in meaning.settings]
-    text = "; ".join(parts)
-    if not text:
-        return meaning.note
-    return f"{text} ({meaning.note})" if meaning.note else text
 
 
 # ------------------------------------------------------------------ reading
@@ -342,7 +272,7 @@ class _Reader:
             return None
         at = next(i for w, i in words if w in OR_WORDS)
         length = len(next(w for w, _ in words if w in OR_WORDS))
-        part = _Part(at, at + length, Meaning(), "OR: either condition is enough (an ANY group)")
+        part = _Part(at, at + length, Meaning(), N_("OR: either condition is enough (an ANY group)"))
         self.taken.append((part.start, part.end))
         return part
 
@@ -387,8 +317,11 @@ def warnings_for(leftover: list[str], conditions: list[dict[str, Any]]) -> list[
     return out
 
 
-def suggest(text: str, known_statuses: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """One sentence → {"ok", "rule", "understood", "not_understood", "warnings" (data), "message"}; saves nothing."""
+def suggest(text: str, known_statuses: tuple[str, ...] | list[str], gettext: Translate = same) -> dict[str, Any]:
+    """One sentence → {"ok", "rule", "understood", "not_understood", "warnings" (data), "message"}; saves nothing.
+
+    Each understood span's `meaning` is English; `meaning_text` is the same through `gettext`
+    (a page's language)."""
     statuses = tuple(known_statuses)
     reader = _Reader(text, _grammar(statuses))
     reader.phrases(late=False)
@@ -397,7 +330,9 @@ def suggest(text: str, known_statuses: tuple[str, ...] | list[str]) -> dict[str,
     conditions, joints = reader.conditions()
     parts = sorted([*reader.parts, *joints], key=lambda p: p.start)
     understood = [{"start": p.start, "end": p.end, "text": text[p.start:p.end],
-                   "meaning": p.description or describe(p.meaning)} for p in parts]
+                   "meaning": p.description or describe(p.meaning),
+                   "meaning_text": gettext(p.description) if p.description else describe(p.meaning, gettext)}
+                  for p in parts]
     leftover = reader.leftover()
     in_order = sorted(reader.parts, key=lambda p: p.start)
     actions = _dedupe([a for p in in_order for a in p.meaning.actions])

@@ -16,14 +16,21 @@ from typing import Any
 from engine.suggest.words import LIST_SEP, MASK, TIME
 
 
+def N_(text: str) -> str:
+    """Marks a text pages show translated (scripts/i18n extracts it); the engine imports no gettext."""
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class Meaning:
-    """What a matched phrase adds to the draft: conditions, actions, rule settings, a reading note."""
+    """What a matched phrase adds to the draft: conditions, actions, rule settings, a reading note
+    (a template, `note_args` its %(name)s arguments; engine.suggest.describe says it)."""
 
     conditions: tuple[dict[str, Any], ...] = ()
     actions: tuple[dict[str, Any], ...] = ()
     settings: tuple[tuple[str, Any], ...] = ()  # rule keys: sender, trigger, stop_processing
     note: str = ""
+    note_args: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,15 +135,17 @@ def window(hit: Hit, *, outside: bool = False) -> Meaning | None:
     if start is None or end is None:
         return None
     note = ""
+    note_args: tuple[tuple[str, str], ...] = ()
     no_half = not re.search(r"[a-z]", times[0] + times[1])
     if no_half and end < start and end <= 12 * 60 and end + 12 * 60 > start:  # "9 to 5": 17:00, not a night
         end += 12 * 60
-        note = f"“{times[1]}” read as {hhmm(end)}"
+        note, note_args = N_("%(said)s read as %(time)s"), (("said", f"“{times[1]}”"), ("time", hhmm(end)))
     if start % 1440 == end % 1440:
         return None
     if outside:
         start, end = end, start
-    return Meaning(conditions=(leaf("time.local", "between", f"{hhmm(start)}-{hhmm(end)}"),), note=note)
+    return Meaning(conditions=(leaf("time.local", "between", f"{hhmm(start)}-{hhmm(end)}"),), note=note,
+                   note_args=note_args)
 
 
 def open_window(hit: Hit, *, after: bool) -> Meaning | None:

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from engine.suggest.meaning import (
+    N_,
     Build,
     Hit,
     Meaning,
@@ -86,7 +87,7 @@ def _utm(hit: Hit) -> Meaning:
 def _platform(hit: Hit) -> Meaning:
     values = PLATFORMS[hit.lower(hit.first("platform", "platform2", "platform3"))]
     return Meaning(conditions=(leaf("lead.utm_source", "contains", ", ".join(values)),),
-                  note="ad platform read from UTM Source")
+                  note=N_("ad platform read from UTM Source"))
 
 
 def _score(sign: int) -> Build:
@@ -108,7 +109,7 @@ def _conversion(hit: Hit) -> Meaning:
     named = hit.match.group("event") or hit.match.group("event2")
     event = CONVERSIONS[" ".join(named.split())] if named else "Purchase"
     return Meaning(actions=({"type": "conversion_event", "event_name": event},),
-                   note="" if named else "event Purchase assumed")
+                   note="" if named else N_("event Purchase assumed"))
 
 
 # ------------------------------------------------------------------ rule settings (trigger, sender)
@@ -262,9 +263,9 @@ _phrase(r"(?P<n>\d+)\s*(?:\+\s*%UNIT%|%UNIT%\s*(?:or\s+more|atau\s+lebih|ke\s+at
 _phrase(r"(?P<n>\d+)\s*%UNIT%\s*(?:or\s+less|or\s+fewer|atau\s+kurang|ke\s+bawah)",
         lambda hit: Meaning(conditions=(leaf("chat.count", "lte", int(hit.match.group("n"))),)), negatable=True)
 _phrase(r"(?:outside(?:\s+of)?|di\s*luar|luar|selain|after|setelah|sesudah|lewat)\s+(?:%OFFICE%)|after[\s-]hours",
-        _is("time.local", "between", "17:00-09:00", "office hours read as 09:00-17:00"))
+        _is("time.local", "between", "17:00-09:00", N_("office hours read as 09:00-17:00")))
 _phrase(r"(?:(?:during|in|within|selama|pada|saat|di|dalam)\s+)?(?:%OFFICE%)",
-        _is("time.local", "between", "09:00-17:00", "office hours read as 09:00-17:00"), negatable=True)
+        _is("time.local", "between", "09:00-17:00", N_("office hours read as 09:00-17:00")), negatable=True)
 _phrase(r"(?:outside(?:\s+of)?|di\s*luar|luar|selain)\s+(?:the\s+)?(?:hours\s+(?:of\s+)?)?%RANGE%",
         lambda hit: window(hit, outside=True))
 _phrase(r"(?:between|antara|from|dari|jam|pukul|pkl\.?|at)\s+%RANGE%", window, negatable=True)
@@ -280,7 +281,7 @@ _phrase(r"%SEND%\s+%A%(?P<types>%MEDIA%)", _types, negatable=True)
 _phrase(r"(?:%SEND%\s+(?:us\s+|kami\s+)?%A%(?:messages?|pesan|chat|wa)|messages\s+us|chats?\s+us|(?:pesan|chat)\s+masuk|"
         r"(?:ada\s+)?(?:pesan|chat)\s+(?:baru|apa\s*(?:pun|saja))|any\s+message|every\s+message|setiap\s+(?:pesan|chat))"
         r"(?!\s*(?:%QUOTED%|berisi|contains?|containing|mengandung|yang|with|that|dengan|ada\s+kata))",
-        lambda hit: Meaning(note="any message: no condition"))
+        lambda hit: Meaning(note=N_("any message: no condition")))
 _phrase(r"(?:(?:the\s+)?message\s+type|tipe\s+pesan|jenis\s+pesan|type|tipe|jenis|(?:pesan|chat)(?:nya)?\s+"
         r"(?:berupa|adalah)|(?:the\s+)?message\s+is|berupa|is)\s+(?:is\s+|=\s*|adalah\s+)?%A%(?P<types>%ANYTYPE%)"
         r"(?!\s+(?:messages?|pesan))|(?:pesan|message)\s+(?P<types2>%MEDIA%)|(?P<types3>%ANYTYPE%)\s+messages?",
@@ -304,7 +305,7 @@ _phrase(r"is\s+a\s+reply|replies\s+to\s+(?:a|an|our|the)\s+(?:message|chat)|repl
         _is("message.is_reply", "equal", True), negatable=True)
 _phrase(r"(?:sudah|udah|udh|sdh|dah|telah|already|has|have)\s+(?P<word>transfer|trf|tf|bayar|byr|membayar|paid|"
         r"lunas)", lambda hit: Meaning(conditions=(leaf("message.text", "contains", hit.typed("word")),),
-                                       note="the message says it"), late=True)
+                                       note=N_("the message says it")), late=True)
 
 # Last: a bare "tag vip" is the imperative (add it); "has tag vip" was read above.
 _phrase(r"(?:tag|label)\s+(?P<tag>%TAG%)", lambda hit: act("add_tag", tag=hit.typed("tag")))

@@ -52,6 +52,24 @@ async def test_a_refusal_speaks_the_page_language(client: TestClient) -> None:
     assert body["message_text"] == body["message"] and body["notice"] == "no_rule_words"
 
 
+async def test_what_was_understood_is_said_in_the_page_language(client: TestClient) -> None:
+    """Each highlighted span's meaning (the tooltip and the list under the sentence) in the page's
+    language, `meaning_text`; `meaning` stays English."""
+    await login(client)
+    await client.get("/language?lang=id&next=/rules")
+    sentence = "kalau customer bilang promo atau kirim gambar di luar jam kantor, ubah ke hot dan tambah tag minat"
+    body = await (await client.post("/api/rules/suggest", json={"text": sentence}, headers=BEARER)).json()
+    assert body["ok"] is True, body
+    said = {s["text"]: (s["meaning"], s["meaning_text"]) for s in body["understood"]}
+    assert said["bilang promo"] == ("Message contains “promo”", "Pesan mengandung “promo”")
+    assert said["atau"][1] == "ATAU: salah satu syarat sudah cukup (grup ANY)"
+    assert said["ubah ke hot"] == ("Change Status to hot", "Ubah Status ke hot")
+    assert said["di luar jam kantor"][1].endswith("(jam kantor dibaca sebagai 09:00-17:00)")
+    await client.get("/language?lang=en&next=/rules")
+    body = await (await client.post("/api/rules/suggest", json={"text": sentence}, headers=BEARER)).json()
+    assert all(s["meaning_text"] == s["meaning"] for s in body["understood"])
+
+
 @pytest.mark.browser
 async def test_suggest_fills_the_editor_in_chromium(client: TestClient) -> None:
     base = str(client.make_url("")).rstrip("/")

@@ -18,7 +18,8 @@ from engine.evaluate import process_lead_event, process_message
 from engine.model import DEFAULT_STATUSES
 from engine.rules import default_env, parse_rule
 from engine.ruleset import RuleSet
-from engine.suggest.grammar import describe_condition, negate, suggest
+from engine.suggest.describe import describe_condition
+from engine.suggest.grammar import negate, suggest
 from engine.suggest.meaning import Meaning
 from engine.suggest.words import EXAMPLES
 from tests.engine.engine_factories import NOW, TZ, make_lead, make_message
@@ -410,3 +411,21 @@ def test_a_clean_sentence_has_no_warnings() -> None:
     assert result["ok"] is True and result["warnings"] == []
     ignored = suggest("if customer is from jakarta on weekends, add tag jkt", DEFAULT_STATUSES)
     assert ignored["warnings"] == [{"code": "ignored_words", "words": ["jakarta", "weekends"]}]
+
+
+def test_what_was_understood_reads_in_the_language_a_page_passes() -> None:
+    """`meaning_text` is `meaning` said through the page's gettext (bridge.i18n; here Indonesian),
+    notes with their arguments included; without one it is the English `meaning`."""
+    from zoneinfo import ZoneInfo
+
+    from bridge.i18n import Wording
+
+    indonesian = Wording("id", ZoneInfo("Asia/Jakarta")).gettext
+    result = suggest("antara jam 9 sampai 5 tambah tag kerja", DEFAULT_STATUSES, indonesian)
+    assert [(s["meaning"], s["meaning_text"]) for s in result["understood"]] == [
+        ("Time Window between 09:00-17:00 (“5” read as 17:00)",
+         "Rentang Waktu di antara 09:00-17:00 (“5” dibaca sebagai 17:00)"),
+        ("Add Tag kerja", "Tambah Tag kerja"),
+    ]
+    english = suggest("antara jam 9 sampai 5 tambah tag kerja", DEFAULT_STATUSES)
+    assert all(s["meaning_text"] == s["meaning"] for s in english["understood"])

@@ -36,8 +36,8 @@ async def suggest_rule(request: web.Request) -> web.StreamResponse:
     unknown = sorted(set(body) - {"text"})
     if unknown:
         raise ApiError(400, "bad_request", f"{unknown[0]}: not expected (only text)", field=unknown[0])
-    result = suggest(text, statuses(control))
     _ = wording(request).gettext
+    result = suggest(text, statuses(control), _)
     if result["rule"] is not None:
         try:
             parse_rule(result["rule"], "rule", control.rule_env())
