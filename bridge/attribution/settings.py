@@ -22,7 +22,7 @@ PARTNER_AUTH = ("hmac_sha256", "token")
 # The generic partner message shape (README "Partner channels"); a source's [fields] maps
 # each of these to a dotted path in that partner's JSON.
 GENERIC_FIELDS = ("id", "customer", "from_me", "name", "text", "type", "timestamp", "has_media",
-                  "reply_to", "room_tags", "ctwa_clid", "ad_id", "ad_url")
+                  "reply_to", "room_tags", "ctwa_clid", "ad_id", "ad_url", "edit_of", "delete_of")
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 _PLACEHOLDERS = frozenset({"change-me", "changeme", "secret", "token", "your-secret-here", "your-token-here"})
 

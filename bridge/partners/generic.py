@@ -6,10 +6,16 @@ mapping the body must already be the generic shape:
 
     {"id": "msg-1", "customer": "6281234567890", "name": "Sari", "text": "halo",
      "from_me": false, "timestamp": "2026-11-23T10:00:00+07:00", "room_tags": ["vip"]}
+
+An item with `edit_of` is the new content of that message (an edit); one with `delete_of` is its
+deletion. Partners often send such an update under the original's own id: then the update gets an
+id of its own (the deletion `<original>:deleted`, an edit `<original>:edit:<hash of its text>`), so
+the inbox does not take it for the original delivered twice, and a repeat of it still is one.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -96,8 +102,23 @@ def _message(item: object, paths: Mapping[str, str], source: str, channel: str, 
     referral = {"source_id": _string(get("ad_id")), "source_url": _string(get("ad_url")),
                 "ctwa_clid": _string(get("ctwa_clid"))}
     timestamp = get("timestamp")
+    message_id = _string(get("id")) or ""
+    edit_of, delete_of = _string(get("edit_of")), _string(get("delete_of"))
+    if edit_of and delete_of:
+        raise PayloadError("delete_of", "an item edits a message or deletes one, not both")
+    text = _string(get("text")) or ""
+    if delete_of and message_id in ("", delete_of):
+        message_id = f"{delete_of}:deleted"
+    elif edit_of and message_id in ("", edit_of):
+        message_id = f"{edit_of}:edit:{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    changes: dict[str, Any] = {}
+    if edit_of:
+        changes = {"is_edit": True, "original_id": edit_of}
+    elif delete_of:  # nothing to read: no text, no media, no reply (as a linked device's revoke)
+        changes = {"is_deletion": True, "original_id": delete_of, "type": "other", "text": "", "has_media": False,
+                   "is_reply": False, "reply_to": None}
     return {
-        "id": _string(get("id")) or "",
+        "id": message_id,
         "session": session,
         "chat": customer,
         "sender": session if from_me else customer,
@@ -106,7 +127,7 @@ def _message(item: object, paths: Mapping[str, str], source: str, channel: str, 
         "sender_name": None if from_me else _string(get("name")),
         "timestamp": timestamp if timestamp not in (None, "") else received_at.isoformat(),
         "type": kind if kind in MESSAGE_TYPES else "other",
-        "text": _string(get("text")) or "",
+        "text": text,
         "has_media": _flag(get("has_media"), "has_media") or kind in _MEDIA,
         "is_reply": reply_to is not None,
         "reply_to": reply_to,
@@ -114,4 +135,5 @@ def _message(item: object, paths: Mapping[str, str], source: str, channel: str, 
         "channel_id": channel,
         "room_tags": _tags(get("room_tags")),
         "referral": referral if any(referral.values()) else None,
+        **changes,
     }

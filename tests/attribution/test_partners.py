@@ -14,7 +14,7 @@ from bridge.partners import cloud
 from bridge.partners.errors import PartnerError
 from bridge.partners.signatures import CLOUD_HEADER, sign
 from engine.model import parse_message
-from store.inbox import count_by_state, ingest
+from store.inbox import count_by_state, ingest, messages_of_lead
 from store.leads import get_lead
 from store.partners import partner_channels
 from tests.attribution.services import (
@@ -203,6 +203,33 @@ async def test_generic_shape_token_source_and_unreadable_items(services: Service
     result = await services.partners.receive("pancake", "page-9", {"X-Pancake-Token": PANCAKE_TOKEN}, broken)
     assert result["unreadable"] == 1 and result["accepted"] == 0
     assert count_by_state(services.db) == {"pending": 1, "error": 1}  # kept, never silently dropped
+
+
+async def test_a_generic_edit_and_deletion_behave_like_the_linked_device_ones(services: Services) -> None:
+    """`edit_of` is the new content of a message, `delete_of` its deletion; partners often send them
+    under the original's own id, and a repeated update is still one."""
+    body = raw([
+        {"id": "p-1", "customer": CUSTOMER, "text": "mau 1 pcs"},
+        {"id": "p-1", "customer": CUSTOMER, "text": "mau 2 pcs", "edit_of": "p-1"},
+        {"id": "p-2", "customer": CUSTOMER, "text": "salah kirim"},
+        {"id": "p-2", "customer": CUSTOMER, "delete_of": "p-2"},
+        {"id": "p-3", "customer": CUSTOMER, "text": "x", "edit_of": "p-1", "delete_of": "p-2"},
+    ])
+    result = await services.partners.receive("pancake", "page-9", {"X-Pancake-Token": PANCAKE_TOKEN}, body)
+    assert (result["accepted"], result["duplicates"], result["unreadable"]) == (4, 0, 1)
+    again = await services.partners.receive("pancake", "page-9", {"X-Pancake-Token": PANCAKE_TOKEN}, body)
+    assert (again["accepted"], again["duplicates"]) == (0, 4)
+    services.process()
+    lead = get_lead(services.db, CUSTOMER)
+    assert lead is not None and lead.chat_count == 2  # the two originals; neither the edit nor the deletion
+    shown = {m["id"]: m for m in messages_of_lead(services.db, CUSTOMER)}
+    (edit_id,) = [i for i in shown if i.startswith("p-1:edit:")]
+    assert set(shown) == {"p-1", edit_id, "p-2"}
+    assert (shown[edit_id]["text"], shown[edit_id]["is_edit"], shown[edit_id]["original_id"]) == (
+        "mau 2 pcs", True, "p-1")
+    assert shown["p-2"]["deleted_at"] is not None and "deleted_at" not in shown["p-1"]
+    reason = services.db.conn.execute("SELECT error FROM inbox WHERE state = 'error' ORDER BY id").fetchone()[0]
+    assert "delete_of: an item edits a message or deletes one, not both" in reason
 
 
 async def test_partner_and_linked_device_messages_make_one_lead(services: Services) -> None:
