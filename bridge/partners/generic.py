@@ -16,12 +16,13 @@ the inbox does not take it for the original delivered twice, and a repeat of it 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from bridge.attribution.settings import GENERIC_FIELDS, PartnerConfig
-from bridge.partners.errors import PayloadError
+from bridge.partners.errors import PayloadError, UnreadableMessage
 from engine.model import MESSAGE_TYPES, phone_to_jid
 
 _MEDIA = frozenset({"image", "video", "audio", "document", "sticker"})
@@ -73,8 +74,9 @@ def _tags(value: object) -> list[str]:
 
 
 def normalise(payload: object, partner: PartnerConfig, *, channel: str,
-              received_at: datetime) -> Iterator[dict[str, Any] | PayloadError]:
-    """Yield one normalised message dict per message in a generic partner body (or why one is unreadable)."""
+              received_at: datetime) -> Iterator[dict[str, Any] | UnreadableMessage]:
+    """Yield one normalised message dict per message in a generic partner body (or why one is
+    unreadable, with the item as it came)."""
     items = lookup(payload, partner.messages)
     if isinstance(items, Mapping):
         items = [items]
@@ -87,7 +89,9 @@ def normalise(payload: object, partner: PartnerConfig, *, channel: str,
         try:
             yield _message(item, paths, partner.source, channel, session, received_at)
         except PayloadError as exc:
-            yield PayloadError(f"messages[{index}].{exc.field}", exc.problem)
+            raw = json.dumps(item, ensure_ascii=False, default=str)[:65536]
+            # No reference: the service names it by its content (a partner's ids may repeat across items).
+            yield UnreadableMessage("", f"malformed message: messages[{index}].{exc.field}: {exc.problem}", raw)
 
 
 def _message(item: object, paths: Mapping[str, str], source: str, channel: str, session: str,

@@ -9,9 +9,9 @@ in memory for the channel report).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -91,18 +91,19 @@ class PartnerHooks:
             raise PartnerError(400, "bad_request", str(exc)) from None
         messages: list[Message] = []
         unreadable: list[tuple[str, str, str, str]] = []
+        # An unreadable item is kept under its message id, else its content's hash: a retried delivery
+        # (partners retry on a slow answer) records it once (store.inbox.record_unreadable).
         for item in items:
             if isinstance(item, UnreadableMessage):
-                unreadable.append((f"{source}:{channel}", item.reference or uuid.uuid4().hex, item.raw, item.reason))
-                continue
-            if isinstance(item, PayloadError):
-                unreadable.append((f"{source}:{channel}", uuid.uuid4().hex, "{}", f"malformed message: {item}"))
+                unreadable.append((f"{source}:{channel}", item.reference or _content_reference(item.raw), item.raw,
+                                   item.reason))
                 continue
             try:
                 messages.append(parse_message(item))
             except MessageFormatError as exc:
-                reference = str(item.get("id") or uuid.uuid4().hex)
-                unreadable.append((str(item["session"]), reference, json.dumps(item), f"malformed message: {exc}"))
+                raw = json.dumps(item)
+                reference = str(item.get("id") or _content_reference(raw))
+                unreadable.append((str(item["session"]), reference, raw, f"malformed message: {exc}"))
         results = await self.db_call(ingest_partner, source, channel, messages, now)
         self.metrics.partner_requests.labels(source=source).inc()
         for session, reference, raw, error in unreadable:
@@ -152,3 +153,8 @@ class PartnerHooks:
 
 def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
+
+
+def _content_reference(raw: str) -> str:
+    """An id for an unreadable item that names none: the same item always gets the same one."""
+    return "unreadable-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
