@@ -4,11 +4,15 @@ A real `wabridge run --simulate` on a loopback port, one test per documented ope
 a fixed Hypothesis seed and a bounded number of examples per operation. Every response
 must be documented for its operation (status code and content type), match its schema,
 and never be a 5xx. The TOML import body is described as a rules document, so the fuzzer
-sends real TOML (serialised below) as well as junk.
+sends real TOML (serialised below) as well as junk; a chat export sent as application/zip is
+a real zip holding the generated text as its chat. Logout and restart change the session the
+other operations use, so they are fuzzed on a daemon of their own.
 """
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -56,9 +60,24 @@ def _toml_body(ctx: Any, value: Any) -> bytes:
 
 schemathesis.serializer("application/toml")(_toml_body)
 
+
+def _zip_body(ctx: Any, value: Any) -> bytes:
+    """A generated chat export as the .zip WhatsApp makes: the text as its _chat.txt."""
+    text = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("_chat.txt", text)
+    return buffer.getvalue()
+
+
+schemathesis.serializer("application/zip")(_zip_body)
+
 schema = schemathesis.openapi.from_path(str(SPEC))
 schema.config.generation.update(max_examples=EXAMPLES, deterministic=True)
 schema.config.phases.update(phases=["examples", "coverage", "fuzzing"])
+
+
+SESSION_CHANGES = "^/api/sessions/\\{number\\}/(logout|restart)$"
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +94,28 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
 
 
 @pytest.mark.timeout(300)
-@schema.exclude(method="POST", path_regex="^/api/sessions/\\{number\\}/(logout|restart)$").parametrize()
+@schema.exclude(method="POST", path_regex=SESSION_CHANGES).parametrize()
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_daemon_keeps_its_documented_contract(case: Any, daemon: RunningDaemon) -> None:
     case.call_and_validate(base_url=f"http://127.0.0.1:{daemon.port}",
                            headers={"Authorization": f"Bearer {daemon.token}"}, checks=CHECKS, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def session_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
+    running = RunningDaemon(Path(tmp_path_factory.mktemp("contract-sessions"))).start()
+    running.pair(NUMBER)
+    yield running
+    running.stop()
+    assert "http_unhandled_error" not in running.logs(), running.logs()[-5000:]
+
+
+@pytest.mark.timeout(120)
+@schema.include(method="POST", path_regex=SESSION_CHANGES).parametrize()
+@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+def test_logout_and_restart_keep_their_documented_contract(case: Any, session_daemon: RunningDaemon) -> None:
+    case.call_and_validate(base_url=f"http://127.0.0.1:{session_daemon.port}",
+                           headers={"Authorization": f"Bearer {session_daemon.token}"}, checks=CHECKS, timeout=30)
 
 
 @pytest.mark.parametrize("path", ["/api/rules/export.toml", "/api/rules/validate", "/api/rules/order",
@@ -110,3 +146,44 @@ def test_updated_since_compares_instants_not_text(daemon: RunningDaemon) -> None
     assert daemon.leads(updated_since=stamp.replace("+", "%2B"))  # the lead's own time: included
     local = datetime.fromisoformat(stamp).astimezone(timezone(timedelta(hours=7))).isoformat()
     assert daemon.leads(updated_since=local.replace("+", "%2B"))  # the same instant in WIB: included too
+
+
+def test_a_rules_session_answers_as_the_schemas_say(daemon: RunningDaemon) -> None:
+    """The successful answers the fuzzer seldom reaches (a valid rule created, replaced, ordered,
+    tested, suggested, imported and deleted), each validated against its documented schema."""
+    import requests
+
+    base, auth = f"http://127.0.0.1:{daemon.port}", {"Authorization": f"Bearer {daemon.token}"}
+    rule = {"name": "Contract hot", "conditions": [{"field": "message.text", "op": "contains", "value": "order"}],
+            "actions": [{"type": "set_status", "status": "hot"}, {"type": "add_tag", "tag": "contract"}]}
+
+    def call(method: str, path: str, status: int, **kwargs: Any) -> Any:
+        kwargs.setdefault("headers", auth)
+        response = requests.request(method, base + path, timeout=30, **kwargs)
+        assert response.status_code == status, response.text
+        _operation(path, method).validate_response(response)
+        return response.json()
+
+    created = call("POST", "/api/rules", 201, json=rule)
+    rule_id = created["rule"]["id"]
+    assert created["reloaded"]["rules"] == len(created["rules"])
+    call("PUT", f"/api/rules/{rule_id}", 200, json={**rule, "enabled": False})
+    ids = [r["id"] for r in call("GET", "/api/rules", 200)["rules"]]
+    call("POST", "/api/rules/order", 200, json={"ids": list(reversed(ids))})
+    assert call("POST", "/api/rules/validate", 200, json=rule)["ok"] is True
+    tested = call("POST", "/api/rules/test", 200, json={"rule": rule, "text": "mau order kak", "status": "new"})
+    assert tested["rules"][0]["fired"] is True and tested["lead_after"]["status"] == "hot"
+    drafted = call("POST", "/api/rules/suggest", 200, json={"text": "kalau bilang harga, tambah tag tanya-harga"})
+    assert drafted["ok"] is True and drafted["understood"]
+    call("POST", "/api/rules/suggest", 200, json={"text": "bikinkan bagus"})  # no draft: the notice fields
+    call("POST", "/api/rules/templates/install", 201, json={"slugs": ["auto-closing"]})
+    call("POST", "/api/rules/import", 200, data=tomli_w.dumps({"rules": [rule]}).encode(),
+         headers={**auth, "Content-Type": "application/toml"})
+    call("POST", "/api/rules/reload", 200)
+    call("DELETE", f"/api/rules/{rule_id}", 200)
+
+
+def _operation(path: str, method: str) -> Any:
+    """The documented operation a concrete path belongs to (/api/rules/7 → /api/rules/{id})."""
+    templated = "/api/rules/{id}" if path.startswith("/api/rules/") and path.rsplit("/", 1)[1].isdigit() else path
+    return schema[templated][method]
