@@ -32,7 +32,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 from babel.support import Translations
 
-from engine.errors import RuleError
+from engine.changes import ChangeError
+from engine.errors import RuleError, filled
 
 __all__ = ["COOKIE", "DEFAULT_LANGUAGE", "LANGUAGES", "LANGUAGE_NAMES", "NO_VALUE", "N_", "Wording",
            "catalog", "js_catalog", "money", "parse_moment", "translations"]
@@ -125,16 +126,15 @@ class Wording:
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return translations(self.language).ngettext(singular, plural, n)
 
-    def rule_problem(self, error: RuleError) -> str:
-        """A rule's problem (its template, translated, with its parameters); the English message
-        should a catalog entry have lost a placeholder: a wrong translation never fails a save."""
+    def problem(self, error: RuleError | ChangeError) -> str:
+        """An engine problem (a rule's, a lead change's: a template and its parameters) in these
+        words; the English one should a catalog entry have lost a placeholder: a wrong translation
+        never fails a save."""
         template = self.gettext(error.template)
-        if not error.params:
-            return template
         try:
-            return template % error.params
+            return filled(template, error.params)
         except (KeyError, TypeError, ValueError):
-            return error.message
+            return filled(error.template, error.params)
 
     def local(self, value: Any) -> datetime | None:
         """The moment in the workspace zone (None for no value or an unreadable one)."""

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.amounts import parse_amount
+from engine.errors import filled
 from engine.model import Lead, phone_to_jid
 
 CHANGE_SOURCES: tuple[str, ...] = ("message", "rule", "dashboard", "api", "import", "cli")
@@ -37,12 +38,18 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters 
 
 
 class ChangeError(ValueError):
-    """A value a person typed that cannot be stored; names the field."""
+    """A value a person typed that cannot be stored; names the field.
 
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
+    `problem` is a template with %(name)s placeholders filled from `params` (as engine.errors.
+    RuleError): `problem` reads the English, pages translate the template (scripts/i18n extracts
+    the second argument of every `ChangeError(...)`)."""
+
+    def __init__(self, field: str, problem: str, **params: object) -> None:
+        self.template = problem
+        self.params: dict[str, str] = {name: str(value) for name, value in params.items()}
+        self.problem = filled(problem, self.params)
+        super().__init__(f"{field}: {self.problem}")
         self.field = field
-        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +86,7 @@ def _text(name: str, value: Any) -> str | None:
     text = str(value).replace("\r\n", "\n").replace("\r", "\n").strip()
     limit = MAX_NOTES if name == "notes" else MAX_TEXT
     if len(text) > limit:
-        raise ChangeError(name, f"is {len(text)} characters long; at most {limit}")
+        raise ChangeError(name, "is %(length)s characters long; at most %(most)s", length=len(text), most=limit)
     if _CONTROL.search(text):
         raise ChangeError(name, "contains control characters")
     return text or None
@@ -96,11 +103,11 @@ def _number(name: str, value: Any) -> float | None:
         # Values are typed as Rupiah: "Rp 1.500.000", "1500000", "1.500.000,50".
         number = parse_amount(value)
         if number is None:
-            raise ChangeError(name, f"{value!r} is not a number (e.g. 1500000 or Rp 1.500.000)")
+            raise ChangeError(name, "%(value)s is not a number (e.g. 1500000 or Rp 1.500.000)", value=repr(value))
     else:
         raise ChangeError(name, "must be a number")
     if number is None or number != number or abs(number) > MAX_NUMBER:
-        raise ChangeError(name, f"{value!r} is not a number in range")
+        raise ChangeError(name, "%(value)s is not a number in range", value=repr(value))
     if name != "score" and number < 0:
         raise ChangeError(name, "must not be negative")
     return number
@@ -123,10 +130,10 @@ def _tags(name: str, value: Any) -> frozenset[str]:
         if not tag:
             continue
         if len(tag) > MAX_TAG:
-            raise ChangeError(name, f"tag {tag[:20]!r}… is longer than {MAX_TAG} characters")
+            raise ChangeError(name, "tag %(tag)s… is longer than %(most)s characters", tag=repr(tag[:20]), most=MAX_TAG)
         tags.add(tag)
     if len(tags) > MAX_TAGS:
-        raise ChangeError(name, f"{len(tags)} tags; at most {MAX_TAGS}")
+        raise ChangeError(name, "%(count)s tags; at most %(most)s", count=len(tags), most=MAX_TAGS)
     return frozenset(tags)
 
 
@@ -136,12 +143,12 @@ def check_value(name: str, value: Any, statuses: Sequence[str]) -> Any:
         text = _text(name, value)
         folded = {status.casefold(): status for status in statuses}
         if text is None or text.casefold() not in folded:
-            raise ChangeError(name, f"{value!r} is not one of {', '.join(statuses)}")
+            raise ChangeError(name, "%(value)s is not one of %(known)s", value=repr(value), known=", ".join(statuses))
         return folded[text.casefold()]
     if name == "priority":
         text = _text(name, value)
         if text is not None and text.casefold() not in PRIORITIES:
-            raise ChangeError(name, f"{value!r} is not one of {', '.join(PRIORITIES)}")
+            raise ChangeError(name, "%(value)s is not one of %(known)s", value=repr(value), known=", ".join(PRIORITIES))
         return text.casefold() if text else None
     if name in NUMBER_FIELDS:
         number = _number(name, value)
@@ -152,7 +159,7 @@ def check_value(name: str, value: Any, statuses: Sequence[str]) -> Any:
         return _tags(name, value)
     if name in TEXT_FIELDS:
         return _text(name, value)
-    raise ChangeError(name, f"is not a lead field you can change (known: {', '.join(EDITABLE)})")
+    raise ChangeError(name, "is not a lead field you can change (known: %(known)s)", known=", ".join(EDITABLE))
 
 
 def parse_edit(raw: Mapping[str, Any], statuses: Sequence[str], *, ignore: Iterable[str] = ()) -> LeadEdit:
@@ -177,7 +184,8 @@ def apply_edit(lead: Lead, edit: LeadEdit, now: datetime) -> Lead:
     tags |= set(edit.add_tags)
     tags -= set(edit.remove_tags)
     if len(tags) > MAX_TAGS:
-        raise ChangeError("tags", f"the lead would have {len(tags)} tags; at most {MAX_TAGS}")
+        raise ChangeError("tags", "the lead would have %(count)s tags; at most %(most)s", count=len(tags),
+                          most=MAX_TAGS)
     changes["tags"] = frozenset(tags)
     if all(getattr(lead, name) == value for name, value in changes.items()):
         return lead

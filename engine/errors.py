@@ -9,6 +9,12 @@ class EngineError(Exception):
     """Root of every error raised by `engine`."""
 
 
+def filled(template: str, params: dict[str, str]) -> str:
+    """A problem's template with its parameters (only a template with parameters is formatted:
+    a plain message may hold a literal "%")."""
+    return template % params if params else template
+
+
 class RuleError(EngineError):
     """One problem in one rule, located by a path such as `rules[2].conditions[0].value`.
 
@@ -21,8 +27,7 @@ class RuleError(EngineError):
         self.path = path
         self.template = message
         self.params: dict[str, str] = {name: str(value) for name, value in params.items()}
-        # Only a template with parameters is formatted: a plain message may hold a literal "%".
-        self.message = message % self.params if self.params else message
+        self.message = filled(message, self.params)
         self.rule_name = rule_name
         super().__init__(self.describe())
 

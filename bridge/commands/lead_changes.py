@@ -86,7 +86,7 @@ def _fields(pairs: list[str] | None) -> dict[str, Any]:
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ChangeError("--field", f"{pair!r} is not KEY=VALUE (e.g. city=Bandung)")
+            raise ChangeError("--field", "%(pair)s is not KEY=VALUE (e.g. city=Bandung)", pair=repr(pair))
         values[key.strip()] = value
     return values
 

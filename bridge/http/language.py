@@ -18,10 +18,11 @@ from aiohttp import web
 from bridge.daemon.sessions import SessionView, history_words
 from bridge.http.auth import LANGUAGE, PAGES, ZONE, open_route, page_language, safe_next
 from bridge.http.dashboard.views import contact
-from bridge.http.errors import error_response
+from bridge.http.errors import ApiError, error_response
 from bridge.i18n import COOKIE, LANGUAGE_NAMES, LANGUAGES, Wording, js_catalog, money, translations
+from engine.changes import ChangeError
 
-__all__ = ["add_routes", "page_environments", "session_json", "wording"]
+__all__ = ["add_routes", "change_error", "page_environments", "session_json", "wording"]
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
@@ -60,6 +61,14 @@ def page_environments(tz: ZoneInfo) -> dict[str, jinja2.Environment]:
 def wording(request: web.Request) -> Wording:
     """The request's language (see auth.page_language) and the workspace zone."""
     return Wording(page_language(request), request.app[ZONE])
+
+
+def change_error(exc: ChangeError, words: Wording, field: str | None = None) -> ApiError:
+    """400 naming the field of a lead change's problem: `message` in English, `message_text` in
+    the page's words (the leads screen shows it next to the input)."""
+    field = field or exc.field
+    return ApiError(400, "bad_request", f"{field}: {exc.problem}", field=field,
+                    message_text=f"{field}: {words.problem(exc)}")
 
 
 def session_json(view: SessionView, words: Wording) -> dict[str, Any]:

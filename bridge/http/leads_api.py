@@ -16,6 +16,7 @@ from aiohttp import web
 from bridge.http.auth import AUTHENTICATED_BY, CONTROL
 from bridge.http.dashboard.leads import lead_key
 from bridge.http.errors import ApiError, json_response, read_json_object
+from bridge.http.language import change_error, wording
 from bridge.http.uploads import read_upload
 from bridge.leads.csv_import import MAX_IMPORT_BYTES, ImportRefused, read_lead_csv
 from bridge.leads.desk import LeadDesk
@@ -50,14 +51,15 @@ def _flag(request: web.Request, name: str, default: bool) -> bool:
     raise ApiError(400, "bad_request", f"{name}: must be true or false, not {raw!r}", field=name)
 
 
-def _phone(raw: object, field: str = "phone") -> str:
+def _phone(request: web.Request, raw: object, field: str = "phone") -> str:
     try:
         return normalise_lead_phone(raw, field)
     except ChangeError as exc:
-        raise ApiError(400, "bad_request", str(exc), field=exc.field) from None
+        raise change_error(exc, wording(request)) from None
 
 
-def _edit(body: dict[str, Any], statuses: tuple[str, ...], *, ignore: tuple[str, ...] = ()) -> LeadEdit:
+def _edit(request: web.Request, body: dict[str, Any], statuses: tuple[str, ...], *,
+          ignore: tuple[str, ...] = ()) -> LeadEdit:
     unknown = sorted(set(body) - set(EDITABLE) - set(TAG_LISTS) - set(ignore))
     if unknown:
         raise ApiError(400, "bad_request", f"{unknown[0]}: not a lead field you can change "
@@ -65,7 +67,7 @@ def _edit(body: dict[str, Any], statuses: tuple[str, ...], *, ignore: tuple[str,
     try:
         return parse_edit(body, statuses, ignore=ignore)
     except ChangeError as exc:
-        raise ApiError(400, "bad_request", str(exc), field=exc.field) from None
+        raise change_error(exc, wording(request)) from None
 
 
 def run_view(run: RuleRunRecord) -> dict[str, Any]:
@@ -105,8 +107,8 @@ async def create_lead(request: web.Request) -> web.StreamResponse:
     body = await read_json_object(request, required=True)
     if "phone" not in body:
         raise ApiError(400, "bad_request", "phone: is required", field="phone")
-    phone = _phone(body["phone"])
-    edit = _edit(body, desk.statuses, ignore=("phone",))
+    phone = _phone(request, body["phone"])
+    edit = _edit(request, body, desk.statuses, ignore=("phone",))
     if await request.app[CONTROL].db_call(get_lead, phone) is not None:
         raise ApiError(409, "lead_exists", f"phone: {phone} already has a lead", field="phone")
     result = await desk.submit(LeadChange("create", changed_by(request), phone, edit,
@@ -119,9 +121,9 @@ async def create_lead(request: web.Request) -> web.StreamResponse:
 async def patch_lead(request: web.Request) -> web.StreamResponse:
     """PATCH /api/leads/{phone} {field: value, "add_tags", "remove_tags"}: 200 after its rules ran."""
     desk = _desk(request)
-    phone = lead_key(request.match_info["phone"])
+    phone = lead_key(request)
     body = await read_json_object(request, required=True)
-    edit = _edit(body, desk.statuses)
+    edit = _edit(request, body, desk.statuses)
     if await request.app[CONTROL].db_call(get_lead, phone) is None:
         raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
     result = await desk.submit(LeadChange("patch", changed_by(request), phone, edit))
@@ -133,7 +135,7 @@ async def patch_lead(request: web.Request) -> web.StreamResponse:
 async def delete_lead(request: web.Request) -> web.StreamResponse:
     """DELETE /api/leads/{phone}: forget the customer (store.lead_events.forget_lead says what goes)."""
     desk = _desk(request)
-    phone = lead_key(request.match_info["phone"])
+    phone = lead_key(request)
     if await request.app[CONTROL].db_call(get_lead, phone) is None:
         raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
     result = await desk.submit(LeadChange("delete", changed_by(request), phone))
@@ -164,8 +166,9 @@ async def import_leads(request: web.Request) -> web.StreamResponse:
     raw = await read_csv_body(request)
     try:
         plan = read_lead_csv(raw, desk.statuses)
-    except ImportRefused as exc:
-        raise ApiError(400, "bad_request", str(exc), field=exc.field or "(body)") from None
+    except ImportRefused as exc:  # every reason, in English and (message_text) in the page's words
+        raise ApiError(400, "bad_request", str(exc), field=exc.field or "(body)",
+                       message_text="; ".join(exc.said(wording(request)))) from None
     summary: dict[str, Any] = {"rows": len(plan.rows), "columns": plan.columns, "ignored_columns": list(plan.ignored)}
     if dry_run:
         counts = await request.app[CONTROL].db_call(import_counts, plan.rows, desk.clock(), desk.statuses)

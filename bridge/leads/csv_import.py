@@ -20,6 +20,7 @@ from typing import Any
 
 from charset_normalizer import from_bytes
 
+from bridge.i18n import N_, Wording
 from bridge.leads.phones import normalise_lead_phone
 from engine.changes import EDITABLE, ChangeError, LeadEdit, parse_edit
 
@@ -49,17 +50,46 @@ ALIASES: Mapping[str, str] = {
 }
 
 
-class ImportRefused(ValueError):
-    """The file cannot be imported; `problems` lists every reason (bad rows by number)."""
+@dataclass(frozen=True, slots=True)
+class ImportProblem:
+    """One reason a file is refused: a template (a msgid) and its parameters; for a bad row also
+    the lead change's own problem, `%(problem)s`, translated as the edit form's are."""
 
-    def __init__(self, problems: list[str], field: str | None = None, total: int | None = None) -> None:
+    template: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    change: ChangeError | None = None
+
+    def said(self, words: Wording | None = None) -> str:
+        """In English, or in `words` (the English should a catalog entry have lost a placeholder)."""
+        params = dict(self.params)
+        if self.change is not None:
+            params["problem"] = words.problem(self.change) if words else self.change.problem
+        english = self.template % params if params else self.template
+        if words is None:
+            return english
+        try:
+            return words.gettext(self.template) % params if params else words.gettext(self.template)
+        except (KeyError, TypeError, ValueError):
+            return english
+
+
+class ImportRefused(ValueError):
+    """The file cannot be imported; `problems` lists every reason (bad rows by number), in English;
+    `said(words)` lists them in a page's language."""
+
+    def __init__(self, problems: list[ImportProblem], field: str | None = None, total: int | None = None) -> None:
         shown = problems[:MAX_LISTED_PROBLEMS]
         extra = (total or len(problems)) - len(shown)
         if extra > 0:
-            shown = [*shown, f"… and {extra} more bad rows"]
-        super().__init__("; ".join(shown))
-        self.problems = shown
+            shown = [*shown, ImportProblem(N_("… and %(count)s more bad rows"), {"count": f"{extra:,}"})]
+        self.entries = shown
+        self.problems = [problem.said() for problem in shown]
+        super().__init__("; ".join(self.problems))
         self.field = field
+
+    def said(self, words: Wording) -> list[str]:
+        """Every reason in the page's language."""
+        return [problem.said(words) for problem in self.entries]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,20 +113,23 @@ def fold_header(name: str) -> str:
 def decode_csv(raw: bytes) -> str:
     """The file as text, or ImportRefused naming the encoding it is in."""
     if len(raw) > MAX_IMPORT_BYTES:
-        raise ImportRefused([f"the file is {len(raw):,} bytes; at most {MAX_IMPORT_BYTES:,} bytes "
-                             f"({MAX_IMPORT_BYTES // (1024 * 1024)} MiB) can be imported at once: split it"],
-                            field="(body)")
+        raise ImportRefused([ImportProblem(
+            N_("the file is %(size)s bytes; at most %(most)s bytes (%(mib)s MiB) can be imported at once: split it"),
+            {"size": f"{len(raw):,}", "most": f"{MAX_IMPORT_BYTES:,}", "mib": str(MAX_IMPORT_BYTES // (1024 * 1024))})],
+            field="(body)")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ImportRefused(["the file is UTF-16 text, not UTF-8: save it as \"CSV UTF-8\" and import again"],
-                            field="(body)")
+        raise ImportRefused([ImportProblem(
+            N_("the file is UTF-16 text, not UTF-8: save it as \"CSV UTF-8\" and import again"))], field="(body)")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         guess = from_bytes(raw[:65536]).best()
         named = guess.encoding if guess is not None else "an unknown encoding"
-        raise ImportRefused([f"the file is not UTF-8 text: it looks like {named} (byte 0x{raw[exc.start]:02X} at "
-                             f"position {exc.start}); save it as \"CSV UTF-8\" and import again"],
-                            field="(body)") from None
+        raise ImportRefused([ImportProblem(
+            N_("the file is not UTF-8 text: it looks like %(encoding)s (byte 0x%(byte)s at position %(position)s); "
+               "save it as \"CSV UTF-8\" and import again"),
+            {"encoding": named, "byte": f"{raw[exc.start]:02X}", "position": str(exc.start)})],
+            field="(body)") from None
 
 
 def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
@@ -117,7 +150,8 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise ImportRefused([f"line {line}: not valid CSV ({exc})"], field="(body)") from None
+            raise ImportRefused([ImportProblem(N_("line %(line)s: not valid CSV (%(problem)s)"),
+                                               {"line": str(line), "problem": str(exc)})], field="(body)") from None
         yield line, cells
 
 
@@ -126,8 +160,8 @@ def read_lead_csv(raw: bytes, statuses: tuple[str, ...]) -> ImportPlan:
     records = _records(decode_csv(raw))
     header_line = next(((line, cells) for line, cells in records if any(c.strip() for c in cells)), None)
     if header_line is None:
-        raise ImportRefused(["the file is empty: the first row must name the columns (phone, name, …)"],
-                            field="(body)")
+        raise ImportRefused([ImportProblem(
+            N_("the file is empty: the first row must name the columns (phone, name, …)"))], field="(body)")
     header = header_line[1]
     columns: dict[str, str] = {}
     index: list[tuple[int, str]] = []
@@ -141,11 +175,12 @@ def read_lead_csv(raw: bytes, statuses: tuple[str, ...]) -> ImportPlan:
         columns[name.strip()] = target
         index.append((position, target))
     if "phone" not in columns.values():
-        raise ImportRefused([f"phone: no phone column in the header ({', '.join(h.strip() for h in header)}); "
-                             "name one phone, no hp, whatsapp or nomor"], field="phone")
+        raise ImportRefused([ImportProblem(
+            N_("phone: no phone column in the header (%(header)s); name one phone, no hp, whatsapp or nomor"),
+            {"header": ", ".join(h.strip() for h in header)})], field="phone")
     rows: list[tuple[str, LeadEdit]] = []
     preview: list[dict[str, Any]] = []
-    problems: list[str] = []
+    problems: list[ImportProblem] = []
     seen: dict[str, int] = {}
     bad = 0
     number = 0
@@ -154,20 +189,23 @@ def read_lead_csv(raw: bytes, statuses: tuple[str, ...]) -> ImportPlan:
             continue  # blank lines are not rows
         number += 1
         if number > MAX_IMPORT_ROWS:
-            raise ImportRefused([f"the file has more than {MAX_IMPORT_ROWS:,} rows: split it"], field="(body)")
+            raise ImportRefused([ImportProblem(N_("the file has more than %(most)s rows: split it"),
+                                               {"most": f"{MAX_IMPORT_ROWS:,}"})], field="(body)")
         values = {target: cells[position].strip() for position, target in index
                   if position < len(cells) and cells[position].strip()}
         try:
             phone = normalise_lead_phone(values.pop("phone", ""))
             if phone in seen:
-                raise ChangeError("phone", f"{phone} is also on row {seen[phone]} (each phone once per file)")
+                raise ChangeError("phone", "%(phone)s is also on row %(row)s (each phone once per file)", phone=phone,
+                                  row=seen[phone])
             if "tags" in values:
                 values["add_tags"] = values.pop("tags")
             edit = parse_edit(values, statuses)
         except ChangeError as exc:
             bad += 1
             if len(problems) < MAX_LISTED_PROBLEMS:
-                problems.append(f"row {number} (line {line}): {exc.field}: {exc.problem}")
+                problems.append(ImportProblem(N_("row %(row)s (line %(line)s): %(field)s: %(problem)s"),
+                                              {"row": str(number), "line": str(line), "field": exc.field}, exc))
             continue
         seen[phone] = number
         rows.append((phone, edit))
@@ -176,5 +214,5 @@ def read_lead_csv(raw: bytes, statuses: tuple[str, ...]) -> ImportPlan:
     if problems:
         raise ImportRefused(problems, total=bad)
     if not rows:
-        raise ImportRefused(["the file has a header but no rows"], field="(body)")
+        raise ImportRefused([ImportProblem(N_("the file has a header but no rows"))], field="(body)")
     return ImportPlan(tuple(rows), columns, tuple(ignored), tuple(preview))

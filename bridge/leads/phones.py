@@ -27,7 +27,8 @@ def normalise_lead_phone(raw: object, field: str = "phone") -> str:
     if not text:
         raise ChangeError(field, "is required")
     if len(text) > MAX_PHONE_INPUT:
-        raise ChangeError(field, f"is {len(text)} characters long; a phone number has at most {MAX_PHONE_INPUT}")
+        raise ChangeError(field, "is %(length)s characters long; a phone number has at most %(most)s",
+                          length=len(text), most=MAX_PHONE_INPUT)
     if "@" in text:  # a WhatsApp JID: 628…@s.whatsapp.net
         text = text.split("@", 1)[0].split(":", 1)[0]
     compact = text.translate(_SEPARATORS)
@@ -44,9 +45,10 @@ def normalise_lead_phone(raw: object, field: str = "phone") -> str:
         else:
             number = phonenumbers.parse("+" + compact, None)
     except phonenumbers.NumberParseException:
-        raise ChangeError(field, f"{raw!r} is not a phone number (e.g. 0812-3456-7890 or +62 812 3456 7890)") from None
+        raise ChangeError(field, "%(value)s is not a phone number (e.g. 0812-3456-7890 or +62 812 3456 7890)",
+                          value=repr(raw)) from None
     if not phonenumbers.is_possible_number(number):
-        raise ChangeError(field, f"{raw!r} cannot be a phone number (wrong length for its country)")
+        raise ChangeError(field, "%(value)s cannot be a phone number (wrong length for its country)", value=repr(raw))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 

@@ -17,7 +17,8 @@
   }
   function problem(result) {
     var error = result.body && result.body.error;
-    return error ? error.message : window.wabridge.format(_("Failed: HTTP {status}"), {status: result.status});
+    // message_text: the problem in the page's language (message stays English for scripts)
+    return error ? (error.message_text || error.message) : window.wabridge.format(_("Failed: HTTP {status}"), {status: result.status});
   }
   function keepTrace(phone, change) {
     try { window.sessionStorage.setItem("wabridge-trace-" + phone, JSON.stringify(change || {})); } catch (e) { /* private mode */ }

@@ -123,3 +123,19 @@ async def test_create_import_bulk_and_delete_at_phone_width(leads_client: TestCl
         assert questions and f"+{SARI}" in questions[0]
         assert await leads_control.lead_detail(SARI) is None
         assert page.problems == []
+
+
+async def test_a_bad_value_is_explained_in_the_page_language(leads_client: TestClient,
+                                                             leads_control: LeadsControl) -> None:
+    await _lead(leads_control, SARI, name="Sari")
+    base = str(leads_client.make_url("")).rstrip("/")
+    async with logged_in_page(base, f"/leads/{SARI}", ready="#lead-form") as page:
+        await page.goto(f"{base}/language?lang=id&next=/leads/{SARI}")
+        await page.wait_for_selector("#lead-form")
+        await page.fill("#lead-form input[name=value_potential]", "banyak sekali")
+        await page.click("#lead-save")
+        error = page.locator("#lead-form-error")
+        await error.wait_for()
+        assert await error.inner_text() == "value_potential: 'banyak sekali' bukan angka (mis. 1500000 atau " \
+            "Rp 1.500.000)"
+        assert page.problems == []  # (the console shows the 400 itself)

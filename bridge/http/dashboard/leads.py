@@ -17,6 +17,7 @@ from bridge.daemon.sessions import SessionControl
 from bridge.http.auth import CONTROL, page_route
 from bridge.http.dashboard.views import CSV_COLUMNS, full_lead, is_lead_key, page, statuses
 from bridge.http.errors import ApiError, json_response
+from bridge.http.language import change_error, wording
 from bridge.http.params import query_int
 from bridge.leads.phones import normalise_lead_phone
 from engine.changes import PRIORITIES, ChangeError
@@ -108,21 +109,22 @@ async def reply_box(control: SessionControl, phone: str) -> dict[str, Any] | Non
 
 async def lead_detail(request: web.Request) -> web.StreamResponse:
     """GET /api/leads/{phone}: {"lead", "messages", "runs", "changes"}."""
-    phone = lead_key(request.match_info["phone"])
+    phone = lead_key(request)
     detail = await request.app[CONTROL].lead_detail(phone)
     if detail is None:
         raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
     return json_response(detail)
 
 
-def lead_key(raw: str) -> str:
-    """The lead a path names: phone digits (any common form, normalised) or a user id key."""
+def lead_key(request: web.Request) -> str:
+    """The lead the path names: phone digits (any common form, normalised) or a user id key."""
+    raw = request.match_info["phone"]
     if is_lead_key(raw) and not raw.isdigit():
         return raw  # a customer known by a WhatsApp username until the phone is known
     try:
         return normalise_lead_phone(raw)
     except ChangeError as exc:
-        raise ApiError(400, "bad_request", str(exc), field="phone") from None
+        raise change_error(exc, wording(request), "phone") from None
 
 
 def csv_row(lead: dict[str, Any]) -> list[Any]:

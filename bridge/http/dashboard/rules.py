@@ -49,13 +49,13 @@ def rule_error(exc: RuleError, words: Wording, prefix: str = "") -> ApiError:
     as message_text, in the page's words."""
     field = prefix + field_of(exc.path)
     return ApiError(400, "invalid_rule", f"{field}: {exc.message}", field=field,
-                    message_text=f"{field}: {words.rule_problem(exc)}")
+                    message_text=f"{field}: {words.problem(exc)}")
 
 
 def rule_set_error(exc: RuleSetError, words: Wording) -> ApiError:
     first = exc.errors[0]
     return ApiError(400, "invalid_rule", f"{first.path}: {first.message}", field=first.path,
-                    message_text=f"{first.path}: {words.rule_problem(first)}")
+                    message_text=f"{first.path}: {words.problem(first)}")
 
 
 async def off_loop(fn: Callable[..., T], *args: Any) -> T:
@@ -87,7 +87,7 @@ async def rules_state(control: SessionControl, words: Wording) -> dict[str, Any]
     loaded = await control.db_call(load_rules, control.rule_env())
     return {"rules": [rule.to_dict(with_id=True) for rule in loaded.rules],
             "invalid": [{"name": e.rule_name, "path": e.path, "message": e.message,
-                         "message_text": words.rule_problem(e)} for e in loaded.broken]}
+                         "message_text": words.problem(e)} for e in loaded.broken]}
 
 
 async def _changed(request: web.Request) -> dict[str, Any]:
