@@ -32,8 +32,10 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 from babel.support import Translations
 
+from engine.actions import ACTIONS
 from engine.changes import ChangeError
 from engine.errors import RuleError, filled
+from engine.notes import read_note
 
 __all__ = ["COOKIE", "DEFAULT_LANGUAGE", "LANGUAGES", "LANGUAGE_NAMES", "NO_VALUE", "N_", "Wording",
            "catalog", "js_catalog", "money", "parse_moment", "translations"]
@@ -125,6 +127,20 @@ class Wording:
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return translations(self.language).ngettext(singular, plural, n)
+
+    def note(self, line: str) -> str:
+        """A rule run's note ("add_tag: +vip") in these words ("Tambah Tag: +vip"): the action's
+        label and its note's template translated (engine.notes); any other line as it is."""
+        reading = read_note(line)
+        if reading is None:
+            return line
+        label = self.gettext(ACTIONS[reading.action].label)
+        if not reading.template:
+            return label
+        try:
+            return f"{label}: {filled(self.gettext(reading.template), reading.params)}"
+        except (KeyError, TypeError, ValueError):
+            return f"{label}: {filled(reading.template, reading.params)}"
 
     def problem(self, error: RuleError | ChangeError) -> str:
         """An engine problem (a rule's, a lead change's: a template and its parameters) in these
@@ -229,6 +245,7 @@ def engine_words() -> list[str]:
     for o in OPERATORS.values():
         words += [o.label, o.value_hint]
     words += [a.label for a in ACTIONS.values()]
+    words += [note for a in ACTIONS.values() for note in a.notes]
     words += [*PRESET_LABELS.values(), *SENDERS.values(), *TRIGGERS.values(), *VERDICTS.values()]
     words += [*NOTICES.values(), *HINTS.values()]
     for t in TEMPLATES.values():

@@ -18,11 +18,13 @@ from bridge.http.dashboard.leads import lead_key
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.http.language import change_error, wording
 from bridge.http.uploads import read_upload
+from bridge.i18n import Wording
 from bridge.leads.csv_import import MAX_IMPORT_BYTES, ImportRefused, read_lead_csv
 from bridge.leads.desk import LeadDesk
 from bridge.leads.phones import normalise_lead_phone
 from engine.changes import EDITABLE, TAG_LISTS, ChangeError, LeadEdit, parse_edit
 from engine.evaluate import RuleRunRecord
+from engine.rules import TRIGGERS
 from store.lead_events import ChangeResult, LeadChange, import_counts
 from store.leads import get_lead
 
@@ -70,15 +72,17 @@ def _edit(request: web.Request, body: dict[str, Any], statuses: tuple[str, ...],
         raise change_error(exc, wording(request)) from None
 
 
-def run_view(run: RuleRunRecord) -> dict[str, Any]:
-    """One rule that ran because of a change: the trace pages and scripts show."""
-    return {"rule_id": run.rule_id, "rule": run.rule_name, "trigger": run.trigger, "fired": run.fired,
-            "error": run.error, "notes": list(run.notes)}
+def run_view(run: RuleRunRecord, words: Wording) -> dict[str, Any]:
+    """One rule that ran because of a change: the trace pages and scripts show (`trigger_text` and
+    `notes_text` in the page's words)."""
+    return {"rule_id": run.rule_id, "rule": run.rule_name, "trigger": run.trigger,
+            "trigger_text": words.gettext(TRIGGERS.get(run.trigger, run.trigger)), "fired": run.fired,
+            "error": run.error, "notes": list(run.notes), "notes_text": [words.note(note) for note in run.notes]}
 
 
-def change_view(result: ChangeResult) -> dict[str, Any]:
+def change_view(result: ChangeResult, words: Wording) -> dict[str, Any]:
     """What applying a change did."""
-    return {"event_id": result.event_id, "rules": [run_view(run) for run in result.runs],
+    return {"event_id": result.event_id, "rules": [run_view(run, words) for run in result.runs],
             "status_changes": [list(pair) for pair in result.status_changes]}
 
 
@@ -98,7 +102,7 @@ async def _answer(request: web.Request, phone: str, result: ChangeResult, status
     detail = await request.app[CONTROL].lead_detail(phone)
     if detail is None:  # deleted by a later change meanwhile
         raise ApiError(404, "not_found", f"phone: no lead with phone {phone}", field="phone")
-    return json_response({**detail, "change": change_view(result)}, status=status)
+    return json_response({**detail, "change": change_view(result, wording(request))}, status=status)
 
 
 async def create_lead(request: web.Request) -> web.StreamResponse:

@@ -104,8 +104,9 @@
         var item = document.createElement("li");
         var verdict = run.error ? window.wabridge.format(_("error: {error}"), {error: run.error})
           : (run.fired ? _("fired") : _("did not fire"));
-        item.textContent = run.rule + " (" + run.trigger + "): " + verdict +
-          (run.notes && run.notes.length ? " — " + run.notes.join("; ") : "");
+        var notes = run.notes_text || run.notes || [];  // *_text: in the page's language
+        item.textContent = run.rule + " (" + (run.trigger_text || run.trigger) + "): " + verdict +
+          (notes.length ? " — " + notes.join("; ") : "");
         item.className = run.error ? "bad" : (run.fired ? "fired" : "muted");
         list.appendChild(item);
       });

@@ -56,7 +56,9 @@
       ]);
       out.appendChild(verdict);
       if (item.conditions) { out.appendChild(traceList(item.conditions)); }
-      (item.notes || []).forEach(function (note) { out.appendChild(el("p", {"class": "muted small", text: "→ " + note})); });
+      (item.notes_text || item.notes || []).forEach(function (note) {  // notes_text: in the page's language
+        out.appendChild(el("p", {"class": "muted small", text: "→ " + note}));
+      });
     });
     var before = data.lead_before, after = data.lead_after;
     out.appendChild(el("p", {"class": "lead-after", text: window.wabridge.format(_("Lead after: status {before} → {after}"),

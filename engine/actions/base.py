@@ -80,6 +80,9 @@ class ActionBase:
     label: ClassVar[str]
     keys: ClassVar[tuple[str, ...]]  # its rule-file parameters: the dataclass fields, in order
     defaults: ClassVar[Mapping[str, object]]  # the parameters that may be left out, and their values then
+    # The notes its apply writes, as %(name)s templates of the English text: pages read a stored
+    # note back through them (engine.notes) to say it in their language.
+    notes: ClassVar[tuple[str, ...]] = ()
     __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # set by `action` (makes it a dataclass for mypy)
 
     def to_dict(self) -> dict[str, Any]:

@@ -35,6 +35,8 @@ PRESET_LABELS: dict[str, str] = {
 class SetStatus(ActionBase):
     """Change Status."""
 
+    notes = ("already %(status)s", "%(before)s -> %(status)s")
+
     status: str
 
     @classmethod
@@ -63,6 +65,9 @@ NUMERIC_TARGETS = tuple(f"lead.{name}" for name in LEAD_NUMBER_FIELDS)
 @action("update_value", "Update Lead Value")
 class UpdateValue(ActionBase):
     """Update Lead Value: capture a number from the message with a preset or custom regex."""
+
+    notes = ("no match in the message: value unchanged", "the capture group matched nothing: value unchanged",
+             "captured %(captured)s is not a number: value unchanged", "%(field)s = %(amount)s from %(captured)s")
 
     target: str
     preset: str
@@ -129,6 +134,8 @@ SETTABLE_FIELDS = tuple(f"lead.{n}" for n in (*LEAD_TEXT_FIELDS, *LEAD_NUMBER_FI
 class SetField(ActionBase):
     """Set a lead field (priority, source, notes, city, ...)."""
 
+    notes = ("%(field)s already %(value)s", "%(field)s = %(value)s")
+
     field: str
     value: str | float | None
 
@@ -181,6 +188,8 @@ class _TagAction(ActionBase):
 class AddTag(_TagAction):
     """Add a tag to the lead."""
 
+    notes = ("already tagged %(tag)s", "+%(tag)s")
+
     def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
         """Add the tag (a set: adding twice is once)."""
         if self.tag in lead.tags:
@@ -193,6 +202,8 @@ class AddTag(_TagAction):
 class RemoveTag(_TagAction):
     """Remove a tag from the lead."""
 
+    notes = ("no tag %(tag)s to remove", "-%(tag)s")
+
     def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
         """Remove the tag if present."""
         if self.tag not in lead.tags:
@@ -204,6 +215,8 @@ class RemoveTag(_TagAction):
 @action("adjust_score", "Adjust Score")
 class AdjustScore(ActionBase):
     """Add to (or subtract from) the lead score."""
+
+    notes = ("score %(before)s -> %(after)s",)
 
     by: int
 

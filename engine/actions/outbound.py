@@ -25,6 +25,8 @@ WEBHOOK_EVENTS = ("rule.fired", "lead.status_changed", "lead.value_updated", "le
 class SendWebhook(ActionBase):
     """Queue a signed webhook with the lead, the message and the rule."""
 
+    notes = ("webhook %(event)s queued",)
+
     url: str | None = None  # exactly one of url and endpoint is set
     endpoint: str | None = None
     secret: str | None = field(default=None, repr=False)  # never in reprs or logs
@@ -61,6 +63,9 @@ class SendWebhook(ActionBase):
 @action("send_reply", "Send Reply")
 class SendReply(ActionBase):
     """Queue a WhatsApp reply from the number that received the message."""
+
+    notes = ("no message to reply to: nothing queued", "group chat and allow_group is false: nothing queued",
+             "reply queued")
 
     text: str
     allow_group: bool = False
@@ -116,6 +121,8 @@ class SendReply(ActionBase):
 class ConversionEvent(ActionBase):
     """Queue a click-to-WhatsApp conversion for the ads endpoint ([conversions] in config.toml)."""
 
+    notes = ("the lead has no click-to-WhatsApp ad click id: nothing queued", "conversion %(event)s queued")
+
     event_name: str
     value_from: str = "lead.value_actual"
 
@@ -148,6 +155,10 @@ class CheckIn(ActionBase):
     The decision needs facts only the store has at commit time (is the code used?), so this
     queues a `check_in` request that store.checkins resolves inside the message's transaction.
     """
+
+    notes = ("no message: nothing to check in", "sent by the team's own phone: not a check-in",
+             "group chat: check-ins only count in a direct chat", "no code in the message",
+             "check-in of %(count)s code(s) queued")
 
     event: str  # an event slug or id; "*" for any event of the number that received the message
     reply: bool = True

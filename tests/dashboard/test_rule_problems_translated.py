@@ -72,3 +72,19 @@ async def test_a_stored_rule_that_no_longer_loads_is_explained_on_the_rules_scre
     (broken,) = listed["invalid"]
     assert broken["name"] == "Old webhook" and broken["path"] == "rules#1.actions[0].status"
     assert broken["message"].startswith("'famous' is not one of: new, responded")
+
+
+async def test_what_the_actions_did_reads_in_the_page_language(client: TestClient) -> None:
+    """The Test panel's notes (`notes_text`): the action's label and its note translated; `notes`
+    stays the stored English line."""
+    await login(client)
+    await client.get("/language?lang=id&next=/rules")
+    rule = {"name": "Hot", "conditions": [], "actions": [
+        {"type": "set_status", "status": "hot"}, {"type": "add_tag", "tag": "vip"}, {"type": "adjust_score", "by": 3},
+        {"type": "update_value"}]}
+    response = await client.post("/api/rules/test", headers=PAGE, json={"rule": rule, "text": "total Rp 1.500.000"})
+    (item,) = (await response.json())["rules"]
+    assert item["notes"] == ["set_status: new -> hot", "add_tag: +vip", "adjust_score: score 0 -> 3",
+                             "update_value: value_actual = 1500000 from '1.500.000'"]
+    assert item["notes_text"] == ["Ubah Status: new → hot", "Tambah Tag: +vip", "Ubah Skor: skor 0 → 3",
+                                  "Perbarui Nilai Lead: value_actual = 1500000 dari '1.500.000'"]

@@ -56,3 +56,17 @@ async def test_a_refused_import_names_every_bad_row_in_indonesian(leads_client: 
     error = await _error(leads_client, "POST", "/api/leads/import", data=b"nama,kota\nSari,Bandung\n",
                          headers={"Content-Type": "text/csv"})
     assert error["message_text"].startswith("phone: tidak ada kolom nomor di baris judul (nama, kota)")
+
+
+async def test_the_trace_of_a_change_reads_in_the_page_language(leads_client: TestClient,
+                                                                  leads_control: LeadsControl) -> None:
+    """What a person's change made the rules do: `trigger_text` and `notes_text` beside the stored
+    `trigger` and `notes`."""
+    leads_control.use_rules({"rules": [{"name": "Welcome", "trigger": "lead.created",
+                                        "actions": [{"type": "add_tag", "tag": "welcomed"}]}]})
+    await login(leads_client)
+    await leads_client.get("/language?lang=id&next=/leads")
+    response = await leads_client.post("/api/leads", json={"phone": PHONE}, headers=BEARER)
+    (run,) = (await response.json())["change"]["rules"]
+    assert (run["trigger"], run["notes"]) == ("lead.created", ["add_tag: +welcomed"])
+    assert (run["trigger_text"], run["notes_text"]) == ("Lead Baru", ["Tambah Tag: +welcomed"])

@@ -49,7 +49,8 @@ async def test_edit_a_lead_and_see_the_trace_and_history(leads_client: TestClien
         await page.press("#tag-input", "Enter")
         await page.click("#lead-save")
         await page.wait_for_selector("#save-result:not([hidden])")
-        assert "Hot by hand (lead.status_changed): fired" in await page.locator("#save-trace").inner_text()
+        trace = await page.locator("#save-trace").inner_text()
+        assert "Hot by hand (Status Change): fired — Add Tag: +follow-up" in trace, trace
         history = await page.locator("#changes").inner_text()
         assert "by the dashboard" in history and "by rule Hot by hand" in history and "new → hot" in history
         assert await page.locator("#lead-status").inner_text() == "hot"

@@ -148,8 +148,8 @@ async def test_rule(request: web.Request) -> web.StreamResponse:
 
 
 def _in_words(explanation: dict[str, Any], words: Wording) -> dict[str, Any]:
-    """A dry run's verdict for the page: `reason_text` in the page's language, and each
-    condition's field and operator labels too (`op_label`)."""
+    """A dry run's verdict for the page: `reason_text` in the page's language, each condition's
+    field and operator labels too (`op_label`), and what its actions did (`notes_text`)."""
     _ = words.gettext
     args = {name: _(SENDERS[value]) if name in ("sender", "rule_sender") and value in SENDERS else value
             for name, value in explanation["verdict_args"].items()}
@@ -165,6 +165,7 @@ def _in_words(explanation: dict[str, Any], words: Wording) -> dict[str, Any]:
 
     if explanation.get("conditions"):
         labelled(explanation["conditions"])
+    explanation["notes_text"] = [words.note(note) for note in explanation.get("notes") or ()]
     return explanation
 
 
