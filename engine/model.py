@@ -11,21 +11,14 @@ from datetime import UTC, datetime, tzinfo
 from operator import attrgetter
 from typing import Any, NewType
 
+from engine.text import readable
+
 Jid = NewType("Jid", str)
 SessionId = NewType("SessionId", str)
 RuleId = NewType("RuleId", int)
 
-MESSAGE_TYPES: tuple[str, ...] = (
-    "text",
-    "image",
-    "video",
-    "audio",
-    "document",
-    "sticker",
-    "location",
-    "contact",
-    "other",
-)
+MESSAGE_TYPES: tuple[str, ...] = ("text", "image", "video", "audio", "document", "sticker", "location", "contact",
+                                  "other")
 SENDER_TYPES: tuple[str, ...] = ("customer", "team")
 # A WhatsApp user known only by a business-scoped user id (Cloud API usernames, e.g.
 # "US.13491208655302741918"): JID "<id>@bsuid", and the lead is keyed by that id.
@@ -184,7 +177,7 @@ def _require_str(raw: Mapping[str, Any], name: str) -> str:
     value = raw.get(name)
     if not isinstance(value, str) or not value.strip():
         raise MessageFormatError(name, "is required and must be a non-empty string")
-    return value.strip()
+    return readable(value.strip())
 
 
 def parse_timestamp(value: object, field_name: str = "timestamp") -> datetime:
@@ -227,7 +220,7 @@ def _parse_referral(value: object) -> Referral | None:
         item = value.get(name)
         if item is not None and not isinstance(item, str):
             raise MessageFormatError(f"referral.{name}", "must be a string or null")
-        kwargs[name] = item or None
+        kwargs[name] = readable(item) if item else None
     referral = Referral(**kwargs)
     return referral if any(kwargs.values()) else None
 
@@ -258,7 +251,7 @@ def parse_message(raw: Mapping[str, Any]) -> Message:
         if raw.get(name) is not None:
             if not isinstance(raw[name], str):
                 raise MessageFormatError(name, "must be a string or null")
-            values[name] = raw[name]
+            values[name] = readable(raw[name])
     msg_type = raw.get("type", "text") or "text"
     if msg_type not in MESSAGE_TYPES:
         raise MessageFormatError("type", f"{msg_type!r} is not one of {', '.join(MESSAGE_TYPES)}")
@@ -271,7 +264,7 @@ def parse_message(raw: Mapping[str, Any]) -> Message:
     if len(text) > MAX_TEXT_CHARS:
         text = text[:MAX_TEXT_CHARS]
         values["text_truncated"] = True
-    values["text"] = text
+    values["text"] = readable(text)
     partner = raw.get("partner_source") or "whatsapp_web"
     if not isinstance(partner, str):
         raise MessageFormatError("partner_source", "must be a string")
@@ -281,7 +274,7 @@ def parse_message(raw: Mapping[str, Any]) -> Message:
         tags = [t for t in (part.strip() for part in tags.split(",")) if t]
     if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
         raise MessageFormatError("room_tags", "must be a list of strings")
-    values["room_tags"] = tuple(tags)
+    values["room_tags"] = tuple(map(readable, tags))
     values["referral"] = _parse_referral(raw.get("referral"))
     if values.get("is_edit") or values.get("is_deletion"):
         if values.get("is_edit") and values.get("is_deletion"):

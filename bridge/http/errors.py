@@ -104,6 +104,14 @@ async def read_json_object(request: web.Request, *, required: bool) -> dict[str,
     if not isinstance(value, dict):
         raise ApiError(400, "bad_request", "the request body must be a JSON object",
                        field="(body)")
+    try:  # one C pass: a text must be Unicode (I-JSON, RFC 7493) to be stored and sent on
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ApiError(400, "bad_request", f"the request body holds a lone UTF-16 surrogate "
+                       f"(\\u{ord(exc.object[exc.start]):04x}), which is not text; send the character itself "
+                       "or a \\uD83D\\uDE00-style pair", field="(body)") from None
+    except RecursionError:
+        raise ApiError(400, "bad_request", "the request body is nested too deeply", field="(body)") from None
     return value
 
 

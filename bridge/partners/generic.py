@@ -89,7 +89,7 @@ def normalise(payload: object, partner: PartnerConfig, *, channel: str,
         try:
             yield _message(item, paths, partner.source, channel, session, received_at)
         except PayloadError as exc:
-            raw = json.dumps(item, ensure_ascii=False, default=str)[:65536]
+            raw = json.dumps(item, default=str)[:65536]  # ASCII: a lone surrogate is kept escaped, storable
             # No reference: the service names it by its content (a partner's ids may repeat across items).
             yield UnreadableMessage("", f"malformed message: messages[{index}].{exc.field}: {exc.problem}", raw)
 
@@ -114,7 +114,8 @@ def _message(item: object, paths: Mapping[str, str], source: str, channel: str, 
     if delete_of and message_id in ("", delete_of):
         message_id = f"{delete_of}:deleted"
     elif edit_of and message_id in ("", edit_of):
-        message_id = f"{edit_of}:edit:{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+        # surrogatepass: JSON may carry a lone surrogate ("\ud800"); the hash must not fail on it
+        message_id = f"{edit_of}:edit:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
     changes: dict[str, Any] = {}
     if edit_of:
         changes = {"is_edit": True, "original_id": edit_of}

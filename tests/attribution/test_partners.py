@@ -234,6 +234,22 @@ async def test_a_generic_edit_and_deletion_behave_like_the_linked_device_ones(se
     assert json.loads(payload)["id"] == "p-3"
 
 
+async def test_a_lone_surrogate_from_a_partner_is_kept_readably_not_a_500(services: Services) -> None:
+    """A partner's JSON may escape half of a UTF-16 pair; its messages are still kept (the half as
+    U+FFFD), an edit of one still gets its own id, and an unreadable item is still recorded."""
+    body = (b'[{"id": "p-1", "customer": "' + CUSTOMER.encode() + b'", "name": "Sari \\udfff", "text": "a\\ud800b"},'
+            b' {"id": "p-1", "customer": "' + CUSTOMER.encode() + b'", "text": "x\\ud800", "edit_of": "p-1"},'
+            b' {"customer": "' + CUSTOMER.encode() + b'", "text": "\\ud800", "edit_of": "p-1", "delete_of": "p-2"}]')
+    result = await services.partners.receive("pancake", "page-9", {"X-Pancake-Token": PANCAKE_TOKEN}, body)
+    assert (result["accepted"], result["unreadable"]) == (2, 1)
+    services.process()
+    lead = get_lead(services.db, CUSTOMER)
+    assert lead is not None and lead.name == "Sari \ufffd"
+    shown = sorted((m["id"].split(":")[1] if ":" in m["id"] else "", m["text"])
+                   for m in messages_of_lead(services.db, CUSTOMER))
+    assert shown == [("", "a\ufffdb"), ("edit", "x\ufffd")]
+
+
 async def test_partner_and_linked_device_messages_make_one_lead(services: Services) -> None:
     ingest(services.db, parse_message(message(id="LD-1", session=NUMBERS[0], text="halo dari HP",
                                               sender=f"{CUSTOMER}@s.whatsapp.net",

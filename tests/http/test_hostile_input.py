@@ -111,6 +111,25 @@ async def test_deeply_nested_json_bodies_are_400(client: TestClient) -> None:
     assert response.status == 400
 
 
+@pytest.mark.parametrize(("path", "template"), [
+    ("/api/leads", '{"phone": "6281234567890", "name": %s}'),
+    ("/api/rules", '{"name": %s, "actions": [{"type": "add_tag", "tag": "x"}]}'),
+    ("/api/rules/validate", '{"name": "x", "actions": [{"type": "send_reply", "text": %s}]}'),
+    ("/api/messages", '{"to": "6281234567890", "text": %s}'),
+])
+async def test_a_lone_surrogate_in_a_json_body_is_400_not_500(client: TestClient, path: str, template: str) -> None:
+    """JSON may escape half of a UTF-16 pair ("\\ud800"): not text, so it cannot be stored or sent on.
+    A whole pair (an emoji written "\\ud83d\\ude00") is text and passes this check."""
+    lone = (template % '"halo \\ud800 kak"').encode()
+    response = await client.post(path, data=lone, headers={**BEARER, "Content-Type": "application/json"})
+    body = await response.json()
+    assert response.status == 400 and body["error"]["field"] == "(body)", body
+    assert "lone UTF-16 surrogate (\\ud800)" in body["error"]["message"]
+    pair = (template % '"halo \\ud83d\\ude00 kak"').encode()
+    response = await client.post(path, data=pair, headers={**BEARER, "Content-Type": "application/json"})
+    assert response.status < 500 and "surrogate" not in await response.text()
+
+
 async def test_event_export_neutralises_formula_cells(client: TestClient) -> None:
     attendees = [{"name": "=HYPERLINK(\"http://evil.example\",\"x\")", "phone": "6281234500001"},
                  {"name": "@SUM(A1)", "phone": "6281234500002"}, {"name": "-1+2", "phone": "6281234500003"}]
