@@ -151,18 +151,12 @@ def test_updated_since_compares_instants_not_text(daemon: RunningDaemon) -> None
 def test_a_rules_session_answers_as_the_schemas_say(daemon: RunningDaemon) -> None:
     """The successful answers the fuzzer seldom reaches (a valid rule created, replaced, ordered,
     tested, suggested, imported and deleted), each validated against its documented schema."""
-    import requests
-
-    base, auth = f"http://127.0.0.1:{daemon.port}", {"Authorization": f"Bearer {daemon.token}"}
+    auth = {"Authorization": f"Bearer {daemon.token}"}
     rule = {"name": "Contract hot", "conditions": [{"field": "message.text", "op": "contains", "value": "order"}],
             "actions": [{"type": "set_status", "status": "hot"}, {"type": "add_tag", "tag": "contract"}]}
 
     def call(method: str, path: str, status: int, **kwargs: Any) -> Any:
-        kwargs.setdefault("headers", auth)
-        response = requests.request(method, base + path, timeout=30, **kwargs)
-        assert response.status_code == status, response.text
-        _operation(path, method).validate_response(response)
-        return response.json()
+        return _checked(daemon, method, path, status, **kwargs)
 
     created = call("POST", "/api/rules", 201, json=rule)
     rule_id = created["rule"]["id"]
@@ -183,6 +177,18 @@ def test_a_rules_session_answers_as_the_schemas_say(daemon: RunningDaemon) -> No
     call("DELETE", f"/api/rules/{rule_id}", 200)
 
 
+def _checked(daemon: RunningDaemon, method: str, path: str, status: int, **kwargs: Any) -> Any:
+    """Call the daemon (with the token unless `headers` say otherwise), expect `status`, and
+    validate the answer against its documented operation; the JSON body (None when empty)."""
+    import requests
+
+    kwargs.setdefault("headers", {"Authorization": f"Bearer {daemon.token}"})
+    response = requests.request(method, f"http://127.0.0.1:{daemon.port}{path}", timeout=30, **kwargs)
+    assert response.status_code == status, response.text
+    _operation(path, method).validate_response(response)
+    return response.json() if response.content else None
+
+
 def _operation(path: str, method: str) -> Any:
     """The documented operation a concrete path belongs to (/api/rules/7 → /api/rules/{id})."""
     import re
@@ -195,16 +201,10 @@ def _operation(path: str, method: str) -> Any:
 
 def test_a_lead_session_answers_as_the_schemas_say(daemon: RunningDaemon) -> None:
     """A lead created, changed, imported (dry run and real) and read, each answer validated."""
-    import requests
-
-    base, auth = f"http://127.0.0.1:{daemon.port}", {"Authorization": f"Bearer {daemon.token}"}
+    auth = {"Authorization": f"Bearer {daemon.token}"}
 
     def call(method: str, path: str, status: int, **kwargs: Any) -> Any:
-        kwargs.setdefault("headers", auth)
-        response = requests.request(method, base + path, timeout=30, **kwargs)
-        assert response.status_code == status, response.text
-        _operation(path, method).validate_response(response)
-        return response.json() if response.content else None
+        return _checked(daemon, method, path, status, **kwargs)
 
     phone = "6281399990000"
     created = call("POST", "/api/leads", 201, json={"phone": phone, "name": "Kontrak", "tags": ["walk-in"]})
