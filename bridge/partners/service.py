@@ -82,6 +82,9 @@ class PartnerHooks:
         except (UnicodeDecodeError, json.JSONDecodeError):
             self.metrics.partner_refused.labels(source=source, reason="not_json").inc()
             raise PartnerError(400, "bad_request", "the body is not JSON") from None
+        except RecursionError:  # [[[[…: nested past the parser's depth (a body is at most 256 KiB)
+            self.metrics.partner_refused.labels(source=source, reason="not_json").inc()
+            raise PartnerError(400, "bad_request", "the body is nested too deeply to read") from None
         now = self.clock()
         try:
             items = list(cloud.normalise(payload, url_channel=channel, received_at=now) if partner.cloud

@@ -94,6 +94,15 @@ async def test_partner_hook_refuses_bad_signatures_and_accepts_good_ones(client:
     assert partners[0]["active"] is True and partners[0]["last_signed_at"]
 
 
+async def test_a_signed_body_nested_too_deeply_is_400_not_500(client: TestClient) -> None:
+    """A signed partner body that nests past the JSON parser's depth is refused as unreadable."""
+    for body in (b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 30_000 + b"1" + b"}" * 30_000):
+        answer = await client.post("/hooks/whatsapp_cloud/main", data=body,
+                                   headers={CLOUD_HEADER: sign(CLOUD_SECRET, body), "Content-Type": "application/json"})
+        assert answer.status == 400, await answer.text()
+        assert (await answer.json())["error"]["message"] == "the body is nested too deeply to read"
+
+
 async def test_cloud_handshake_over_http(client: TestClient) -> None:
     ok = await client.get("/hooks/whatsapp_cloud/main", params={
         "hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"})
