@@ -13,7 +13,7 @@ from typing import Any
 from engine.actions import Action, parse_action
 from engine.conditions import AllOf, parse_conditions
 from engine.errors import RuleError, RuleSetError
-from engine.limits import check_rule_count, check_rule_limits
+from engine.limits import MAX_PRIORITY, check_rule_count, check_rule_limits
 from engine.operators import CompileEnv
 from engine.regexes import RegexBank
 
@@ -106,6 +106,9 @@ def _parse_rule(raw: Mapping[str, Any], path: str, env: CompileEnv, name: str | 
     priority = raw.get("priority", 100)
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise RuleError(f"{path}.priority", "must be a whole number (lower runs first)")
+    if abs(priority) > MAX_PRIORITY:
+        raise RuleError(f"{path}.priority", "must be between -%(most)s and %(most)s (lower runs first)",
+                        most=f"{MAX_PRIORITY:,}")
     flags: dict[str, bool] = {}
     for key, default in (("enabled", True), ("stop_processing", False)):
         value = raw.get(key, default)

@@ -9,6 +9,7 @@ from typing import Any, Self
 from engine.actions.base import ActionBase, ActionRun, Applied, _status_param, _text_param, action
 from engine.amounts import parse_amount
 from engine.errors import RuleError
+from engine.limits import MAX_SCORE_STEP
 from engine.model import LEAD_NUMBER_FIELDS, LEAD_TEXT_FIELDS, LeadDraft
 from engine.operators import CompileEnv
 from engine.text import cached_regex, compile_user_regex
@@ -226,6 +227,8 @@ class AdjustScore(ActionBase):
         by = raw.get("by")
         if isinstance(by, bool) or not isinstance(by, int):
             raise RuleError(f"{path}.by", "must be a whole number (negative to subtract)")
+        if abs(by) > MAX_SCORE_STEP:
+            raise RuleError(f"{path}.by", "must be between -%(most)s and %(most)s", most=f"{MAX_SCORE_STEP:,}")
         return cls(by)
 
     def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:

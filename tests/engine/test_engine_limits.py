@@ -7,7 +7,16 @@ from typing import Any
 import pytest
 
 from engine.errors import RuleError, RuleSetError
-from engine.limits import MAX_ACTIONS, MAX_CONDITIONS, MAX_DEPTH, MAX_KEYWORDS, MAX_RULE_BYTES, MAX_RULES
+from engine.limits import (
+    MAX_ACTIONS,
+    MAX_CONDITIONS,
+    MAX_DEPTH,
+    MAX_KEYWORDS,
+    MAX_PRIORITY,
+    MAX_RULE_BYTES,
+    MAX_RULES,
+    MAX_SCORE_STEP,
+)
 from engine.rules import default_env, parse_rule, parse_rules
 from engine.ruleset import RuleSet
 
@@ -55,6 +64,23 @@ def test_conditions_actions_and_bytes_per_rule() -> None:
     big = {"name": "r", "description": "x" * MAX_RULE_BYTES, "actions": ACTION}
     with pytest.raises(RuleError, match="bytes as JSON"):
         parse_rule(big, "rule", ENV)
+
+
+@pytest.mark.parametrize(("rule", "path"), [
+    ({"name": "r", "priority": MAX_PRIORITY + 1, "actions": ACTION}, "rule.priority"),
+    ({"name": "r", "priority": -(2**70), "actions": ACTION}, "rule.priority"),
+    ({"name": "r", "actions": [{"type": "adjust_score", "by": MAX_SCORE_STEP + 1}]}, "rule.actions[0].by"),
+    ({"name": "r", "actions": [{"type": "adjust_score", "by": -(2**70)}]}, "rule.actions[0].by"),
+])
+def test_whole_numbers_a_rule_stores_stay_in_range(rule: dict[str, Any], path: str) -> None:
+    """A priority or a score step past SQLite's INTEGER (2^63) would fail the save with a 500, or
+    every message's lead write at run time: refused on save instead, naming the limit."""
+    with pytest.raises(RuleError, match="must be between -") as refused:
+        parse_rule(rule, "rule", ENV)
+    assert refused.value.path == path
+    edge = {**rule, "priority": MAX_PRIORITY} if "priority" in rule else {
+        **rule, "actions": [{"type": "adjust_score", "by": -MAX_SCORE_STEP}]}
+    parse_rule(edge, "rule", ENV)
 
 
 def test_rules_per_file() -> None:

@@ -130,6 +130,16 @@ async def test_a_lone_surrogate_in_a_json_body_is_400_not_500(client: TestClient
     assert response.status < 500 and "surrogate" not in await response.text()
 
 
+async def test_whole_numbers_past_sqlite_are_400_not_500(client: TestClient) -> None:
+    """JSON whole numbers have no size limit; SQLite's INTEGER ends at 2^63 - 1."""
+    for rule, field in (({"name": "r", "priority": 2**70, "actions": [{"type": "add_tag", "tag": "x"}]}, "priority"),
+                        ({"name": "r", "actions": [{"type": "adjust_score", "by": 2**70}]}, "actions[0].by")):
+        response = await client.post("/api/rules", data=json.dumps(rule).encode(),
+                                     headers={**BEARER, "Content-Type": "application/json"})
+        body = await response.json()
+        assert response.status == 400 and body["error"]["field"] == field, body
+
+
 async def test_event_export_neutralises_formula_cells(client: TestClient) -> None:
     attendees = [{"name": "=HYPERLINK(\"http://evil.example\",\"x\")", "phone": "6281234500001"},
                  {"name": "@SUM(A1)", "phone": "6281234500002"}, {"name": "-1+2", "phone": "6281234500003"}]
