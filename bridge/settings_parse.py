@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from bridge.errors import ConfigError
+from engine.text import is_web_url
 
 
 class SectionReader(Protocol):
@@ -59,9 +59,8 @@ def one_of(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
 
 
 def http_url(value: Any, key: str) -> str:
-    """An http:// or https:// URL with a host."""
+    """An http:// or https:// URL a request can be sent to (engine.text.is_web_url)."""
     text = non_empty_text(value, key)
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not is_web_url(text):
         raise ConfigError(key, value, "an http:// or https:// URL")
     return text

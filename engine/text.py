@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import re2  # type: ignore[import-untyped]
 
@@ -19,6 +21,39 @@ def readable(text: str) -> str:
     if _SURROGATE.search(text) is None:  # the usual case: one C scan, no copy
         return text
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+_HOST_LABELS = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}"
+                          r"[A-Za-z0-9_])?)*\.?")
+
+
+def is_web_url(url: str) -> bool:
+    """An http:// or https:// URL a request can be sent to: a host (a name, or an IP address in
+    brackets for IPv6), a port if any from 1 to 65535, no control character. The path and query
+    are the HTTP client's to encode (a space there is sent as %20): a space only counts in the host.
+    """
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):  # urlsplit would drop a tab or newline silently
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port out of range or not a number
+    except ValueError:  # "http://[::1": an unclosed IPv6 literal
+        return False
+    if " " in parts.netloc:
+        return False
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host or port == 0:
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")  # "ä.com" → "xn--4ca.com"
+    except UnicodeError:
+        return False
+    return len(ascii_host) <= 253 and _HOST_LABELS.fullmatch(ascii_host) is not None
 
 
 def normalise(text: str) -> str:

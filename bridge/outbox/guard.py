@@ -17,6 +17,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 from bridge.outbox.settings import WebhookSettings
+from engine.text import is_web_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -60,11 +61,11 @@ class AddressGuard:
 
     def check_url(self, url: str) -> str | None:
         """None if the URL may be tried (a host name is checked again when resolved), else why not."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not is_web_url(url):  # also what urlsplit itself refuses ("http://[::1")
             return "only http:// and https:// URLs are delivered"
+        hostname = urlsplit(url).hostname or ""
         try:
-            ip = ipaddress.ip_address(parts.hostname)
+            ip = ipaddress.ip_address(hostname)
         except ValueError:
             return None  # a name: GuardedResolver checks what it resolves to
         return self.check(ip)

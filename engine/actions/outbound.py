@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import field
 from typing import Any
-from urllib.parse import urlsplit
 
 from engine.actions.base import ActionBase, ActionRun, Applied, OutboxRequest, _text_param, action
 from engine.actions.lead import NUMERIC_TARGETS
@@ -17,6 +16,7 @@ from engine.errors import RuleError
 from engine.model import LeadDraft
 from engine.operators import CompileEnv
 from engine.render import render, template_names
+from engine.text import is_web_url
 
 WEBHOOK_EVENTS = ("rule.fired", "lead.status_changed", "lead.value_updated", "lead.created")
 
@@ -39,10 +39,8 @@ class SendWebhook(ActionBase):
         endpoint = _text_param(raw, "endpoint", path, required=False)
         if (url is None) == (endpoint is None):
             raise RuleError(path, "give exactly one of `url` or `endpoint`")
-        if url is not None:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise RuleError(f"{path}.url", "%(value)s is not an http(s) URL", value=repr(url))
+        if url is not None and not is_web_url(url):
+            raise RuleError(f"{path}.url", "%(value)s is not an http(s) URL", value=repr(url))
         if endpoint is not None and env.endpoints is not None and endpoint not in env.endpoints:
             known = ", ".join(sorted(env.endpoints)) or "none configured"
             raise RuleError(f"{path}.endpoint", "no webhook endpoint named %(value)s in config.toml (%(known)s)",

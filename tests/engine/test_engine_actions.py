@@ -311,6 +311,10 @@ def test_webhook_secret_not_in_repr() -> None:
     ({"type": "send_webhook", "url": "file:///etc/passwd"}, None, "rules[0].actions[0].url"),
     ({"type": "send_webhook", "url": "https://"}, None, "rules[0].actions[0].url"),
     ({"type": "send_webhook", "url": "crm.example/hook"}, None, "rules[0].actions[0].url"),
+    ({"type": "send_webhook", "url": "http://[::1"}, None, "rules[0].actions[0].url"),  # urlsplit raises on it
+    ({"type": "send_webhook", "url": "http://crm example/hook"}, None, "rules[0].actions[0].url"),
+    ({"type": "send_webhook", "url": "https://crm.example:99999/hook"}, None, "rules[0].actions[0].url"),
+    ({"type": "send_webhook", "url": "http://%zz/hook"}, None, "rules[0].actions[0].url"),
     ({"type": "send_webhook"}, None, "rules[0].actions[0]"),
     ({"type": "send_webhook", "url": "https://a.example", "endpoint": "crm"}, None,
      "rules[0].actions[0]"),

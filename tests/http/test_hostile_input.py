@@ -130,10 +130,12 @@ async def test_a_lone_surrogate_in_a_json_body_is_400_not_500(client: TestClient
     assert response.status < 500 and "surrogate" not in await response.text()
 
 
-async def test_whole_numbers_past_sqlite_are_400_not_500(client: TestClient) -> None:
-    """JSON whole numbers have no size limit; SQLite's INTEGER ends at 2^63 - 1."""
+async def test_numbers_past_sqlite_and_urls_urlsplit_refuses_are_400_not_500(client: TestClient) -> None:
+    """JSON whole numbers have no size limit (SQLite's INTEGER ends at 2^63 - 1), and urlsplit raises
+    on an unclosed IPv6 host ("http://[::1"): each is a 400 naming the field."""
     for rule, field in (({"name": "r", "priority": 2**70, "actions": [{"type": "add_tag", "tag": "x"}]}, "priority"),
-                        ({"name": "r", "actions": [{"type": "adjust_score", "by": 2**70}]}, "actions[0].by")):
+                        ({"name": "r", "actions": [{"type": "adjust_score", "by": 2**70}]}, "actions[0].by"),
+                        ({"name": "r", "actions": [{"type": "send_webhook", "url": "http://[::1"}]}, "actions[0].url")):
         response = await client.post("/api/rules", data=json.dumps(rule).encode(),
                                      headers={**BEARER, "Content-Type": "application/json"})
         body = await response.json()

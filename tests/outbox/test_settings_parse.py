@@ -34,6 +34,8 @@ def test_accepted(check: Any, value: Any, cleaned: Any) -> None:
     (STRATEGY, "random", "one of weighted, round_robin"),
     (http_url, "ftp://crm.example", "an http:// or https:// URL"),
     (http_url, "https://", "an http:// or https:// URL"),
+    (http_url, "http://[::1", "an http:// or https:// URL"),
+    (http_url, "https://crm.example:0/hook", "an http:// or https:// URL"),
     (http_url, "", "a non-empty string"),
 ])
 def test_refused(check: Any, value: Any, expected: str) -> None:

@@ -172,6 +172,7 @@ async def test_link_local_can_be_allowed_and_loopback_refused_by_config(tmp_path
     guard = AddressGuard(WebhookSettings(allow_link_local=True))
     assert guard.check_url("http://169.254.169.254/") is None
     assert guard.check_url("ftp://example.com/") == "only http:// and https:// URLs are delivered"
+    assert guard.check_url("http://[::1") == "only http:// and https:// URLs are delivered"  # not a ValueError
     assert guard.check_url("http://0.0.0.0:8080/") is not None
 
 
