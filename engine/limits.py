@@ -22,9 +22,11 @@ MAX_KEYWORDS = 500  # keywords (list items or comma-separated words) in one cond
 MAX_ACTIONS = 50  # actions in one rule
 MAX_RULE_BYTES = 64 * 1024  # the rule serialised as compact JSON (UTF-8)
 MAX_RULES = 1000  # rules in one rules file or one import
-# Whole numbers a rule stores: SQLite's INTEGER ends at 2^63 - 1, and these are far past any real use.
+# Whole numbers a rule stores: SQLite's INTEGER ends at 2^63 - 1. Both are far past any real use
+# (so no rule stored before the limits is refused now), and a score moving by the largest step on
+# every message would need nine billion messages to overflow.
 MAX_PRIORITY = 1_000_000_000  # a rule's priority, either way of 0
-MAX_SCORE_STEP = 1_000_000  # what one adjust_score adds or subtracts
+MAX_SCORE_STEP = 1_000_000_000  # what one adjust_score adds or subtracts
 # Any other nesting (inside action values, say) stops here: far beyond any real rule.
 MAX_RAW_NESTING = 2 * MAX_DEPTH + 16
 
