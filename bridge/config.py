@@ -30,7 +30,7 @@ from bridge.outbox.settings import (
     parse_webhook_settings,
 )
 from bridge.outbox.subscriptions import parse_subscription
-from bridge.settings_parse import http_url, non_empty_text, positive_int
+from bridge.settings_parse import DAYS_IN_100_YEARS, SECONDS_IN_A_DAY, http_url, non_empty_text, positive_int
 from engine.model import DEFAULT_STATUSES, Workspace
 from store.subscriptions import Subscription
 
@@ -262,16 +262,16 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
     data_dir = Path(st.get("data_dir", "./data", non_empty_text)).expanduser()
     if not data_dir.is_absolute():
         data_dir = (base_dir / data_dir).resolve()
-    store = StoreConfig(data_dir, st.get("rule_run_retention_days", 30, positive_int))
+    store = StoreConfig(data_dir, st.get("rule_run_retention_days", 30, positive_int(DAYS_IN_100_YEARS)))
     st.finish()
     ht = _Section(top.get("http", None, lambda v, k: v), "http")
     http = HttpConfig(
         listen=ht.get("listen", "127.0.0.1:8787", _listen),
         token=ht.get("token", None, _token),
         public_url=ht.get("public_url", None, http_url),
-        idle_timeout_seconds=ht.get("idle_timeout_seconds", 15, positive_int),
-        body_timeout_seconds=ht.get("body_timeout_seconds", 30, positive_int),
-        max_connections=ht.get("max_connections", 256, positive_int),
+        idle_timeout_seconds=ht.get("idle_timeout_seconds", 15, positive_int(SECONDS_IN_A_DAY)),
+        body_timeout_seconds=ht.get("body_timeout_seconds", 30, positive_int(SECONDS_IN_A_DAY)),
+        max_connections=ht.get("max_connections", 256, positive_int(100_000)),
     )
     ht.finish()
     numbers: list[NumberConfig] = []
@@ -284,7 +284,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, source: Path | None 
             phone=sec.get("phone", MISSING, _phone),
             label=sec.get("label", "", lambda v, k: non_empty_text(v, k)),
             rotator=sec.get("rotator", "default", non_empty_text),
-            weight=sec.get("weight", 1, positive_int),
+            weight=sec.get("weight", 1, positive_int(1_000_000)),
         )
         if number.phone is MISSING:
             raise ConfigError(f"numbers[{index}].phone", MISSING, "the admin number's phone digits")

@@ -40,11 +40,22 @@ def flag(value: Any, key: str) -> bool:
     return value
 
 
-def positive_int(value: Any, key: str) -> int:
-    """A whole number of at least 1 (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(key, value, "a whole number of at least 1")
-    return value
+SECONDS_IN_A_DAY = 24 * 3600
+HOURS_IN_10_YEARS = 10 * 366 * 24
+DAYS_IN_100_YEARS = 36_525
+
+
+def positive_int(most: int) -> Callable[[Any, str], int]:
+    """A check: a whole number from 1 to `most`. Every setting has a top far past real use that a
+    timer, a timedelta or SQLite can still hold: a typo of a few zeros is refused at start, naming
+    the key, instead of failing later (a retention of 10**12 days cannot be subtracted from today)."""
+
+    def check(value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+            raise ConfigError(key, value, f"a whole number from 1 to {most:,}")
+        return value
+
+    return check
 
 
 def one_of(choices: tuple[str, ...]) -> Callable[[Any, str], str]:

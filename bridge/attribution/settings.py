@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.errors import MISSING, ConfigError
-from bridge.settings_parse import Section, flag, non_empty_text, one_of, positive_int
+from bridge.settings_parse import HOURS_IN_10_YEARS, Section, flag, non_empty_text, one_of, positive_int
 
 DEFAULT_GREETING = "Halo kak, saya mau tanya {code}"
 STRATEGIES = ("weighted", "round_robin")
@@ -181,9 +181,9 @@ def parse_attribution_settings(top: Section, section: SectionFactory, rotators_u
     """Read [attribution], [rotators.*] and [partners.*] (their keys are recorded on `top`)."""
     at = section(top.get("attribution", None, lambda v, k: v), "attribution")
     d = AttributionConfig()
-    ttl = at.get("visitor_ttl_hours", d.visitor_ttl_hours, positive_int)
+    ttl = at.get("visitor_ttl_hours", d.visitor_ttl_hours, positive_int(HOURS_IN_10_YEARS))
     overwrite = at.get("overwrite", d.overwrite, flag)
-    rate = at.get("rate_limit_per_minute", d.rate_limit_per_minute, positive_int)
+    rate = at.get("rate_limit_per_minute", d.rate_limit_per_minute, positive_int(1_000_000))
     proxies = at.get("trusted_proxies", d.trusted_proxies, _networks)
     at.finish()
     used = list(dict.fromkeys(rotators_used))

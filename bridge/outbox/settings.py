@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.errors import ConfigError
-from bridge.settings_parse import SectionReader, flag, http_url, non_empty_text, positive_int
+from bridge.settings_parse import DAYS_IN_100_YEARS, SectionReader, flag, http_url, non_empty_text, positive_int
 
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -99,13 +99,13 @@ def parse_webhook_settings(section: SectionReader) -> WebhookSettings:
     d = WebhookSettings()
     settings = WebhookSettings(
         timeout=section.get("timeout", d.timeout, duration),
-        max_attempts=section.get("max_attempts", d.max_attempts, positive_int),
+        max_attempts=section.get("max_attempts", d.max_attempts, positive_int(1_000)),
         max_age=section.get("max_age", d.max_age, duration),
         retry_base=section.get("retry_base", d.retry_base, duration),
         retry_max=section.get("retry_max", d.retry_max, duration),
-        concurrency=section.get("concurrency", d.concurrency, positive_int),
-        max_in_flight=section.get("max_in_flight", d.max_in_flight, positive_int),
-        max_body_bytes=section.get("max_body_bytes", d.max_body_bytes, positive_int),
+        concurrency=section.get("concurrency", d.concurrency, positive_int(1_000)),
+        max_in_flight=section.get("max_in_flight", d.max_in_flight, positive_int(100_000)),
+        max_body_bytes=section.get("max_body_bytes", d.max_body_bytes, positive_int(64 * 1024 * 1024)),
         allow_loopback=section.get("allow_loopback", d.allow_loopback, flag),
         allow_private=section.get("allow_private", d.allow_private, flag),
         allow_link_local=section.get("allow_link_local", d.allow_link_local, flag),
@@ -121,7 +121,7 @@ def parse_reply_settings(section: SectionReader) -> ReplySettings:
     return ReplySettings(
         min_gap=section.get("min_gap", d.min_gap, _seconds_or_zero),
         jitter=section.get("jitter", d.jitter, _seconds_or_zero),
-        hourly_cap=section.get("hourly_cap", d.hourly_cap, positive_int),
+        hourly_cap=section.get("hourly_cap", d.hourly_cap, positive_int(1_000_000)),
         max_wait=section.get("max_wait", d.max_wait, duration),
     )
 
@@ -163,7 +163,7 @@ def parse_conversion_settings(section: SectionReader, raw_present: bool,
 
 def parse_outbox_settings(section: SectionReader) -> OutboxSettings:
     """Read [outbox]."""
-    return OutboxSettings(retention_days=section.get("retention_days", 30, positive_int))
+    return OutboxSettings(retention_days=section.get("retention_days", 30, positive_int(DAYS_IN_100_YEARS)))
 
 
 def _secret(value: Any, key: str) -> str:

@@ -8,6 +8,8 @@ import json
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import message, write_jsonl
 
 DESIGN_TOML = '''
@@ -183,6 +185,23 @@ def test_unknown_config_key_is_refused_with_key_value_and_expectation(wabridge, 
     result = wabridge("--config", str(config), "rules", "list")
     assert result.code == 11 and "workspace.timezone = 'Mars/Olympus'" in result.err
     assert "IANA timezone" in result.err
+
+
+@pytest.mark.parametrize(("section", "key", "value", "expected"), [
+    ("store", "rule_run_retention_days", 10**12, "a whole number from 1 to 36,525"),
+    ("http", "idle_timeout_seconds", 2**63, "a whole number from 1 to 86,400"),
+    ("attribution", "visitor_ttl_hours", 10**9, "a whole number from 1 to 87,840"),
+    ("outbox", "retention_days", 10**7, "a whole number from 1 to 36,525"),
+])
+def test_a_number_past_its_range_is_refused_at_start(wabridge, tmp_path: Path, section: str, key: str,  # type: ignore[no-untyped-def]
+                                                    value: int, expected: str) -> None:
+    """A typo of a few zeros is refused naming the key and its range (a retention of 10**12 days
+    cannot be subtracted from today: the daemon would have failed later instead)."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[workspace]\nname = "Toko"\n[{section}]\n{key} = {value}\n')
+    result = wabridge("--config", str(config), "rules", "list")
+    assert result.code == 11, result.err
+    assert f"{section}.{key} = {value!r}" in result.err and expected in result.err
 
 
 def test_rules_suggest_prints_an_importable_draft(wabridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

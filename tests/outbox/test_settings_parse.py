@@ -16,7 +16,8 @@ STRATEGY = one_of(("weighted", "round_robin"))
 @pytest.mark.parametrize(("check", "value", "cleaned"), [
     (non_empty_text, "  hi ", "hi"),
     (flag, False, False),
-    (positive_int, 3, 3),
+    (positive_int(10), 3, 3),
+    (positive_int(10), 10, 10),
     (STRATEGY, "round_robin", "round_robin"),
     (http_url, " https://crm.example/hook ", "https://crm.example/hook"),
 ])
@@ -28,9 +29,10 @@ def test_accepted(check: Any, value: Any, cleaned: Any) -> None:
     (non_empty_text, "  ", "a non-empty string"),
     (non_empty_text, 5, "a non-empty string"),
     (flag, 1, "true or false"),
-    (positive_int, 0, "a whole number of at least 1"),
-    (positive_int, True, "a whole number of at least 1"),
-    (positive_int, 2.0, "a whole number of at least 1"),
+    (positive_int(10), 0, "a whole number from 1 to 10"),
+    (positive_int(10), True, "a whole number from 1 to 10"),
+    (positive_int(10), 2.0, "a whole number from 1 to 10"),
+    (positive_int(86_400), 10**12, "a whole number from 1 to 86,400"),
     (STRATEGY, "random", "one of weighted, round_robin"),
     (http_url, "ftp://crm.example", "an http:// or https:// URL"),
     (http_url, "https://", "an http:// or https:// URL"),
