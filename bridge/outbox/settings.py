@@ -74,8 +74,11 @@ class OutboxSettings:
     retention_days: int = 30  # delivered entries older than this are purged (dead ones are kept)
 
 
+MAX_DURATION = 36_525 * 24 * 3600.0  # 100 years: a timer, a timedelta and today minus it all hold
+
+
 def duration(value: Any, key: str) -> float:
-    """Seconds from `10`, `0.5`, "500ms", "10s", "5m", "1h" or "7d" (must be > 0)."""
+    """Seconds from `10`, `0.5`, "500ms", "10s", "5m", "1h" or "7d" (more than 0, at most 100 years)."""
     seconds: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
@@ -83,8 +86,8 @@ def duration(value: Any, key: str) -> float:
         found = _DURATION.match(value)
         if found:
             seconds = float(found.group(1)) * _UNITS[found.group(2)]
-    if seconds is None or seconds <= 0:
-        raise ConfigError(key, value, 'a duration such as "500ms", "10s", "5m", "1h" or "7d"')
+    if seconds is None or not 0 < seconds <= MAX_DURATION:  # also NaN and inf (TOML has both)
+        raise ConfigError(key, value, 'a duration such as "500ms", "10s", "5m", "1h" or "7d", at most "36525d"')
     return seconds
 
 
