@@ -19,6 +19,7 @@ ALLOWED = {
     "re2",  # linear-time regexes
     "hashlib",  # deterministic ids of imported export messages (pure computation)
     "json",  # measuring a rule's serialised size (engine.limits); no I/O
+    "ipaddress",  # telling an IP host from a name in a webhook URL (engine.text.is_web_url); no I/O
     "engine",
 }
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
