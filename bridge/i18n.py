@@ -153,9 +153,15 @@ class Wording:
             return filled(error.template, error.params)
 
     def local(self, value: Any) -> datetime | None:
-        """The moment in the workspace zone (None for no value or an unreadable one)."""
+        """The moment in the workspace zone (None for no value, an unreadable one, or one the zone's
+        calendar cannot hold: year 9999 at a negative offset)."""
         moment = parse_moment(value)
-        return moment.astimezone(self.tz) if moment is not None else None
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(self.tz)
+        except OverflowError:
+            return None
 
     def when(self, value: Any) -> str:
         """'6 Dec 2026 10:37 WIB' (en), '6 Des 2026 10:37 WIB' (id); '—' when unset."""

@@ -90,17 +90,22 @@ class EventSpec:
     texts: Mapping[str, str] = field(default_factory=dict)
 
 
+MIN_YEAR, MAX_YEAR = 2000, 2999  # an event's start and end: any real one, and every zone can hold it
+
+
 def parse_local_time(value: object, tz: tzinfo, field_name: str) -> datetime:
     """`2026-11-23 08:00` (workspace time) or ISO 8601 with an offset → an aware datetime."""
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=tz)
-    if not isinstance(value, str) or not value.strip():
+        parsed = value
+    elif not isinstance(value, str) or not value.strip():
         raise EventSpecError(field_name, "is required, e.g. 2026-11-23 08:00 (workspace time)")
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise EventSpecError(field_name, f"{value!r} is not a date and time like 2026-11-23 08:00") from None
+    else:
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise EventSpecError(field_name, f"{value!r} is not a date and time like 2026-11-23 08:00") from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:  # year 1 or 9999 overflows once moved to another zone
+        raise EventSpecError(field_name, f"{value!r} is not between the years {MIN_YEAR} and {MAX_YEAR}")
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 

@@ -181,28 +181,25 @@ def _require_str(raw: Mapping[str, Any], name: str) -> str:
 
 
 def parse_timestamp(value: object, field_name: str = "timestamp") -> datetime:
-    """Parse an ISO 8601 timestamp with offset (or epoch ms/s as a number)."""
-    if isinstance(value, bool):
+    """Parse an ISO 8601 timestamp with offset (or epoch ms/s as a number), years 1900 to 2999."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise MessageFormatError(field_name, "must be an ISO 8601 string with offset")
     if isinstance(value, int | float):
-        seconds = value / 1000 if value > 10**11 else value
         try:
-            return datetime.fromtimestamp(seconds, tz=UTC)
+            parsed = datetime.fromtimestamp(value / 1000 if value > 10**11 else value, tz=UTC)
         except (OverflowError, ValueError, OSError):  # 1e20, Infinity, NaN: no such moment
             raise MessageFormatError(field_name, f"{value!r} is out of range for a time") from None
-    if not isinstance(value, str):
-        raise MessageFormatError(field_name, "must be an ISO 8601 string with offset")
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise MessageFormatError(
-            field_name, f"{value!r} is not ISO 8601 (e.g. 2026-11-23T10:15:00+07:00)"
-        ) from None
-    if parsed.tzinfo is None:
-        raise MessageFormatError(field_name, f"{value!r} has no UTC offset (add +07:00 or Z)")
+    else:
+        text = value.strip()
+        try:
+            parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        except ValueError:
+            raise MessageFormatError(field_name,
+                                     f"{value!r} is not ISO 8601 (e.g. 2026-11-23T10:15:00+07:00)") from None
+        if parsed.tzinfo is None:
+            raise MessageFormatError(field_name, f"{value!r} has no UTC offset (add +07:00 or Z)")
+    if not 1900 <= parsed.year <= 2999:  # year 1 or 9999 overflows once shown in the workspace zone
+        raise MessageFormatError(field_name, f"{value!r} is out of range for a time (years 1900 to 2999)")
     return parsed
 
 
