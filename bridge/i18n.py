@@ -16,6 +16,7 @@ the workspace's offset (`iso()`). Money is Rupiah written the Indonesian way in 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -33,8 +34,7 @@ from babel.numbers import format_currency, format_decimal
 from babel.support import Translations
 
 from engine.actions import ACTIONS
-from engine.changes import ChangeError
-from engine.errors import RuleError, filled
+from engine.errors import Templated, filled
 from engine.notes import read_note
 
 __all__ = ["COOKIE", "DEFAULT_LANGUAGE", "LANGUAGES", "LANGUAGE_NAMES", "NO_VALUE", "N_", "Wording",
@@ -135,22 +135,19 @@ class Wording:
         if reading is None:
             return line
         label = self.gettext(ACTIONS[reading.action].label)
-        if not reading.template:
-            return label
-        try:
-            return f"{label}: {filled(self.gettext(reading.template), reading.params)}"
-        except (KeyError, TypeError, ValueError):
-            return f"{label}: {filled(reading.template, reading.params)}"
+        return f"{label}: {self.fill(reading.template, reading.params)}" if reading.template else label
 
-    def problem(self, error: RuleError | ChangeError) -> str:
-        """An engine problem (a rule's, a lead change's: a template and its parameters) in these
-        words; the English one should a catalog entry have lost a placeholder: a wrong translation
-        never fails a save."""
-        template = self.gettext(error.template)
+    def problem(self, error: Templated) -> str:
+        """An engine problem (a rule's, a lead change's: a template and its parameters) in these words."""
+        return self.fill(error.template, error.params)
+
+    def fill(self, template: str, params: Mapping[str, str]) -> str:
+        """A template translated and filled in; the English one should a catalog entry have lost a
+        placeholder: a wrong translation never fails a save or a page."""
         try:
-            return filled(template, error.params)
+            return filled(self.gettext(template), dict(params))
         except (KeyError, TypeError, ValueError):
-            return filled(error.template, error.params)
+            return filled(template, dict(params))
 
     def local(self, value: Any) -> datetime | None:
         """The moment in the workspace zone (None for no value, an unreadable one, or one the zone's

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.amounts import parse_amount
-from engine.errors import filled
+from engine.errors import Templated
 from engine.model import Lead, phone_to_jid
 
 CHANGE_SOURCES: tuple[str, ...] = ("message", "rule", "dashboard", "api", "import", "cli")
@@ -37,7 +37,7 @@ MAX_NUMBER = 1e15  # a value or score beyond this is a typo
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters but tab and line ends
 
 
-class ChangeError(ValueError):
+class ChangeError(Templated, ValueError):
     """A value a person typed that cannot be stored; names the field.
 
     `problem` is a template with %(name)s placeholders filled from `params` (as engine.errors.
@@ -45,9 +45,7 @@ class ChangeError(ValueError):
     the second argument of every `ChangeError(...)`)."""
 
     def __init__(self, field: str, problem: str, **params: object) -> None:
-        self.template = problem
-        self.params: dict[str, str] = {name: str(value) for name, value in params.items()}
-        self.problem = filled(problem, self.params)
+        self.problem = self._say(problem, params)
         super().__init__(f"{field}: {self.problem}")
         self.field = field
 

@@ -15,7 +15,20 @@ def filled(template: str, params: dict[str, str]) -> str:
     return template % params if params else template
 
 
-class RuleError(EngineError):
+class Templated:
+    """A problem said as a template (a msgid: scripts/i18n extracts it) and its parameters, so a
+    page can say it in its language (bridge.i18n.Wording.problem); `said` is the English."""
+
+    template: str
+    params: dict[str, str]
+
+    def _say(self, template: str, params: dict[str, object]) -> str:
+        self.template = template
+        self.params = {name: str(value) for name, value in params.items()}
+        return filled(template, self.params)
+
+
+class RuleError(Templated, EngineError):
     """One problem in one rule, located by a path such as `rules[2].conditions[0].value`.
 
     `message` is a template with %(name)s placeholders filled from `params`: the English
@@ -25,9 +38,7 @@ class RuleError(EngineError):
 
     def __init__(self, path: str, message: str, rule_name: str | None = None, **params: object) -> None:
         self.path = path
-        self.template = message
-        self.params: dict[str, str] = {name: str(value) for name, value in params.items()}
-        self.message = filled(message, self.params)
+        self.message = self._say(message, params)
         self.rule_name = rule_name
         super().__init__(self.describe())
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.conditions import ConditionTrace
+from engine.errors import filled
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ class RuleExplanation:
     @property
     def reason(self) -> str:
         """Why, in English."""
-        return VERDICTS[self.verdict] % dict(self.verdict_args)
+        return filled(VERDICTS[self.verdict], dict(self.verdict_args))
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready form."""

@@ -23,6 +23,7 @@ from charset_normalizer import from_bytes
 from bridge.i18n import N_, Wording
 from bridge.leads.phones import normalise_lead_phone
 from engine.changes import EDITABLE, ChangeError, LeadEdit, parse_edit
+from engine.errors import filled
 
 MAX_IMPORT_BYTES = 8 * 1024 * 1024  # 8 MiB: ~100,000 leads with a few columns
 MAX_IMPORT_ROWS = 100_000
@@ -60,17 +61,11 @@ class ImportProblem:
     change: ChangeError | None = None
 
     def said(self, words: Wording | None = None) -> str:
-        """In English, or in `words` (the English should a catalog entry have lost a placeholder)."""
+        """In English, or in `words`."""
         params = dict(self.params)
         if self.change is not None:
             params["problem"] = words.problem(self.change) if words else self.change.problem
-        english = self.template % params if params else self.template
-        if words is None:
-            return english
-        try:
-            return words.gettext(self.template) % params if params else words.gettext(self.template)
-        except (KeyError, TypeError, ValueError):
-            return english
+        return words.fill(self.template, params) if words else filled(self.template, params)
 
 
 class ImportRefused(ValueError):

@@ -74,7 +74,7 @@ class OutboxSettings:
     retention_days: int = 30  # delivered entries older than this are purged (dead ones are kept)
 
 
-MAX_DURATION = 36_525 * 24 * 3600.0  # 100 years: a timer, a timedelta and today minus it all hold
+MAX_DURATION = DAYS_IN_100_YEARS * 24 * 3600.0  # a timer, a timedelta and today minus it all hold it
 
 
 def duration(value: Any, key: str) -> float:
@@ -87,7 +87,8 @@ def duration(value: Any, key: str) -> float:
         if found:
             seconds = float(found.group(1)) * _UNITS[found.group(2)]
     if seconds is None or not 0 < seconds <= MAX_DURATION:  # also NaN and inf (TOML has both)
-        raise ConfigError(key, value, 'a duration such as "500ms", "10s", "5m", "1h" or "7d", at most "36525d"')
+        raise ConfigError(key, value,
+                          f'a duration such as "500ms", "10s", "5m", "1h" or "7d", at most "{DAYS_IN_100_YEARS}d"')
     return seconds
 
 

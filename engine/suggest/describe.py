@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.actions import ACTIONS, PRESET_LABELS
+from engine.errors import filled
 from engine.fields import FIELDS, FieldKind
 from engine.operators import OPERATORS
 from engine.rules import SENDERS, TRIGGERS
@@ -90,7 +91,7 @@ def describe(meaning: Meaning, _: Translate = same) -> str:
     parts += [describe_action(a, _) for a in meaning.actions]
     parts += [_describe_setting(k, v, _) for k, v in meaning.settings]
     text = "; ".join(parts)
-    note = _(meaning.note) % dict(meaning.note_args) if meaning.note_args else _(meaning.note) if meaning.note else ""
+    note = filled(_(meaning.note), dict(meaning.note_args)) if meaning.note else ""
     if not text:
         return note
     return f"{text} ({note})" if note else text

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -80,42 +81,49 @@ schema.config.phases.update(phases=["examples", "coverage", "fuzzing"])
 SESSION_CHANGES = "^/api/sessions/\\{number\\}/(logout|restart)$"
 
 
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
-    running = RunningDaemon(Path(tmp_path_factory.mktemp("contract"))).start()
-    # Real data to answer with: a paired number, a lead, an installed rule.
+@contextmanager
+def _paired_daemon(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[RunningDaemon]:
+    """A real daemon with a paired number; it must end without an unhandled HTTP error."""
+    running = RunningDaemon(Path(tmp_path_factory.mktemp(name))).start()
     running.pair(NUMBER)
-    assert running.request("POST", "/api/rules/templates/install", {"slugs": ["identify-hot-lead"]})[0] == 201
-    assert running.send(NUMBER, sender=CUSTOMER, text="halo, mau order")[0] == 201
-    running.wait(lambda: bool(running.leads()), what="the first lead")
     yield running
     running.stop()
     assert "http_unhandled_error" not in running.logs(), running.logs()[-5000:]
+
+
+def _check_case(case: Any, running: RunningDaemon) -> None:
+    case.call_and_validate(base_url=f"http://127.0.0.1:{running.port}",
+                           headers={"Authorization": f"Bearer {running.token}"}, checks=CHECKS, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
+    with _paired_daemon(tmp_path_factory, "contract") as running:
+        # Real data to answer with: a lead and an installed rule.
+        assert running.request("POST", "/api/rules/templates/install", {"slugs": ["identify-hot-lead"]})[0] == 201
+        assert running.send(NUMBER, sender=CUSTOMER, text="halo, mau order")[0] == 201
+        running.wait(lambda: bool(running.leads()), what="the first lead")
+        yield running
 
 
 @pytest.mark.timeout(300)
 @schema.exclude(method="POST", path_regex=SESSION_CHANGES).parametrize()
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_daemon_keeps_its_documented_contract(case: Any, daemon: RunningDaemon) -> None:
-    case.call_and_validate(base_url=f"http://127.0.0.1:{daemon.port}",
-                           headers={"Authorization": f"Bearer {daemon.token}"}, checks=CHECKS, timeout=30)
+    _check_case(case, daemon)
 
 
 @pytest.fixture(scope="module")
 def session_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
-    running = RunningDaemon(Path(tmp_path_factory.mktemp("contract-sessions"))).start()
-    running.pair(NUMBER)
-    yield running
-    running.stop()
-    assert "http_unhandled_error" not in running.logs(), running.logs()[-5000:]
+    with _paired_daemon(tmp_path_factory, "contract-sessions") as running:
+        yield running
 
 
 @pytest.mark.timeout(120)
 @schema.include(method="POST", path_regex=SESSION_CHANGES).parametrize()
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 def test_logout_and_restart_keep_their_documented_contract(case: Any, session_daemon: RunningDaemon) -> None:
-    case.call_and_validate(base_url=f"http://127.0.0.1:{session_daemon.port}",
-                           headers={"Authorization": f"Bearer {session_daemon.token}"}, checks=CHECKS, timeout=30)
+    _check_case(case, session_daemon)
 
 
 @pytest.mark.parametrize("path", ["/api/rules/export.toml", "/api/rules/validate", "/api/rules/order",

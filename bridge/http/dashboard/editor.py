@@ -153,7 +153,7 @@ def _in_words(explanation: dict[str, Any], words: Wording) -> dict[str, Any]:
     _ = words.gettext
     args = {name: _(SENDERS[value]) if name in ("sender", "rule_sender") and value in SENDERS else value
             for name, value in explanation["verdict_args"].items()}
-    explanation["reason_text"] = _(VERDICTS[explanation["verdict"]]) % args
+    explanation["reason_text"] = words.fill(VERDICTS[explanation["verdict"]], args)
 
     def labelled(node: dict[str, Any]) -> None:
         if node.get("kind") == "leaf":

@@ -14,6 +14,7 @@ from bridge.http.auth import CONTROL
 from bridge.http.dashboard.views import statuses
 from bridge.http.errors import ApiError, json_response, read_json_object
 from bridge.http.language import wording
+from bridge.i18n import N_
 from engine.errors import RuleError
 from engine.rules import parse_rule
 from engine.suggest import suggest
@@ -36,20 +37,20 @@ async def suggest_rule(request: web.Request) -> web.StreamResponse:
     unknown = sorted(set(body) - {"text"})
     if unknown:
         raise ApiError(400, "bad_request", f"{unknown[0]}: not expected (only text)", field=unknown[0])
-    _ = wording(request).gettext
-    result = suggest(text, statuses(control), _)
+    words = wording(request)
+    result = suggest(text, statuses(control), words.gettext)
     if result["rule"] is not None:
         try:
             parse_rule(result["rule"], "rule", control.rule_env())
         except RuleError as exc:  # the grammar only builds valid rules; say so plainly if not
             problem = f"{exc.path}: {exc.message}"
             result.update(ok=False, message=f"The draft is not valid ({problem}).",
-                          message_text=_("The draft is not valid (%(problem)s).") % {"problem": problem})
+                          message_text=words.fill(N_("The draft is not valid (%(problem)s)."), {"problem": problem}))
     if result.get("notice"):
         # The refusal in the page's language (engine.suggest.notices); `message` stays English.
-        hints = "; ".join(_(hint) for hint in result["hints"])
-        result["message_text"] = (_(NOTICES[result["notice"]]) % result["notice_args"]
-                                  + (_(NOTICES["hints"]) % {"hints": hints} if hints else ""))
+        hints = "; ".join(words.gettext(hint) for hint in result["hints"])
+        result["message_text"] = (words.fill(NOTICES[result["notice"]], result["notice_args"])
+                                  + (words.fill(NOTICES["hints"], {"hints": hints}) if hints else ""))
     return json_response(result)
 
 
