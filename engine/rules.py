@@ -93,11 +93,11 @@ def _parse_rule(raw: Mapping[str, Any], path: str, env: CompileEnv, name: str | 
     if len(name) > 200:
         raise RuleError(f"{path}.name", "is longer than 200 characters")
     trigger = raw.get("trigger", MESSAGE_TRIGGER)
-    if trigger not in TRIGGERS:
+    if not isinstance(trigger, str) or trigger not in TRIGGERS:  # a list is not hashable: no KeyError-like 500
         raise RuleError(f"{path}.trigger", "unknown trigger %(value)s; known: %(known)s", value=repr(trigger),
                         known=", ".join(TRIGGERS))
     sender = raw.get("sender", "customer")
-    if sender not in SENDERS:
+    if not isinstance(sender, str) or sender not in SENDERS:
         raise RuleError(f"{path}.sender", "%(value)s is not one of: %(known)s", value=repr(sender),
                         known=", ".join(SENDERS))
     if trigger != MESSAGE_TRIGGER and "sender" in raw and sender != "all":

@@ -247,3 +247,14 @@ def test_round_trip_property(name: str, priority: int, sender: str, enabled: boo
     parsed = parse_rule(raw, "rules[0]", ENV)
     assert parsed.name == name.strip() and parsed.id == rule_id
     assert_round_trip(parsed)
+
+
+@pytest.mark.parametrize(("key", "value"), [("trigger", []), ("trigger", {"a": 1}), ("sender", ["customer"])])
+def test_a_trigger_or_sender_of_the_wrong_shape_is_named_not_a_crash(key: str, value: Any) -> None:
+    """Found by the contract fuzzer: `[] in TRIGGERS` raised TypeError (a 500 on POST /api/rules/test)."""
+    from engine.errors import RuleError
+
+    with pytest.raises(RuleError) as refused:
+        parse_rule({"name": "r", key: value, "actions": [{"type": "add_tag", "tag": "x"}]}, "rule",
+                   default_env(DEFAULT_STATUSES))
+    assert refused.value.path == f"rule.{key}"
