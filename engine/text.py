@@ -18,7 +18,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def readable(text: str) -> str:
     """The text with any lone surrogate (JSON may escape one: "\\ud800") as U+FFFD: such a string
     cannot be stored as UTF-8, and a message carrying one is still kept, readably."""
-    if _SURROGATE.search(text) is None:  # the usual case: one C scan, no copy
+    if text.isascii() or _SURROGATE.search(text) is None:  # the usual case: one C scan, no copy
         return text
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 

@@ -180,14 +180,14 @@ def make_heavy_rules(rng: random.Random, count: int = 100) -> list[dict[str, Any
             light["conditions"] = light["conditions"][:1]
         elif kind == 2 or (kind == 3 and index % 20 == 13):  # → tag (the other kinds 1 and 3 change the status)
             light["actions"] = [{"type": "add_tag", "tag": f"interest{index}"}]
-        elif kind == 4:  # a 6-hour time window → score and tag
+        elif kind == 4:  # a 3-hour shift window → score and tag
             start = (index // 10) * 5 % 24
-            window = f"{start:02d}:00-{(start + 6) % 24:02d}:00"
+            window = f"{start:02d}:00-{(start + 3) % 24:02d}:00"
             light["conditions"] = [{"field": "time.local", "op": "between", "value": window}]
             light["actions"] = [{"type": "adjust_score", "by": 1 + index % 3},
                                 {"type": "add_tag", "tag": f"shift{start}"}]
-        elif kind == 7:  # common words → tag (most chat)
-            words = rng.sample(COMMON_WORDS, 4)
+        elif kind == 7:  # common words → tag: half of them on three words (most chat), half on one
+            words = rng.sample(COMMON_WORDS, 3 if index % 20 == 7 else 1)
             light["conditions"] = [{"field": "message.text", "op": "contains", "value": ", ".join(words)}]
             light["actions"] = [{"type": "add_tag", "tag": f"talk{index}"}, {"type": "adjust_score", "by": 1}]
         elif kind == 8:

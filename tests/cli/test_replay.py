@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.commands.replay import GC_FIRST_GENERATION, few_gc_pauses
+from bridge.commands.replay import GC_FIRST_GENERATION, few_gc_pauses, read_json
+from engine.model import MessageFormatError, parse_message
 from tests.conftest import ROOT, message, write_jsonl
 
 EXAMPLE = ROOT / "examples" / "conversation.jsonl"
@@ -47,6 +48,44 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_is_kept(wabridge,
     assert "messages: 2 new" in result.out
     again = wabridge("replay", str(path), "--json")
     assert again.json()["duplicates_skipped"] == 2
+
+
+def test_a_line_nested_past_the_parser_is_a_bad_line_not_a_crash(wabridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "nested.jsonl"
+    # Before, the standard parser's RecursionError ended the whole replay on this line.
+    path.write_text(json.dumps(message(id="a")) + "\n" + "[" * 200_000 + "]" * 200_000 + "\n"
+                    + json.dumps(message(id="b")) + "\n")
+    result = wabridge("replay", str(path))
+    assert result.code == 1
+    assert f"{path}:2: skipped: not JSON (nested too deeply)" in result.err
+    assert "messages: 2 new" in result.out
+
+
+@pytest.mark.parametrize("line", [
+    '{"id": "m1", "text": "a\\ud800b", "n": 1}',  # a lone surrogate escape (orjson refuses it)
+    '{"value": NaN, "other": -Infinity}',  # not JSON, but the standard parser reads it
+    '{"a": 1, "a": 2, "b": [1.5, 1e400, "\\u00e9"]}',  # a repeated key, a float past double
+])
+def test_a_line_reads_as_the_standard_parser_reads_it(line: str) -> None:
+    expected = json.loads(line)
+    got = read_json(line)
+    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def test_an_integer_past_64_bits_is_still_refused_as_a_time() -> None:
+    # orjson reads such an integer as a float: no message field holds one, and as a timestamp
+    # it is out of range either way.
+    with pytest.raises(MessageFormatError, match="out of range for a time"):
+        parse_message(read_json('{"id": "a", "session": "s", "chat": "6281@s.whatsapp.net", '
+                                '"sender": "6281@s.whatsapp.net", "timestamp": 1790000000000000000000000}'))
+
+
+def test_a_line_the_standard_parser_refuses_is_refused_with_its_words() -> None:
+    with pytest.raises(json.JSONDecodeError) as refused:
+        read_json('{"id": "a",')
+    with pytest.raises(json.JSONDecodeError) as standard:
+        json.loads('{"id": "a",')
+    assert (refused.value.msg, refused.value.colno) == (standard.value.msg, standard.value.colno)
 
 
 def test_missing_file_is_a_clear_error(wabridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -131,7 +170,21 @@ def test_kill_9_mid_replay_loses_nothing_and_applies_nothing_twice(tmp_path: Pat
 
 def test_replay_gc_setting_is_restored_even_after_a_failure() -> None:
     before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
     with pytest.raises(RuntimeError), few_gc_pauses():
         assert gc.get_threshold()[0] == GC_FIRST_GENERATION
+        assert gc.get_freeze_count() > 0  # what lived before the replay is out of the collector's walk
         raise RuntimeError("a bad chunk")
     assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0  # unfrozen: a long-lived process collects them again
+
+
+def test_replay_keeps_objects_a_caller_froze_frozen() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with few_gc_pauses():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
