@@ -49,6 +49,7 @@ def page_environment(language: str, tz: ZoneInfo) -> jinja2.Environment:
     env.filters["money"] = money
     env.filters["number"] = words.number
     env.filters["when"] = words.when
+    env.filters["note"] = words.note  # a rule run's note ("add_tag: +vip") in these words
     env.filters["contact"] = lambda key, jid=None: contact(key, words.gettext, jid)  # "+6281…", "WhatsApp user …"
     return env
 

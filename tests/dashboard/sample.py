@@ -18,10 +18,11 @@ def lead(phone: str, **values: Any) -> dict[str, Any]:
     return base | values
 
 
-def run(run_id: int, phone: str, rule: str, *, fired: bool, error: str | None = None) -> dict[str, Any]:
+def run(run_id: int, phone: str, rule: str, *, fired: bool, error: str | None = None,
+        notes: tuple[str, ...] = ()) -> dict[str, Any]:
     return {"id": run_id, "at": "2026-11-23T03:05:00+00:00", "rule_id": run_id, "rule_name": rule,
             "trigger": "message.received", "inbox_id": run_id, "lead_phone": phone, "fired": fired,
-            "error": error, "notes": [], "lead_jid": f"{phone}@s.whatsapp.net"}
+            "error": error, "notes": list(notes), "lead_jid": f"{phone}@s.whatsapp.net"}
 
 
 def fill(control: FakeControl) -> FakeControl:
@@ -33,7 +34,8 @@ def fill(control: FakeControl) -> FakeControl:
     control.runs = [
         run(3, HOT, "Auto-Closing & Capture Value (Regex)", fired=False,
             error="update_value: no amount found in the message"),
-        run(2, HOT, "Identify Hot Lead (Keyword)", fired=True),
+        run(2, HOT, "Identify Hot Lead (Keyword)", fired=True,
+            notes=("set_status: new -> hot", "add_tag: +vip", "adjust_score: score 0 -> 10")),
         run(1, NEW, "Mark Active Lead (CTWA)", fired=False),
     ]
     control.lead_history[HOT] = {

@@ -137,6 +137,12 @@ async def test_activity_page(client: TestClient, control: FakeControl) -> None:
     assert "Mark Active Lead (CTWA)" in html
     assert 'data-post="/api/outbox/1/retry"' in html  # dead: can be retried
     assert 'data-post="/api/outbox/2/retry"' not in html  # delivered: nothing to retry
+    # What each fired rule did, in the page's words.
+    assert "Add Tag: +vip" in html and "Adjust Score: score 0 -&gt; 10" in html
+    await client.get("/language?lang=id&next=/activity")
+    indonesian = await (await client.get("/activity")).text()
+    assert "Yang dilakukan" in indonesian and "Tambah Tag: +vip" in indonesian
+    assert "add_tag: +vip" not in indonesian
 
 
 async def test_pairing_pages_still_work(client: TestClient, control: FakeControl) -> None:
