@@ -17,7 +17,8 @@ def filled(template: str, params: dict[str, str]) -> str:
 
 class Templated:
     """A problem said as a template (a msgid: scripts/i18n extracts it) and its parameters, so a
-    page can say it in its language (bridge.i18n.Wording.problem); `said` is the English."""
+    page can say it in its language (bridge.i18n.Wording.problem); `_say` keeps both and returns
+    the English (RuleError.message, ChangeError.problem)."""
 
     template: str
     params: dict[str, str]
