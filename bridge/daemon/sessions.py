@@ -63,6 +63,7 @@ REASON_WORDS: Mapping[str, str] = {
     "stream_error": N_("WhatsApp closed the connection with an error."),
     "too_many_failures": N_("It kept failing, so it was stopped. Restart it when the cause is fixed."),
     "frame_reader_failed": N_("The daemon stopped understanding this worker; it was restarted."),
+    "start_failed": N_("The WhatsApp worker could not be started (see the daemon log); it is tried again."),
 }
 
 # Where a reason says more than its state's words (the owner's own logout is not the phone's doing;

@@ -1,9 +1,10 @@
 """The supervisor: one worker process per admin number, restarted when it dies.
 
 Policy (neonize-notes §7.2, peers.md):
-- a crash (Go abort 134, any unexpected exit) restarts with capped, jittered backoff; a
-  number that crashes `BREAKER_CRASHES` times within `BREAKER_WINDOW` goes FAILED
-  (too_many_failures) instead of looping forever;
+- a crash (Go abort 134, any unexpected exit) restarts with capped, jittered backoff, and so
+  does a worker that cannot be started (out of descriptors or processes: reason
+  start_failed, the daemon runs on); a number that crashes `BREAKER_CRASHES` times within
+  `BREAKER_WINDOW` goes FAILED (too_many_failures) instead of looping forever;
 - a connection failure (exit 75) restarts with backoff in a fresh process, forever: a
   server that is offline for a night must come back by itself in the morning;
 - a QR round that nobody scans ends after `qr_round_seconds` (~165 s): the worker is
@@ -165,12 +166,20 @@ class Session(WorkerOutput):
         self.qr_deadline = None
         self.reader_failure = None
         self.set_view(state=SessionState.STARTING, reason=None, detail=None, qr=None, pair_code=None)
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.spec.launcher, "--kind", self.spec.kind, "--phone", self.config.phone,
-            "--session-db", str(session_db), "--log-level", self.spec.log_level,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env=env, start_new_session=True,
-        )
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.spec.launcher, "--kind", self.spec.kind, "--phone", self.config.phone,
+                "--session-db", str(session_db), "--log-level", self.spec.log_level,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                env=env, start_new_session=True,
+            )
+        except OSError as exc:  # out of descriptors or processes, launcher gone: this number waits, the daemon runs
+            self.proc = None
+            self.log.error("worker_start_failed", error=str(exc),
+                           hint="too many open files or processes? raise LimitNOFILE / LimitNPROC")
+            if self._count_crash("start_failed", str(exc)):
+                self._spawn(self._relaunch_later(offline=False, code=None))
+            return
         self.set_view(worker_pid=self.proc.pid)
         self.log.info("worker_started", pid=self.proc.pid, kind=self.spec.kind)
         proc = self.proc
@@ -235,27 +244,36 @@ class Session(WorkerOutput):
             return
         offline = code == p.ExitCode.TEMPFAIL
         if not offline:
-            now = time.monotonic()
-            self.crashes.append(now)
-            while self.crashes and now - self.crashes[0] > BREAKER_WINDOW:
-                self.crashes.popleft()
-            self.set_view(restarts=self.view.restarts + 1)
-            if len(self.crashes) >= BREAKER_CRASHES:
-                self.wanted = False
-                self.log.error("worker_circuit_open", crashes=len(self.crashes), window_s=BREAKER_WINDOW)
-                self.set_view(state=SessionState.FAILED, reason="too_many_failures",
-                              detail=f"exited {len(self.crashes)} times in {int(BREAKER_WINDOW / 60)} minutes "
-                                     f"(last exit code {code})")
-                return
             if self.reader_failure is not None:
-                self.set_view(state=SessionState.DISCONNECTED, reason="frame_reader_failed",
-                              detail=self.reader_failure)
+                counted = self._count_crash("frame_reader_failed", self.reader_failure)
             else:
-                self.set_view(state=SessionState.DISCONNECTED, reason="crashed", detail=f"exit code {code}")
+                counted = self._count_crash("crashed", f"exit code {code}")
+            if not counted:
+                return
         else:
             self.set_view(restarts=self.view.restarts + 1)
             if self.view.state is not SessionState.DISCONNECTED:
                 self.set_view(state=SessionState.DISCONNECTED, reason=self.last_state_reason or "network")
+        await self._relaunch_later(offline=offline, code=code)
+
+    def _count_crash(self, reason: str, detail: str) -> bool:
+        """Record a crash (or a failed start); False when it opens the breaker (FAILED, no restart)."""
+        now = time.monotonic()
+        self.crashes.append(now)
+        while self.crashes and now - self.crashes[0] > BREAKER_WINDOW:
+            self.crashes.popleft()
+        self.set_view(restarts=self.view.restarts + 1)
+        if len(self.crashes) >= BREAKER_CRASHES:
+            self.wanted = False
+            self.log.error("worker_circuit_open", crashes=len(self.crashes), window_s=BREAKER_WINDOW)
+            self.set_view(state=SessionState.FAILED, reason="too_many_failures",
+                          detail=f"failed {len(self.crashes)} times in {int(BREAKER_WINDOW / 60)} minutes "
+                                 f"(last: {detail})")
+            return False
+        self.set_view(state=SessionState.DISCONNECTED, reason=reason, detail=detail)
+        return True
+
+    async def _relaunch_later(self, *, offline: bool, code: int | None) -> None:
         delay = backoff(self.attempt, OFFLINE_BACKOFF_CAP if offline else BACKOFF_CAP)
         self.attempt += 1
         self.log.info("worker_restart_scheduled", delay_s=round(delay, 2), exit_code=code)

@@ -1,11 +1,14 @@
 """Serving the app so that connections cannot exhaust the daemon's file descriptors.
 
 - `GuardedSite` listens like aiohttp's TCPSite but caps the connections open at once:
-  one past the cap is answered `503` and closed at once, so it never lingers holding a
-  descriptor. The cap never exceeds the open-files limit less FD_RESERVE, which stays for
-  the store, the workers' pipes and outgoing deliveries: clients alone cannot exhaust the
-  process. (aiohttp closes a connection that sends no complete request, or sits idle
-  between requests, after the runner's `keepalive_timeout`.)
+  one past the cap is answered `503` and closed inside accept(), before the next is
+  accepted, so a flood holds one descriptor at a time beyond the cap. (asyncio accepts up
+  to `backlog` connections per loop tick before any of their protocols runs; refused
+  there, a burst of 120 once took every descriptor and a worker failed to start.) The cap
+  never exceeds the open-files limit less FD_RESERVE, which stays for the store, the
+  workers' pipes and outgoing deliveries: clients alone cannot exhaust the process.
+  (aiohttp closes a connection that sends no complete request, or sits idle between
+  requests, after the runner's `keepalive_timeout`.)
 - `body_timeout_middleware` reads a request body under a deadline: a client trickling
   its body is answered 408 and disconnected (JSON, form and TOML bodies; uploads, which
   their handlers stream in chunks past the 256 KiB limit, are left to those handlers).
@@ -16,8 +19,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import resource
+import socket
 import time
 import weakref
 from collections.abc import Callable
@@ -33,6 +38,7 @@ log = structlog.get_logger(__name__)
 REPORT_EVERY = 60.0  # seconds between two reports of the same resource problem
 FD_RESERVE = 128  # descriptors kept for everything but client connections
 MIN_CONNECTIONS = 16
+REFUSED_PER_TICK = 64  # refusals per accept round, so a flood cannot stall the event loop
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REFUSAL_BODY = b'{"error": {"code": "too_many_connections", "message": "too many open connections; retry"}}'
 _REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\n"
@@ -67,13 +73,52 @@ def connection_cap(configured: int) -> int:
     return cap
 
 
-class _Refused(asyncio.Protocol):
-    """A connection over the cap: one 503, then closed."""
+def _refuse(conn: socket.socket) -> None:
+    """Answer 503 and close now. What the client already sent is read first, so the close
+    sends FIN, not a reset that could beat the answer to the client."""
+    with contextlib.suppress(OSError):
+        conn.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            conn.recv(65536)
+        conn.send(_REFUSAL)
+    conn.close()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(_REFUSAL)
-        transport.close()
+
+class _GuardedListener(socket.socket):
+    """A listening socket whose accept() refuses connections past the cap itself."""
+
+    admit: Callable[[], bool]
+    refused: Callable[[], None]
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        for _ in range(REFUSED_PER_TICK):
+            conn, address = super().accept()  # BlockingIOError when none waits: asyncio stops there
+            if self.admit():
+                return conn, address
+            _refuse(conn)
+            self.refused()
+        raise BlockingIOError  # the rest wait in the kernel's queue until the next tick
+
+
+def _listeners(host: str, port: int, backlog: int) -> list[_GuardedListener]:
+    """Bound, listening sockets for `host` (an IP address, or localhost: each of its addresses)."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    listeners: list[_GuardedListener] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = _GuardedListener(family, kind, proto)
+            listeners.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as asyncio: one family each
+            sock.bind(address)
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except OSError:
+        for sock in listeners:
+            sock.close()
+        raise
+    return listeners
 
 
 class _Counted(asyncio.Protocol):
@@ -117,6 +162,8 @@ class GuardedSite(web.BaseSite):
         self.max_connections = connection_cap(max_connections)
         self._capped = _Throttled()
         self._live: weakref.WeakSet[_Counted] = weakref.WeakSet()
+        self._admitted = 0  # accepted, their protocol not made yet (asyncio makes it a tick later)
+        self._servers: list[asyncio.AbstractServer] = []
 
     @property
     def name(self) -> str:
@@ -127,23 +174,38 @@ class GuardedSite(web.BaseSite):
         """Client connections accepted and not yet closed."""
         return len(self._live)
 
+    def _admit(self) -> bool:
+        if len(self._live) + self._admitted >= self.max_connections:
+            return False
+        self._admitted += 1
+        return True
+
+    def _refused(self) -> None:
+        if self._capped.due():
+            log.warning("http_connections_capped", open=self.max_connections,
+                        refused_since_last_report=self._capped.held_back)
+            self._capped.held_back = 0
+
     def _protocol(self) -> asyncio.BaseProtocol:
         server = self._runner.server
         assert server is not None
-        if len(self._live) >= self.max_connections:
-            if self._capped.due():
-                log.warning("http_connections_capped", open=self.max_connections,
-                            refused_since_last_report=self._capped.held_back)
-                self._capped.held_back = 0
-            return _Refused()
+        self._admitted = max(0, self._admitted - 1)
         return _Counted(server(), self._live)
 
     async def start(self) -> None:
         """Bind and listen."""
         await super().start()
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, self._host, self._port, reuse_address=True,
-                                                backlog=self._backlog)
+        for sock in _listeners(self._host, self._port, self._backlog):
+            sock.admit, sock.refused = self._admit, self._refused
+            self._servers.append(await loop.create_server(self._protocol, sock=sock))
+        self._server = self._servers[0]
+
+    async def stop(self) -> None:
+        """Stop listening (every address)."""
+        for server in self._servers[1:]:
+            server.close()
+        await super().stop()
 
 
 _READ_WHOLE = frozenset({"application/json", "application/x-www-form-urlencoded", "application/toml"})

@@ -78,6 +78,7 @@ def test_idle_slow_and_surplus_connections_are_closed(tmp_path: Path) -> None:
             assert healthz_seconds(daemon) < 1.0
 
         # Past the cap: an immediate 503, never a hang; room again once the idle ones time out.
+        time.sleep(0.5)  # the server sees the sockets above closed (else one of the 60 is refused)
         with sockets(daemon.port, 60) as filling:
             time.sleep(0.3)
             with socket.create_connection(("127.0.0.1", daemon.port), timeout=5) as extra:
@@ -162,6 +163,77 @@ def test_accept_running_out_of_descriptors_is_reported_once_a_minute(tmp_path: P
     assert len(reports) == 1, reports  # four failed accept rounds, one report
     assert reports[0]["error"] == "EMFILE"
     assert "Too many open files" not in result.stderr
+
+
+GUARDED_SERVER = """
+import asyncio, json, os, resource, sys
+import structlog
+from aiohttp import web
+from bridge.http.server import GuardedSite, limit_accept_errors
+
+events = []
+structlog.configure(processors=[lambda _l, _m, event: events.append(event) or ""])
+
+async def main():
+    loop = asyncio.get_running_loop()
+    limit_accept_errors(loop)
+    app = web.Application()
+    app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
+    runner = web.AppRunner(app, keepalive_timeout=60)
+    await runner.setup()
+    site = GuardedSite(runner, "127.0.0.1", 0, max_connections=4)
+    await site.start()
+    # 24 descriptors beside those in use: room for the 4 connections and a few files, far
+    # from enough should a flood be accepted first and refused later.
+    used = len(os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (used + 24, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    print(site._server.sockets[0].getsockname()[1], flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)
+    probe = open(os.devnull)  # the process can still open a file
+    probe.close()
+    print(json.dumps([e for e in events if e.get("event", "").startswith("http_")], default=str), flush=True)
+    await runner.cleanup()
+
+asyncio.run(main())
+"""
+
+
+def test_a_flood_past_the_cap_never_takes_the_descriptors_the_process_needs() -> None:
+    """asyncio accepts a burst of connections per loop tick before any of their protocols
+    runs; refused only then, 150 clients took every descriptor of a daemon and a worker
+    failed to start. Refused inside accept(), each is closed before the next is taken."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    server = subprocess.Popen([sys.executable, "-c", GUARDED_SERVER], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdin is not None
+        port = int(server.stdout.readline())
+        with sockets(port, 150) as flood:
+            refused = 0
+            for sock in flood[4:]:
+                sock.settimeout(5)
+                with suppress(OSError):
+                    refused += sock.recv(64).startswith(b"HTTP/1.1 503")
+            assert refused == 146
+            for sock in flood[:4]:  # the 4 admitted ones are open, and answer
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                sock.settimeout(5)
+                assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(0.3)  # their close reaches the server: room for new clients again
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert client.recv(4096).startswith(b"HTTP/1.1 200")
+        out, err = server.communicate("done\n", timeout=30)
+    finally:
+        server.kill()
+    assert server.returncode == 0, err
+    events = json.loads(out.strip().splitlines()[-1])
+    assert [e["event"] for e in events] == ["http_connections_capped"], events  # never http_accept_failed
+    assert "Too many open files" not in err
 
 
 def test_a_stalled_or_trickled_upload_is_answered_408_and_closed(tmp_path: Path) -> None:

@@ -1,0 +1,66 @@
+"""A worker that cannot be started is a failed start of that number, never the daemon's end.
+
+Starting a worker needs three pipes and a process. Out of descriptors (a flood of clients
+once took them all), `create_subprocess_exec` raised EMFILE out of the supervisor and the
+daemon exited 1 during start-up. Now the number shows start_failed and is retried with the
+crash backoff, and the breaker stops a start that can never succeed.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.config import NumberConfig
+from bridge.daemon import supervisor
+from bridge.daemon.sessions import SessionState, SessionView
+from bridge.daemon.supervisor import Session, WorkerSpec
+
+ADMIN = "6281100000001"
+
+
+async def _sink(number: str, raw: Any) -> None:
+    raise AssertionError("no message is expected")
+
+
+def _session(spec: WorkerSpec) -> Session:
+    return Session(NumberConfig(phone=ADMIN, label="CS"), spec, _sink, lambda s: None)
+
+
+async def test_out_of_descriptors_at_start_is_retried_and_the_number_comes_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervisor, "BACKOFF_BASE", 0.5)
+    session = _session(WorkerSpec(kind="sim", sessions_dir=tmp_path / "sessions"))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 1, hard))
+    try:
+        await session.start()  # three pipes do not fit: EMFILE, and start() returns
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        assert session.view.state is SessionState.DISCONNECTED
+        assert session.view.reason == "start_failed"
+        assert "Too many open files" in (session.view.detail or "")
+        assert session.proc is None
+        view = await session.wait_for(lambda v: v.state is SessionState.SCAN_QR, 30)  # the retry starts it
+        assert view.restarts == 1 and view.worker_pid is not None
+    finally:
+        await session.stop()
+
+
+async def test_a_start_that_never_succeeds_opens_the_breaker(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervisor, "BACKOFF_BASE", 0.01)
+    missing = tmp_path / "no-such-worker"
+    session = _session(WorkerSpec(kind="sim", sessions_dir=tmp_path / "sessions", launcher=(str(missing),)))
+    await session.start()
+    stopped: SessionView = await session.wait_for(lambda v: v.state is SessionState.FAILED, 30)
+    assert stopped.reason == "too_many_failures"
+    assert stopped.restarts == supervisor.BREAKER_CRASHES
+    assert "No such file" in (stopped.detail or "") and str(missing) in (stopped.detail or "")
+    assert [t.reason for t in stopped.transitions].count("start_failed") == supervisor.BREAKER_CRASHES - 1
+    assert not session.wanted and session.proc is None
