@@ -1,10 +1,12 @@
 """The supervisor: one worker process per admin number, restarted when it dies.
 
 Policy (neonize-notes §7.2, peers.md):
-- a crash (Go abort 134, any unexpected exit) restarts with capped, jittered backoff, and so
-  does a worker that cannot be started (out of descriptors or processes: reason
-  start_failed, the daemon runs on); a number that crashes `BREAKER_CRASHES` times within
-  `BREAKER_WINDOW` goes FAILED (too_many_failures) instead of looping forever;
+- a crash (Go abort 134, any unexpected exit) restarts with capped, jittered backoff; a
+  number that crashes `BREAKER_CRASHES` times within `BREAKER_WINDOW` goes FAILED
+  (too_many_failures) instead of looping forever;
+- a worker that cannot be started is reason start_failed, and the daemon runs on: out of
+  descriptors, processes or memory it is retried like a connection failure, forever; any
+  other failure to run it (the program missing) counts as a crash;
 - a connection failure (exit 75) restarts with backoff in a fresh process, forever: a
   server that is offline for a night must come back by itself in the morning;
 - a QR round that nobody scans ends after `qr_round_seconds` (~165 s): the worker is
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import random
 import sys
@@ -63,6 +66,8 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
 OFFLINE_BACKOFF_CAP = 300.0
 STOP_GRACE = 5.0
+# A worker start failing with these waits for resources to come back (retried forever).
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM})
 COMMAND_TIMEOUT = 30.0
 NO_RESTART = {
     p.ExitCode.BAD_ARGS: ("FAILED", "crashed"),
@@ -173,11 +178,19 @@ class Session(WorkerOutput):
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                 env=env, start_new_session=True,
             )
-        except OSError as exc:  # out of descriptors or processes, launcher gone: this number waits, the daemon runs
+        except OSError as exc:  # this number waits; the daemon and the other numbers run on
             self.proc = None
-            self.log.error("worker_start_failed", error=str(exc),
-                           hint="too many open files or processes? raise LimitNOFILE / LimitNPROC")
-            if self._count_crash("start_failed", str(exc)):
+            transient = exc.errno in _OUT_OF_RESOURCES
+            self.log.error("worker_start_failed", error=str(exc), retry_forever=transient,
+                           hint="too many open files or processes? raise LimitNOFILE / LimitNPROC" if transient
+                           else "is wabridge installed completely? (the worker program could not be run)")
+            if transient:
+                # Descriptors or processes run out for a while (a flood of clients, a busy host):
+                # retried until they are back, like a network outage; no breaker.
+                self.set_view(restarts=self.view.restarts + 1, state=SessionState.DISCONNECTED,
+                              reason="start_failed", detail=str(exc))
+                self._spawn(self._relaunch_later(offline=True, code=None))
+            elif self._count_crash("start_failed", str(exc)):
                 self._spawn(self._relaunch_later(offline=False, code=None))
             return
         self.set_view(worker_pid=self.proc.pid)
