@@ -79,14 +79,23 @@ class Replicator:
         while not self.stopping:
             # Its log goes where the daemon's goes (the journal), not through a pipe: a pipe
             # whose reader died with a kill -9 would end Litestream by SIGPIPE before its final sync.
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bridge.backup.guardian", str(os.getpid()),
-                *replicate_command(binary, self.db_path, self.settings), stdin=subprocess.DEVNULL, env=self.env)
+            delay = RESTART_DELAYS[min(attempt, len(RESTART_DELAYS) - 1)]
+            try:
+                self.proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bridge.backup.guardian", str(os.getpid()),
+                    *replicate_command(binary, self.db_path, self.settings), stdin=subprocess.DEVNULL,
+                    env=self.env)
+            except OSError as exc:  # out of descriptors or processes: replication must not end for good
+                self.proc = None
+                attempt += 1
+                log.error("litestream_start_failed", error=str(exc), retry_in_s=delay,
+                          hint="too many open files or processes? raise LimitNOFILE / LimitNPROC")
+                await asyncio.sleep(delay)
+                continue
             log.info("litestream_started", pid=self.proc.pid, replica=_shown(self.settings.replica))
             code = await self.proc.wait()
             if self.stopping:
                 break
-            delay = RESTART_DELAYS[min(attempt, len(RESTART_DELAYS) - 1)]
             attempt += 1
             self.restarts += 1
             log.warning("litestream_exited", code=code, restart_in_s=delay)
