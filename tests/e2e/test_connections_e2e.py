@@ -120,10 +120,13 @@ def test_a_low_open_files_limit_caps_connections_and_the_daemon_stays_up(tmp_pat
         assert daemon.stop() == 0
 
 
-ACCEPT_FLOOD = """
-import asyncio, json, resource, socket, sys, time
+# How both child scripts below start: structlog's events kept in `events`, then main()
+# with accept errors reported as the daemon reports them.
+CHILD_START = """
+import asyncio, json, os, resource, socket, sys, time
 import structlog
-from bridge.http.server import limit_accept_errors
+from aiohttp import web
+from bridge.http.server import GuardedSite, limit_accept_errors
 
 events = []
 structlog.configure(processors=[lambda _l, _m, event: events.append(event) or ""])
@@ -131,9 +134,11 @@ structlog.configure(processors=[lambda _l, _m, event: events.append(event) or ""
 async def main():
     loop = asyncio.get_running_loop()
     limit_accept_errors(loop)
+"""
+
+ACCEPT_FLOOD = CHILD_START + """\
     server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    import os
     used = len(os.listdir("/proc/self/fd"))
     resource.setrlimit(resource.RLIMIT_NOFILE, (used + 20, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     clients = []
@@ -165,18 +170,7 @@ def test_accept_running_out_of_descriptors_is_reported_once_a_minute(tmp_path: P
     assert "Too many open files" not in result.stderr
 
 
-GUARDED_SERVER = """
-import asyncio, json, os, resource, sys
-import structlog
-from aiohttp import web
-from bridge.http.server import GuardedSite, limit_accept_errors
-
-events = []
-structlog.configure(processors=[lambda _l, _m, event: events.append(event) or ""])
-
-async def main():
-    loop = asyncio.get_running_loop()
-    limit_accept_errors(loop)
+GUARDED_SERVER = CHILD_START + """\
     app = web.Application()
     app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
     runner = web.AppRunner(app, keepalive_timeout=60)
