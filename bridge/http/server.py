@@ -101,24 +101,46 @@ class _GuardedListener(socket.socket):
 
 
 def _listeners(host: str, port: int, backlog: int) -> list[_GuardedListener]:
-    """Bound, listening sockets for `host` (an IP address, or localhost: each of its addresses)."""
+    """Bound, listening sockets for `host` (an IP address, or localhost: each of its addresses).
+
+    As asyncio does: an address of a family the host has not enabled (no socket of that family,
+    or EADDRNOTAVAIL: ::1 with IPv6 off) is skipped while another is left; any other failure
+    names the address, e.g. a port already in use.
+    """
     found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     listeners: list[_GuardedListener] = []
     try:
         for family, kind, proto, _, address in dict.fromkeys(found):
-            sock = _GuardedListener(family, kind, proto)
-            listeners.append(sock)
+            try:
+                sock = _GuardedListener(family, kind, proto)
+            except OSError:  # a family this kernel lacks (IPv6 compiled out): as asyncio, skip it
+                continue
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as asyncio: one family each
-            sock.bind(address)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                sock.close()
+                if exc.errno == errno.EADDRNOTAVAIL and len(found) > 1:
+                    continue
+                raise OSError(exc.errno, f"cannot listen on {_shown_address(address)}: "
+                                         f"{(exc.strerror or str(exc)).lower()}") from None
+            listeners.append(sock)
             sock.listen(backlog)
             sock.setblocking(False)
+        if not listeners:
+            raise OSError(errno.EADDRNOTAVAIL, f"cannot listen on {host}:{port}: no address of it is available here")
     except OSError:
         for sock in listeners:
             sock.close()
         raise
     return listeners
+
+
+def _shown_address(address: tuple[Any, ...]) -> str:
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class _Counted(asyncio.Protocol):
