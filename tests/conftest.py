@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import resource
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,3 +97,22 @@ def clock() -> Clock:
 def _restore_stdio() -> Iterator[None]:
     yield
     sys.stdout.flush()
+
+
+@contextmanager
+def no_descriptor_left() -> Iterator[None]:
+    """While inside, this process cannot open one more descriptor (EMFILE), as when a flood of
+    clients took them all; those already open work on.
+
+    The soft limit becomes the lowest free descriptor number: the kernel always hands out
+    the lowest, so every open, pipe or socket is refused. (A limit counted from the open
+    descriptors would leave the holes of a long test session usable.)
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowest_free = os.open(os.devnull, os.O_RDONLY)
+    os.close(lowest_free)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

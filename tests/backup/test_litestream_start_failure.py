@@ -4,8 +4,6 @@ replication must not end for good while the daemon runs on without a word."""
 from __future__ import annotations
 
 import asyncio
-import os
-import resource
 import time
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from bridge.backup import litestream
 from bridge.backup.litestream import Replicator, litestream_binary
 from bridge.backup.settings import BackupConfig
 from store.db import open_db
+from tests.conftest import no_descriptor_left
 
 
 async def _until(condition: object, seconds: float) -> None:
@@ -33,15 +32,10 @@ async def test_a_failed_start_is_logged_and_retried_until_replication_runs(
     open_db(db_path).conn.close()
     replica = tmp_path / "replica"
     replicator = Replicator(db_path, BackupConfig(replica=f"file://{replica}"))
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with capture_logs() as logs:
-        in_use = len(os.listdir("/proc/self/fd")) - 1  # less the one listdir held
-        resource.setrlimit(resource.RLIMIT_NOFILE, (in_use, hard))  # not one descriptor left
-        try:
+        with no_descriptor_left():
             await replicator.start()
             await _until(lambda: any(e["event"] == "litestream_start_failed" for e in logs), 10)
-        finally:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         try:
             failed = next(e for e in logs if e["event"] == "litestream_start_failed")
             assert "Too many open files" in failed["error"] and failed["log_level"] == "error"

@@ -9,8 +9,6 @@ breaker like repeated crashes.
 
 from __future__ import annotations
 
-import os
-import resource
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from bridge.config import NumberConfig
 from bridge.daemon import supervisor
 from bridge.daemon.sessions import SessionState, SessionView
 from bridge.daemon.supervisor import Session, WorkerSpec
+from tests.conftest import no_descriptor_left
 
 ADMIN = "6281100000001"
 
@@ -38,13 +37,9 @@ async def test_out_of_descriptors_at_start_is_retried_until_they_are_back(
     # breaker allows crashes, and the number still comes up once they are back.
     monkeypatch.setattr(supervisor, "BACKOFF_BASE", 0.005)
     session = _session(WorkerSpec(kind="sim", sessions_dir=tmp_path / "sessions"))
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 1, hard))
-    try:
-        await session.start()  # three pipes do not fit: EMFILE, and start() returns
+    with no_descriptor_left():
+        await session.start()  # its pipes cannot be made: EMFILE, and start() returns
         failing = await session.wait_for(lambda v: v.restarts > supervisor.BREAKER_CRASHES, 20)
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     try:
         assert failing.state is SessionState.DISCONNECTED and failing.reason == "start_failed"
         assert "Too many open files" in (failing.detail or "")
