@@ -19,7 +19,7 @@ from store.identities import resolve_identities
 from store.lead_events import HISTORY_INSERT, rule_origin
 from store.leads import get_lead, lead_diff, upsert_lead
 from store.outbox import OutboxPolicy, enqueue
-from store.process_stats import ProcessStats, describe_failure, stored_message
+from store.process_stats import ProcessStats, describe_failure, from_the_machine, stored_message
 from store.runs import RUNS, run_rows
 from store.subscriptions import Event, Subscription, checkin_of, message_events, queue_events
 from store.visitors import VisitorUpgrades
@@ -53,6 +53,10 @@ def careful_batch(processor: Processing, rows: list[tuple[int, str]], now: datet
             try:
                 outcome = _one(processor, inbox_id, payload, now, stamp, leads)
             except Exception as exc:  # guarantee 4: recorded, the rest go on
+                if from_the_machine(exc) or not conn.in_transaction:
+                    # A full disk, an I/O error, no descriptor left (SQLite may have rolled the
+                    # whole transaction back): nothing is marked, the batch waits for another run.
+                    raise
                 conn.execute("ROLLBACK TO SAVEPOINT message")
                 conn.execute("RELEASE SAVEPOINT message")
                 reason = describe_failure(exc)

@@ -4,6 +4,7 @@ batch path (store.processor) and its careful, message-by-message path (store.car
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 
 import orjson
@@ -46,3 +47,21 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"malformed message: not JSON ({exc.msg})"
     return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+# SQLite failures that come from the machine, not from a message or a rule: the disk is full
+# or failing, a file cannot be opened (out of descriptors), memory is short, the database is
+# read-only or locked. Extended codes (SQLITE_IOERR_WRITE, …) belong to their base.
+_MACHINE_FAILURES = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_NOMEM", "SQLITE_READONLY",
+                     "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_PROTOCOL", "SQLITE_NOLFS")
+
+
+def from_the_machine(exc: BaseException) -> bool:
+    """Whether a failure is the machine's (disk, memory, descriptors, locks), so the message
+    must wait and be processed again, never be marked `error` for it."""
+    if isinstance(exc, OSError | MemoryError):
+        return True
+    if isinstance(exc, sqlite3.Error):
+        name = getattr(exc, "sqlite_errorname", None) or ""
+        return any(name == code or name.startswith(code + "_") for code in _MACHINE_FAILURES)
+    return False

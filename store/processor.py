@@ -32,7 +32,7 @@ from store.inbox import Ingested, ingest_many, parsed_by_id
 from store.lead_events import LEAD_CHANGES, ChangeApplier, ChangeResult, rule_origin
 from store.leads import LEAD_INSERT, lead_diff, lead_to_row, lead_updates, leads_by_phone
 from store.outbox import OutboxPolicy, OutboxWriter
-from store.process_stats import ProcessStats, add_stats, describe_failure, stored_message
+from store.process_stats import ProcessStats, add_stats, describe_failure, from_the_machine, stored_message
 from store.runs import RUNS, run_rows
 from store.subscriptions import Event, Subscription, checkin_of, message_events, queue_events
 from store.visitors import VisitorUpgrades
@@ -205,6 +205,8 @@ class Processor:
                     with self.db.atomic():
                         result = applier.apply(event_id, payload, now)
                 except Exception as exc:  # guarantee 4: recorded, the inbox goes on
+                    if from_the_machine(exc) or not self.db.conn.in_transaction:
+                        raise  # not the change's fault: it waits for another run (store.careful)
                     reason = describe_failure(exc)
                     self.db.conn.execute("UPDATE inbox SET state = 'error', error = ?, processed_at = ? WHERE id = ?",
                                          (reason, now.isoformat(), event_id))

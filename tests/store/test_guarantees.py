@@ -191,3 +191,55 @@ def test_migrations_upgrade_an_existing_database_in_place(tmp_path: Path, clock:
     applied = schema_version(again)
     assert applied[0] == "m001_initial" and not MIGRATIONS.pending(again)  # later ones appended
     assert count_by_state(again) == {"pending": 1}
+
+
+def test_a_full_disk_marks_nothing_names_the_cause_and_the_messages_wait(tmp_path: Path, clock: Clock) -> None:
+    """The disk fills up mid-batch: no message is marked `error` for it, the failure says what
+    happened (SQLite may roll the transaction back itself, which used to surface as "no such
+    savepoint"), and once there is room every message is processed, once."""
+    import sqlite3
+
+    db = open_db(tmp_path / "w.db")
+    ruleset = seed_rules(db, clock)
+    customers = [message(id=f"F{i}", text=f"halo kak, harga berapa? {'x' * 3000}",
+                         chat=f"62812{i:08d}@s.whatsapp.net", sender=f"62812{i:08d}@s.whatsapp.net")
+                 for i in range(300)]
+    ingest_many(db, [parse_message(m) for m in customers], clock())
+    pages = db.conn.execute("PRAGMA page_count").fetchone()[0]
+    db.conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full: the file cannot grow
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full") as failed:
+        processor(db, ruleset, clock).run()
+    assert failed.value.sqlite_errorname == "SQLITE_FULL"
+    assert count_by_state(db) == {"pending": 300}
+    db.conn.execute("PRAGMA max_page_count = 4294967294")  # room again
+    stats = processor(db, ruleset, clock).run()
+    assert (stats.processed, stats.errors) == (300, [])
+    assert count_by_state(db) == {"done": 300}
+    assert db.conn.execute("SELECT COUNT(*), SUM(chat_count) FROM leads").fetchone() == (300, 300)
+
+
+def test_failures_of_the_machine_are_told_from_failures_of_a_message(tmp_path: Path) -> None:
+    import errno
+    import sqlite3
+
+    from store.process_stats import from_the_machine
+
+    db = open_db(tmp_path / "w.db")
+    db.conn.execute("CREATE TABLE small (x UNIQUE)")
+    db.conn.execute("INSERT INTO small VALUES (1)")
+    failures: dict[str, BaseException] = {}
+    for label, statement in (("duplicate", "INSERT INTO small VALUES (1)"), ("no table", "SELECT * FROM nowhere"),
+                             ("syntax", "SELEC 1")):
+        try:
+            db.conn.execute(statement)
+        except sqlite3.Error as exc:
+            failures[label] = exc
+    try:
+        sqlite3.connect(f"file:{tmp_path / 'no-such-dir' / 'x.db'}?mode=rw", uri=True).execute("SELECT 1")
+    except sqlite3.Error as exc:
+        failures["cannot open"] = exc
+    assert {label: from_the_machine(exc) for label, exc in failures.items()} == {
+        "duplicate": False, "no table": False, "syntax": False, "cannot open": True}
+    assert from_the_machine(OSError(errno.EMFILE, "Too many open files"))
+    assert from_the_machine(MemoryError())
+    assert not from_the_machine(ValueError("a rule's own failure"))
