@@ -48,10 +48,13 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         return refused
     daemon = Daemon(ctx.config, simulate=args.simulate, listen=listen, qr_round_seconds=qr_round)
     host, port = daemon.listen
-    for phone in daemon.numbers:
-        err(f"pairing page for {phone}: http://{host}:{port}/pair/{phone}")
+
+    def show_pairing_pages() -> None:
+        for phone in daemon.numbers:
+            err(f"pairing page for {phone}: http://{host}:{port}/pair/{phone}")
+
     try:
-        asyncio.run(daemon.run_until_signalled())
+        asyncio.run(daemon.run_until_signalled(show_pairing_pages))
     finally:
         refused.release()
     return EXIT_OK

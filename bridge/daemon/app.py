@@ -255,8 +255,9 @@ class Daemon(NumberControl, StoreQueries, SimControl):
             self.db.conn.close()
             self.db = None
 
-    async def run_until_signalled(self) -> None:
-        """Start, then run until SIGTERM/SIGINT; SIGHUP reloads rules."""
+    async def run_until_signalled(self, on_started: Callable[[], None] | None = None) -> None:
+        """Start, then run until SIGTERM/SIGINT; SIGHUP reloads rules. `on_started` runs once
+        the daemon listens (the CLI prints the pairing pages then, not before a failed start)."""
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, done.set)
@@ -264,6 +265,8 @@ class Daemon(NumberControl, StoreQueries, SimControl):
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload_rules()))
         try:
             await self.start()
+            if on_started is not None:
+                on_started()
             await done.wait()
         finally:
             await asyncio.wait_for(self.stop(), STOP_TIMEOUT + 10)

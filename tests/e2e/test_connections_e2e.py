@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.daemon import RunningDaemon, free_port
+from tests.e2e.daemon import NUMBERS, RunningDaemon, free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -274,6 +274,23 @@ def test_a_port_already_in_use_stops_the_daemon_naming_the_address(tmp_path: Pat
     assert last.startswith("error: ") and last.endswith(
         f"cannot listen on 127.0.0.1:{daemon.port}: address already in use"), last
     assert "Traceback" not in result.stderr
+    assert "pairing page for" not in result.stderr  # no link to a page that is not served
+
+
+def test_the_pairing_pages_are_shown_once_they_are_served(tmp_path: Path) -> None:
+    daemon = RunningDaemon(tmp_path).start()
+    try:
+        expected = [f"pairing page for {n}: http://127.0.0.1:{daemon.port}/pair/{n}" for n in NUMBERS]
+        deadline = time.monotonic() + 10  # printed when start-up is done, maybe just after /healthz answers
+        while (shown := [line for line in daemon.logs().splitlines() if line.startswith("pairing page for ")]) \
+                != expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shown == expected
+        for line in shown:
+            path = line.split(str(daemon.port), 1)[1]
+            assert daemon.request("GET", path)[0] == 200
+    finally:
+        assert daemon.stop() == 0
 
 
 async def test_an_address_not_available_here_is_skipped_when_another_is_left(
