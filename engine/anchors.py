@@ -16,6 +16,7 @@ import re2  # type: ignore[import-untyped]
 
 from engine.conditions import AnyOf, Condition, Leaf, Not
 from engine.context import EvalContext
+from engine.memo import TextMemo
 from engine.text import keyword_list, normalise
 
 Feature = tuple[Any, ...]
@@ -91,6 +92,7 @@ class FeatureIndex:
                        for name in FLAG_FIELDS
                        if ("flag", name, True) in masks or ("flag", name, False) in masks]
         self._set: Any = None
+        self._text_masks: TextMemo[str, int] = TextMemo()
         if self.keywords:
             options = re2.Options()
             options.case_sensitive = True  # both sides are already casefolded
@@ -120,6 +122,16 @@ class FeatureIndex:
             value = ctx.first_contact if name == "first_contact" else getattr(message, name)
             mask |= if_true if value else if_false
         text = message.text
+        if self._set is not None or self._regex_masks:
+            text_mask = self._text_masks.values.get(text)
+            if text_mask is None:
+                text_mask = self._text_masks.keep(text, text, self._text_mask(ctx, text))
+            mask |= text_mask
+        return mask
+
+    def _text_mask(self, ctx: EvalContext, text: str) -> int:
+        """The mask of the keywords and regexes found in a text (a pure function of it)."""
+        mask = 0
         if self._set is not None and text:
             hits = self._set.Match(ctx.normalised(TEXT_FIELD, text))
             if hits:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
+from engine.memo import TextMemo
 from engine.model import Lead, LeadDraft, Message
 from engine.text import normalise
 
 if TYPE_CHECKING:
     from engine.regexes import RegexBank
+
+# Normalised texts across events (engine.memo): a pure function, so shared by every rule set.
+_NORMALISED: TextMemo[str, str] = TextMemo()
 
 
 class EvalCache:
@@ -76,7 +80,10 @@ class EvalContext:
         cache = self.cache.normalised
         cached = cache.get(raw)
         if cached is None:
-            cached = cache[raw] = normalise(raw)
+            cached = _NORMALISED.values.get(raw)
+            if cached is None:
+                cached = _NORMALISED.keep(raw, raw, normalise(raw))
+            cache[raw] = cached
         return cached
 
     def regex_hits(self, field: str, raw: str) -> frozenset[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re2  # type: ignore[import-untyped]
 
+from engine.memo import TextMemo
 from engine.text import re2_options
 
 
@@ -15,6 +16,7 @@ class RegexBank:
         self._index: dict[tuple[str, str], int] = {}
         self._sets: dict[str, re2.Set] = {}
         self._frozen = False
+        self._hits: TextMemo[tuple[str, str], frozenset[int]] = TextMemo()
 
     def add(self, field: str, pattern: str) -> int:
         """Register a pattern for a field and return its index (shared if seen before)."""
@@ -44,8 +46,12 @@ class RegexBank:
 
     def match(self, field: str, text: str) -> frozenset[int]:
         """Return the indices of the field's patterns that match somewhere in `text`."""
+        key = (field, text)
+        known = self._hits.values.get(key)
+        if known is not None:
+            return known
         regex_set = self._sets.get(field)
         if regex_set is None:
             return frozenset()
         hits = regex_set.Match(text)
-        return frozenset(hits) if hits else frozenset()
+        return self._hits.keep(key, text, frozenset(hits) if hits else frozenset())

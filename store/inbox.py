@@ -58,10 +58,20 @@ def insert_sent(db: Database, message: Message, received_at: datetime) -> bool:
 
 def ingest_many(db: Database, messages: Sequence[Message], received_at: datetime) -> list[Ingested]:
     """Commit a batch of messages in one transaction (group commit); duplicates are skipped."""
+    return ingest_rows(db, messages, rows_to_ingest(messages, received_at))
+
+
+def rows_to_ingest(messages: Sequence[Message], received_at: datetime) -> list[tuple[str, ...]]:
+    """The inbox rows of these messages, built without the database (`ingest_rows` inserts them)."""
     stamp = received_at.isoformat()
+    return [_row(m, stamp) for m in messages]
+
+
+def ingest_rows(db: Database, messages: Sequence[Message], rows: list[tuple[str, ...]]) -> list[Ingested]:
+    """`ingest_many` with the messages' rows (`rows_to_ingest`) already built."""
     with db.atomic():
         before = db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM inbox").fetchone()[0]
-        db.conn.executemany(_INSERT, [_row(m, stamp) for m in messages])
+        db.conn.executemany(_INSERT, rows)
         # Rows of this transaction are the ones above `before` (rowids grow): map them back.
         new = {(session, chat, mid): inbox_id for inbox_id, session, chat, mid in db.conn.execute(
             "SELECT id, session, chat, message_id FROM inbox WHERE id > ?", (before,))}

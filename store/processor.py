@@ -28,7 +28,7 @@ from engine.ruleset import RuleSet
 from store.careful import careful_batch
 from store.checkins import resolve_check_ins
 from store.identities import may_name_alias, resolve_identities
-from store.inbox import Ingested, ingest_many, parsed_by_id
+from store.inbox import Ingested, ingest_many, ingest_rows, parsed_by_id, rows_to_ingest
 from store.lead_events import LEAD_CHANGES, ChangeApplier, ChangeResult, rule_origin
 from store.leads import LEAD_INSERT, lead_diff, lead_to_row, lead_updates, leads_by_phone
 from store.outbox import OutboxPolicy, OutboxWriter
@@ -222,23 +222,28 @@ class Processor:
                 stats.queued += result.queued
             stats.changes[result.event_id] = result
 
-    def ingest_and_run(self, messages: Sequence[Message], received_at: datetime) -> tuple[list[Ingested], ProcessStats]:
+    def ingest_and_run(self, messages: Sequence[Message], received_at: datetime, *,
+                       commit_behind: bool = False) -> tuple[list[Ingested], ProcessStats]:
         """Group commit for a replayed file: a chunk's inbox rows and all their effects in ONE
         transaction (one fsync), then nothing of the chunk exists until it has all committed.
 
         Only for sources that can be read again (a JSONL file): a crash loses the chunk's
         inbox rows with its effects and the rerun ingests them again. Live messages are acked
         to WhatsApp only after their inbox commit, so the daemon keeps the two commits.
+        `commit_behind`: this returns before the COMMIT is through (store.write_behind); the
+        next call, or `write_behind.committed()`, waits for it and raises what it raised.
         """
         carried = self._carried
         if len(carried) > MAX_CARRIED_LEADS:
             carried.clear()  # bounded memory: read again from the database when needed
+        rows = rows_to_ingest(messages, received_at)  # needs no connection: overlaps a commit behind
         try:
-            with self.db.atomic():
-                results = ingest_many(self.db, messages, received_at)
+            self.write_behind.committed()
+            with self.write_behind.transaction() if commit_behind else self.db.atomic():
+                results = ingest_rows(self.db, messages, rows)
                 stats = self.run(parsed=parsed_by_id(messages, results), leads=carried)
         except BaseException:
-            carried.clear()  # the chunk rolled back: these leads never landed
+            carried.clear()  # the chunk (or the one committing behind) rolled back: not landed
             raise
         return results, stats
 

@@ -26,13 +26,17 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import orjson
+
+HANDOVER_TIMEOUT_S = 0.05  # at most this long for the thread to take a batch (it is idle then)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +148,7 @@ class WriteBehind:
         self.conn = conn
         self._executor: ThreadPoolExecutor | None = None
         self._usable: bool | None = None  # decided on first use
+        self._commit: Future[None] | None = None  # a transaction committing on the thread
 
     def start(self, deferred: Deferred) -> None:
         """Hand the batch to the thread; the caller must not use the connection until settled,
@@ -156,7 +161,12 @@ class WriteBehind:
         # JSON is built here, holding the GIL anyway; the thread then only steps SQLite.
         columns = [rows_json(rows) for _, rows in deferred.writes]
         assert self._executor is not None
-        deferred.future = self._executor.submit(self._write, combined.insert, columns)
+        # Wait until the thread has the batch: it needs the GIL to take it, and this thread,
+        # running the engine, gave it up only every few milliseconds (the switch interval). A
+        # heavy replay's batches started up to 60 ms late and the next settle waited for them.
+        began = threading.Event()
+        deferred.future = self._executor.submit(self._write, combined.insert, columns, began)
+        began.wait(HANDOVER_TIMEOUT_S)
 
     def settle(self, deferred: Deferred) -> None:
         """Wait until the batch is written, then release its savepoint; raise what failed
@@ -169,7 +179,44 @@ class WriteBehind:
             deferred.future.result()
         self.conn.execute(f"RELEASE {deferred.savepoint}")
 
-    def _write(self, insert: str, columns: Sequence[str]) -> None:
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN; on success COMMIT on the thread, returning at once (a replay reads its next
+        chunk meanwhile): the connection is not to be used until `committed()`. Without a
+        thread, COMMIT here. On failure, roll back and raise."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.rollback()
+            raise
+        if not self.usable():
+            self.conn.execute("COMMIT")
+            return
+        assert self._executor is not None
+        began = threading.Event()
+        self._commit = self._executor.submit(self._commit_now, began)
+        began.wait(HANDOVER_TIMEOUT_S)  # as in start(): the thread must not wait for the GIL
+
+    def committed(self) -> None:
+        """Wait for a transaction's commit behind, if any; if it failed, roll back and raise."""
+        commit, self._commit = self._commit, None
+        if commit is None:
+            return
+        try:
+            commit.result()
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.rollback()
+            raise
+
+    def _commit_now(self, began: threading.Event) -> None:
+        began.set()
+        self.conn.execute("COMMIT")
+
+    def _write(self, insert: str, columns: Sequence[str], began: threading.Event) -> None:
+        began.set()
         self.conn.execute(insert, columns)
 
     def usable(self) -> bool:

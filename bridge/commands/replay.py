@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import orjson
@@ -38,6 +41,7 @@ class ReplaySummary:
     """What a replay did (printed at the end; `--json` for scripts)."""
 
     lines: int = 0
+    chars_read: int = 0  # of the file, for the progress bar (characters: bytes for ASCII)
     messages: int = 0
     duplicates: int = 0
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
@@ -62,6 +66,7 @@ def read_lines(path: Path, summary: ReplaySummary) -> Iterator[Message]:
     """Yield parsed messages; a bad line is recorded with its number and skipped."""
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
+            summary.chars_read += len(line)
             if not line.strip():
                 continue
             summary.lines += 1
@@ -92,14 +97,22 @@ def replay_messages(processor: Processor, messages: Iterable[Message],
     """The replay's loop: CHUNK messages at a time, each chunk's inbox rows and all their
     effects in ONE transaction (the file is the source, so a crash loses the chunk whole and
     the rerun ingests it again). `chunk_done` hears each committed chunk."""
-    chunk: list[Message] = []
-    for message in messages:
-        chunk.append(message)
-        if len(chunk) >= CHUNK:
-            chunk_done(*processor.ingest_and_run(chunk, utc_now()))
-            chunk = []
-    if chunk:
-        chunk_done(*processor.ingest_and_run(chunk, utc_now()))
+    # Each chunk commits on the write-behind thread while the next one is read and parsed here;
+    # `chunk_done` hears a chunk once its commit is through (the next chunk waits for it first).
+    source = iter(messages)
+    landed: tuple[list[Ingested], ProcessStats] | None = None
+    try:
+        while chunk := list(islice(source, CHUNK)):
+            ingested = processor.ingest_and_run(chunk, utc_now(), commit_behind=True)
+            if landed is not None:
+                chunk_done(*landed)
+            landed = ingested
+        processor.write_behind.committed()
+    finally:
+        with contextlib.suppress(BaseException):  # what went wrong first is what is raised
+            processor.write_behind.committed()
+    if landed is not None:
+        chunk_done(*landed)
 
 
 @contextmanager
@@ -147,12 +160,21 @@ def replay(ctx: Context, path: Path, *, progress: bool) -> ReplaySummary:
         summary.messages += sum(1 for r in results if not r.duplicate)
         summary.duplicates += sum(1 for r in results if r.duplicate)
         add_stats(summary.processing, stats)
-        new_position = min(total, summary.lines * (total // max(summary.lines, 1)))
+        # The file's position where this chunk ended (chunks are committed behind the reading).
+        new_position = min(total, chunk_ends.popleft() if chunk_ends else summary.chars_read)
         bar.update(max(new_position - position, 0))
         position = new_position
 
+    chunk_ends: deque[int] = deque()
+
+    def marking_chunk_ends(messages: Iterator[Message]) -> Iterator[Message]:
+        for count, message in enumerate(messages, start=1):
+            if count % CHUNK == 0:
+                chunk_ends.append(summary.chars_read)
+            yield message
+
     with bulk_writes(ctx.db), few_gc_pauses():
-        replay_messages(processor, read_lines(path, summary), chunk_done)
+        replay_messages(processor, marking_chunk_ends(read_lines(path, summary)), chunk_done)
     bar.update(total - position)
     bar.close()
     return summary

@@ -188,3 +188,30 @@ def test_replay_keeps_objects_a_caller_froze_frozen() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def test_the_progress_bar_follows_the_file_chunk_by_chunk(wabridge, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import bridge.commands.replay as replay_module
+
+    positions: list[tuple[int, int]] = []  # (position, total) after each update
+
+    class RecordingBar:
+        def __init__(self, *, total: int, **_: object) -> None:
+            self.total, self.position = total, 0
+
+        def update(self, step: int) -> None:
+            self.position += step
+            positions.append((self.position, self.total))
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(replay_module, "tqdm", RecordingBar)
+    monkeypatch.setattr(replay_module, "CHUNK", 10)
+    path = tmp_path / "forty.jsonl"
+    write_jsonl(path, [message(id=f"m{i}", text=f"pesan {i}") for i in range(40)])
+    assert wabridge("replay", str(path)).code == 0
+    total = path.stat().st_size
+    # Before, the first chunk already moved the bar to the end (lines × (size ÷ lines)).
+    assert [round(position / total, 2) for position, _ in positions] == [0.25, 0.5, 0.75, 1.0, 1.0]

@@ -147,3 +147,59 @@ def test_history_queries_use_the_message_index(tmp_path: Path) -> None:
             f"WHERE inbox_id IS NULL AND lead_phone = ?", (PHONE, PHONE)))
         assert f"SCAN {table}" not in plan, plan
         assert "INDEX" in plan
+
+
+def _replayed(tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch, texts: list[str],
+              db_setup: str = "") -> tuple[list[int], list[BaseException]]:
+    """Replay `texts` (one customer each) in chunks of 4 through `wabridge replay`'s loop; return
+    how many inbox rows another connection saw committed each time a chunk was reported, and
+    what the replay raised."""
+    import bridge.commands.replay as replay_module
+
+    monkeypatch.setattr(replay_module, "CHUNK", 4)
+    db = open_db(tmp_path / "w.db")
+    ruleset = seed_rules(db, clock)
+    db.conn.executescript(db_setup)
+    other = open_db(tmp_path / "w.db")
+    seen: list[int] = []
+    raised: list[BaseException] = []
+
+    def chunk_done(results: list, stats: object) -> None:  # type: ignore[type-arg]
+        seen.append(other.conn.execute("SELECT COUNT(*) FROM inbox WHERE state = 'done'").fetchone()[0])
+
+    messages = [parse_message(message(id=f"R{i}", text=t, chat=f"62812000{i:05d}@s.whatsapp.net",
+                                      sender=f"62812000{i:05d}@s.whatsapp.net")) for i, t in enumerate(texts)]
+    try:
+        replay_module.replay_messages(processor(db, ruleset, clock), messages, chunk_done)
+    except Exception as exc:  # noqa: BLE001 - the test looks at it
+        raised.append(exc)
+    return seen, raised
+
+
+def test_a_chunk_is_reported_once_its_commit_behind_is_through(tmp_path: Path, clock: Clock,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each chunk commits on the write-behind thread while the next is read; the replay
+    reports a chunk (its progress, its counts) only when another connection can see it."""
+    seen, raised = _replayed(tmp_path, clock, monkeypatch, ["halo", "mau order"] * 5)
+    assert not raised
+    assert seen == [4, 8, 10]
+
+
+def test_a_commit_that_fails_behind_stops_the_replay_and_keeps_what_landed(
+        tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A COMMIT can fail (a deferred constraint, a full disk): the replay stops with that error,
+    the failed chunk leaves nothing, the chunks before it stay, and nothing after it is run."""
+    # R5's inbox row breaks a deferred foreign key: the second chunk's COMMIT refuses.
+    broken = """
+        CREATE TABLE parent (id INTEGER PRIMARY KEY);
+        CREATE TABLE child (parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);
+        CREATE TRIGGER break_commit AFTER INSERT ON inbox WHEN NEW.message_id = 'R5'
+        BEGIN INSERT INTO child VALUES (42); END;
+    """
+    seen, raised = _replayed(tmp_path, clock, monkeypatch, ["halo"] * 12, broken)
+    assert len(raised) == 1 and "FOREIGN KEY" in str(raised[0])
+    assert seen == [4]
+    check = open_db(tmp_path / "w.db")
+    assert check.conn.execute("SELECT message_id FROM inbox ORDER BY id").fetchall() == [
+        ("R0",), ("R1",), ("R2",), ("R3",)]
+    assert check.conn.execute("SELECT COUNT(*) FROM leads").fetchone()[0] == 4

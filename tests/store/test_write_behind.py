@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from engine.model import parse_message
 from store.db import open_db
 from store.inbox import count_by_state, ingest_many
-from store.write_behind import row_insert, rows_json
+from store.write_behind import Deferred, WriteBehind, row_insert, rows_json
 from tests.conftest import Clock, message
 from tests.store.test_guarantees import processor, seed_rules
 
@@ -191,3 +191,25 @@ def test_an_identity_merge_reads_the_previous_batch_s_lead(tmp_path: Path, clock
     assert behind == at_once
     # One lead, by phone, counting all five messages.
     assert [(row[0], row[4]) for row in behind["leads"]] == [(phone, 5)]
+
+
+def test_a_batch_is_taken_by_the_thread_before_the_next_one_is_evaluated(tmp_path: Path) -> None:
+    """start() returns once the thread has the batch: handed over but left waiting for the GIL,
+    a heavy replay's batches began up to 60 ms late and the next settle waited for them."""
+    db = open_db(tmp_path / "w.db")
+    writes = WriteBehind(db.conn)
+    assert writes.usable()
+    inserts = row_insert("rule_runs", ("rule_id", "rule_name", "trigger", "fired", "at"))
+    for round_ in range(20):
+        db.conn.execute("BEGIN")
+        deferred = Deferred(f"round_{round_}")
+        db.conn.execute(f"SAVEPOINT {deferred.savepoint}")
+        deferred.add(inserts, [(1, "r", "message.received", 1, "2026-12-07T00:00:00+00:00")] * 200)
+        writes.start(deferred)
+        assert deferred.future is not None
+        taken = deferred.future.running() or deferred.future.done()
+        busy = sum(range(200_000))  # the engine's next batch: pure Python, holding the GIL
+        writes.settle(deferred)
+        db.conn.execute("COMMIT")
+        assert taken and busy
+    assert db.conn.execute("SELECT COUNT(*) FROM rule_runs").fetchone()[0] == 20 * 200
