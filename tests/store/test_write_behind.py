@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from sqlite_utils import Database
 
 from engine.model import parse_message
@@ -213,3 +214,26 @@ def test_a_batch_is_taken_by_the_thread_before_the_next_one_is_evaluated(tmp_pat
         db.conn.execute("COMMIT")
         assert taken and busy
     assert db.conn.execute("SELECT COUNT(*) FROM rule_runs").fetchone()[0] == 20 * 200
+
+
+def test_a_transaction_commits_here_when_no_thread_may_use_the_connection(tmp_path: Path) -> None:
+    """A connection only its own thread may use (sqlite3's default) commits at once, and a
+    failure inside the transaction rolls it back either way."""
+    open_db(tmp_path / "w.db")  # the schema
+    insert = "INSERT INTO rule_runs (at, rule_id, rule_name, trigger, fired) VALUES ('t', ?, 'r', 'x', 1)"
+    for shared in (False, True):
+        conn = sqlite3.connect(tmp_path / "w.db", check_same_thread=not shared)
+        writes = WriteBehind(conn)
+        with writes.transaction():
+            conn.execute(insert, (1,))
+        if not shared:
+            assert not conn.in_transaction  # committed before transaction() returned
+        writes.committed()
+        with pytest.raises(RuntimeError), writes.transaction():
+            conn.execute(insert, (2,))
+            raise RuntimeError("a rule set bug")
+        writes.committed()
+        assert not conn.in_transaction
+        conn.close()
+    other = sqlite3.connect(tmp_path / "w.db")
+    assert other.execute("SELECT rule_id FROM rule_runs").fetchall() == [(1,), (1,)]
