@@ -4,8 +4,11 @@ Why: customers send the same short texts over and over ("halo kak", "berapa?", t
 click-to-WhatsApp ad pre-fills), and every message runs its text through the rule set's
 RE2 sets and normalisation. The heavy bench replays 30,000 messages with 4,410 distinct
 texts; remembering what a text matched skips most of that work (scripts/bench.py).
-Bounded twice: only texts up to MEMO_TEXT_CHARS are kept, and a full memo is emptied (a
-stream of distinct texts only refills it), so memory stays under a few megabytes.
+Bounded twice: only texts up to MEMO_TEXT_CHARS are kept, at most MEMO_ENTRIES of them, and
+a full memo is emptied (a stream of distinct texts only refills it). The memos share the
+texts themselves, so the worst case is the normalised memo's 8,192 pairs of 512-character
+texts: about 8 MB of ASCII (up to four times that for emoji-only texts); real chats' short
+texts take about a megabyte.
 """
 
 from __future__ import annotations

@@ -62,6 +62,10 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 STOP_TIMEOUT = 10.0
 OTHER_WRITERS_POLL = 0.25  # seconds between looks for changes another process (the CLI) committed
+# Processing that fails (a full disk, an I/O error) is retried after 1 s, 2 s, 4 s … at most
+# this long: a disk full for an hour is 120 retries and log lines, not 3,600.
+PROCESSING_RETRY_FIRST = 1.0
+PROCESSING_RETRY_CAP = 30.0
 DEMO_NUMBER = NumberConfig(phone="6281100000001", label="Demo CS (simulated)")
 
 
@@ -295,6 +299,7 @@ class Daemon(NumberControl, StoreQueries, SimControl):
 
     async def _processing_loop(self) -> None:
         loop = asyncio.get_running_loop()
+        failures = 0  # in a row: the messages wait in the inbox meanwhile (guarantee 4)
         while True:
             await self.work.wait()
             self.work.clear()
@@ -302,11 +307,21 @@ class Daemon(NumberControl, StoreQueries, SimControl):
                 return
             try:
                 stats = await loop.run_in_executor(self.store_thread, self._process)
-            except Exception:
-                log.exception("processing_failed")
-                await asyncio.sleep(1)
+            except Exception as exc:
+                failures += 1
+                delay = min(PROCESSING_RETRY_CAP, PROCESSING_RETRY_FIRST * 2 ** min(failures - 1, 16))
+                if failures == 1:
+                    log.exception("processing_failed", retry_in_s=delay)
+                else:  # the traceback was logged once; the same failure again is one line
+                    log.error("processing_still_failing", failures=failures, retry_in_s=delay,
+                              error=f"{type(exc).__name__}: {exc}"[:300])
+                # Messages arriving meanwhile wait too: the store would fail them the same way.
+                await asyncio.sleep(delay)
                 self.work.set()
                 continue
+            if failures:
+                log.info("processing_recovered", failures=failures)
+                failures = 0
             self.lead_desk.settled(stats.changes)
             for inbox_id, error in stats.errors:
                 log.warning("message_not_processed", inbox_id=inbox_id, error=error)
