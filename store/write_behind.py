@@ -6,7 +6,8 @@ rows is a third of the work, and the engine is pure Python holding the GIL. A ba
 tables are written with ONE statement (an INSERT into a temporary view whose trigger runs each
 table's `INSERT … SELECT … FROM json_each(…)`), a single `sqlite3_step` during which Python
 releases the GIL, so the inserts run on the second core while the engine runs on the first
-(scripts/bench.py measures it).
+(scripts/bench.py measures it). A replay also hands the thread each chunk's COMMIT
+(`transaction()`), and reads its next chunk meanwhile.
 
 What keeps it correct:
 - The rows go into the batch's own savepoint on the same connection, before that savepoint
@@ -17,7 +18,11 @@ What keeps it correct:
   outbox is read only by a reply's cooldown, in the next batch's write, which starts after
   this one has settled; the next batch reads only inbox rows above this one's.
 - The processor settles a batch (waits for its thread) before it touches the connection
-  again for anything but the next batch's reads, and before run() returns.
+  again for anything but the next batch's reads, and before run() returns. A commit behind
+  is waited for (`committed()`) before the connection is used again; one that fails is
+  rolled back and raised there.
+- Work is handed over only once the thread has taken it: the thread needs the GIL for that,
+  and the engine's thread would otherwise keep it for a switch interval at a time.
 - Without a serialized SQLite library, a connection shared across threads, or JSON1, the
   same rows go with executemany on the calling thread.
 """
