@@ -14,9 +14,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.conftest import ROOT
+
+if TYPE_CHECKING:
+    from bridge.daemon.app import Daemon
 
 NUMBERS = ("6281100000001", "6281100000002")
 
@@ -25,6 +28,17 @@ def _limit_open_files(count: int) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+
+
+async def pair_in_process(daemon: Daemon, number: str, timeout: float = 30) -> None:
+    """Pair a number of a started in-process simulated daemon: its QR shows, the simulated
+    phone scans it, the number is CONNECTED."""
+    from bridge.daemon.sessions import SessionState
+
+    session = daemon.workers[number]
+    await session.wait_for(lambda v: v.state is SessionState.SCAN_QR, timeout)
+    await daemon.sim_scan(number, None)
+    await session.wait_for(lambda v: v.state is SessionState.CONNECTED, timeout)
 
 
 def free_port() -> int:

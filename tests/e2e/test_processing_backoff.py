@@ -13,9 +13,8 @@ import structlog
 import bridge.daemon.app as app
 from bridge.config import parse_config
 from bridge.daemon.app import Daemon
-from bridge.daemon.sessions import SessionState
 from store.inbox import count_by_state
-from tests.e2e.daemon import free_port
+from tests.e2e.daemon import free_port, pair_in_process
 from tests.outbox.conftest import eventually
 
 NUMBER = "6281100000001"
@@ -32,10 +31,7 @@ async def test_a_full_disk_is_retried_with_backoff_and_logged_once(tmp_path: Pat
                     worker_env={"WABRIDGE_SIM_QR_SECONDS": "30,30"})
     await daemon.start()
     try:
-        session = daemon.workers[NUMBER]
-        await session.wait_for(lambda v: v.state is SessionState.SCAN_QR, 30)
-        await daemon.sim_scan(NUMBER, None)
-        await session.wait_for(lambda v: v.state is SessionState.CONNECTED, 30)
+        await pair_in_process(daemon, NUMBER)
         attempts: list[float] = []
         processing = daemon._process
 

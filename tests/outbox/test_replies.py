@@ -10,14 +10,13 @@ from typing import Any
 
 from bridge.config import parse_config
 from bridge.daemon.app import Daemon
-from bridge.daemon.sessions import SessionState
 from bridge.outbox.replies import ReplyFailed
 from engine.model import DEFAULT_STATUSES
 from engine.rules import default_env, parse_rules
 from store.db import open_db
 from store.outbox import list_outbox
 from store.rules import save_rules
-from tests.e2e.daemon import free_port
+from tests.e2e.daemon import free_port, pair_in_process
 from tests.outbox.conftest import (
     ADMIN,
     OTHER,
@@ -52,10 +51,7 @@ async def test_replies_go_through_the_sim_worker_of_the_receiving_number_with_pa
     daemon.outbox.tick_seconds = 0.2
     await daemon.start()
     try:
-        session = daemon.workers[ADMIN]
-        await session.wait_for(lambda v: v.state is SessionState.SCAN_QR, 30)
-        await daemon.sim_scan(ADMIN, None)
-        await session.wait_for(lambda v: v.state is SessionState.CONNECTED, 30)
+        await pair_in_process(daemon, ADMIN)
         # OTHER never pairs: its reply must wait, then die, and never leave through ADMIN.
         (stranded,) = await daemon.db_call(queue, "reply", reply_to(OTHER), now=datetime.now(UTC))
         for n in range(5):
