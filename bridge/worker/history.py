@@ -23,6 +23,7 @@ Never imports neonize (duck typing, like `normalise`).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -44,6 +45,9 @@ _SKIPPED_SERVERS = frozenset({GROUP_SERVER, "broadcast", "newsletter"})
 FRAME_MESSAGES = 500  # messages per `history` frame: the daemon stores one frame per transaction
 FRAME_BYTES = 512 * 1024  # and at most this much JSON (the protocol's frames stop at 1 MiB)
 RETRY_S = 5.0  # a chunk the daemon did not ack is sent again after this
+# The machine's failures, not the file's: a spool file that cannot be opened for these is
+# tried again later, never set aside as damaged.
+OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.ENOBUFS})
 NAME_LINE = "push_name"  # the key that marks a spool line as a contact's name, not a message
 
 
@@ -260,7 +264,12 @@ class HistorySender:
             self._wake.clear()
             if not self._ready():
                 continue
-            for path in self.spool.pending():
+            try:
+                pending = self.spool.pending()
+            except OSError as exc:  # out of descriptors, say: the thread must outlive it
+                log.warning("history_spool_unlistable", error=str(exc)[:200])
+                continue
+            for path in pending:
                 if self._exiting() or not self._send_file(path):
                     break
 
@@ -276,6 +285,9 @@ class HistorySender:
                     return False
                 sent += len(batch)
         except (OSError, ValueError) as exc:  # a damaged spool file must not block the rest
+            if isinstance(exc, OSError) and exc.errno in OUT_OF_RESOURCES:
+                log.warning("history_spool_unopenable", file=path.name, error=str(exc)[:200])
+                return False  # the file is fine: sent on a later round
             log.warning("history_spool_unreadable", file=path.name, error=str(exc)[:200])
             path.rename(path.with_name(path.name + ".bad"))
             return True
