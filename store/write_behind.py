@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -165,13 +165,7 @@ class WriteBehind:
             self.conn.execute(create)
         # JSON is built here, holding the GIL anyway; the thread then only steps SQLite.
         columns = [rows_json(rows) for _, rows in deferred.writes]
-        assert self._executor is not None
-        # Wait until the thread has the batch: it needs the GIL to take it, and this thread,
-        # running the engine, gave it up only every few milliseconds (the switch interval). A
-        # heavy replay's batches started up to 60 ms late and the next settle waited for them.
-        began = threading.Event()
-        deferred.future = self._executor.submit(self._write, combined.insert, columns, began)
-        began.wait(HANDOVER_TIMEOUT_S)
+        deferred.future = self._hand_over(self.conn.execute, combined.insert, columns)
 
     def settle(self, deferred: Deferred) -> None:
         """Wait until the batch is written, then release its savepoint; raise what failed
@@ -199,10 +193,7 @@ class WriteBehind:
         if not self.usable():
             self.conn.execute("COMMIT")
             return
-        assert self._executor is not None
-        began = threading.Event()
-        self._commit = self._executor.submit(self._commit_now, began)
-        began.wait(HANDOVER_TIMEOUT_S)  # as in start(): the thread must not wait for the GIL
+        self._commit = self._hand_over(self.conn.execute, "COMMIT")
 
     def committed(self) -> None:
         """Wait for a transaction's commit behind, if any; if it failed, roll back and raise."""
@@ -216,13 +207,21 @@ class WriteBehind:
                 self.conn.rollback()
             raise
 
-    def _commit_now(self, began: threading.Event) -> None:
-        began.set()
-        self.conn.execute("COMMIT")
+    def _hand_over(self, statement: Callable[..., object], *args: Any) -> Future[None]:
+        """Run `statement(*args)` on the thread, returning once the thread has taken it: it
+        needs the GIL to take it, and this thread, running the engine, gave that up only every
+        switch interval (5 ms). A heavy replay's batches started up to 60 ms late, and the next
+        settle waited for them."""
+        assert self._executor is not None
+        began = threading.Event()
 
-    def _write(self, insert: str, columns: Sequence[str], began: threading.Event) -> None:
-        began.set()
-        self.conn.execute(insert, columns)
+        def run() -> None:
+            began.set()
+            statement(*args)
+
+        future = self._executor.submit(run)
+        began.wait(HANDOVER_TIMEOUT_S)
+        return future
 
     def usable(self) -> bool:
         """Whether a second thread may use this connection (decided once)."""

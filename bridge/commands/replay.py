@@ -107,10 +107,11 @@ def replay_messages(processor: Processor, messages: Iterable[Message],
             if landed is not None:
                 chunk_done(*landed)
             landed = ingested
-        processor.write_behind.committed()
-    finally:
+    except BaseException:
         with contextlib.suppress(BaseException):  # what went wrong first is what is raised
             processor.write_behind.committed()
+        raise
+    processor.write_behind.committed()
     if landed is not None:
         chunk_done(*landed)
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import os
 import random
 import sys
@@ -48,6 +47,7 @@ from bridge.daemon.acks import InOrderAcks
 from bridge.daemon.sessions import NotAvailableError, SessionState, SessionView, Transition
 from bridge.daemon.tasks import BackgroundTasks
 from bridge.daemon.worker_output import WorkerOutput
+from bridge.errors import OUT_OF_RESOURCES
 
 log = structlog.get_logger(__name__)
 
@@ -66,8 +66,6 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
 OFFLINE_BACKOFF_CAP = 300.0
 STOP_GRACE = 5.0
-# A worker start failing with these waits for resources to come back (retried forever).
-_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM})
 COMMAND_TIMEOUT = 30.0
 NO_RESTART = {
     p.ExitCode.BAD_ARGS: ("FAILED", "crashed"),
@@ -180,7 +178,7 @@ class Session(WorkerOutput):
             )
         except OSError as exc:  # this number waits; the daemon and the other numbers run on
             self.proc = None
-            transient = exc.errno in _OUT_OF_RESOURCES
+            transient = exc.errno in OUT_OF_RESOURCES  # waits for them to come back, retried forever
             self.log.error("worker_start_failed", error=str(exc), retry_forever=transient,
                            hint="too many open files or processes? raise LimitNOFILE / LimitNPROC" if transient
                            else "is wabridge installed completely? (the worker program could not be run)")

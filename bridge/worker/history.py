@@ -23,7 +23,6 @@ Never imports neonize (duck typing, like `normalise`).
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import threading
@@ -35,6 +34,7 @@ from typing import Any
 
 import structlog
 
+from bridge.errors import OUT_OF_RESOURCES
 from bridge.protocol import HISTORY_SYNC_TYPES, Frame, HistoryFrame, clean_push_name
 from bridge.worker.normalise import GROUP_SERVER, LID_SERVER, PN_SERVER, PnResolver, safe_normalise
 
@@ -45,9 +45,6 @@ _SKIPPED_SERVERS = frozenset({GROUP_SERVER, "broadcast", "newsletter"})
 FRAME_MESSAGES = 500  # messages per `history` frame: the daemon stores one frame per transaction
 FRAME_BYTES = 512 * 1024  # and at most this much JSON (the protocol's frames stop at 1 MiB)
 RETRY_S = 5.0  # a chunk the daemon did not ack is sent again after this
-# The machine's failures, not the file's: a spool file that cannot be opened for these is
-# tried again later, never set aside as damaged.
-OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.ENOBUFS})
 NAME_LINE = "push_name"  # the key that marks a spool line as a contact's name, not a message
 
 
@@ -285,6 +282,7 @@ class HistorySender:
                     return False
                 sent += len(batch)
         except (OSError, ValueError) as exc:  # a damaged spool file must not block the rest
+            # The machine's failure, not the file's: tried again later, never set aside as damaged.
             if isinstance(exc, OSError) and exc.errno in OUT_OF_RESOURCES:
                 log.warning("history_spool_unopenable", file=path.name, error=str(exc)[:200])
                 return False  # the file is fine: sent on a later round
