@@ -1,4 +1,4 @@
-"""A bounded memo for pure functions of a message's text.
+"""Bounded memos: of pure functions of a message's text, and of times' ISO text.
 
 Why: customers send the same short texts over and over ("halo kak", "berapa?", the text a
 click-to-WhatsApp ad pre-fills), and every message runs its text through the rule set's
@@ -13,10 +13,12 @@ texts take about a megabyte.
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Generic, TypeVar
 
 MEMO_TEXT_CHARS = 512  # longer texts are rarely repeated and costly to hold
 MEMO_ENTRIES = 8192
+ISO_ENTRIES = 4096
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -38,3 +40,21 @@ class TextMemo(Generic[K, V]):
                 values.clear()
             values[key] = value
         return value
+
+
+_ISO_TEXTS: dict[datetime, tuple[str, tzinfo | None, int]] = {}
+
+
+def iso_text(value: datetime) -> str:
+    """`value.isoformat()`, remembered. A batch stamps every lead it updates and every webhook
+    it queues with the same time, and an isoformat call cost a heavy replay ~0.9 µs each."""
+    known = _ISO_TEXTS.get(value)
+    # Equal aware times (the same instant, or the same wall time in one zone whatever their
+    # fold) may differ in offset: the zone and the fold must match too.
+    if known is not None and known[1] is value.tzinfo and known[2] == value.fold:
+        return known[0]
+    if len(_ISO_TEXTS) >= ISO_ENTRIES:
+        _ISO_TEXTS.clear()
+    text = value.isoformat()
+    _ISO_TEXTS[value] = (text, value.tzinfo, value.fold)
+    return text

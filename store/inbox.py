@@ -71,7 +71,11 @@ def ingest_rows(db: Database, messages: Sequence[Message], rows: list[tuple[str,
     """`ingest_many` with the messages' rows (`rows_to_ingest`) already built."""
     with db.atomic():
         before = db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM inbox").fetchone()[0]
-        db.conn.executemany(_INSERT, rows)
+        inserted = db.conn.executemany(_INSERT, rows).rowcount
+        if inserted == len(rows) and db.conn.execute("SELECT MAX(id) FROM inbox").fetchone()[0] == before + inserted:
+            # None was a duplicate and the rowids ran on from `before` (each a new row's is the
+            # largest + 1): the i-th row has id before + i, no need to read them back.
+            return [Ingested(inbox_id, False) for inbox_id in range(before + 1, before + inserted + 1)]
         # Rows of this transaction are the ones above `before` (rowids grow): map them back.
         new = {(session, chat, mid): inbox_id for inbox_id, session, chat, mid in db.conn.execute(
             "SELECT id, session, chat, message_id FROM inbox WHERE id > ?", (before,))}

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from sqlite_utils import Database
 
+from engine.memo import iso_text
 from engine.model import Lead
 
 LEAD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Lead))
@@ -80,7 +81,7 @@ def lead_to_row(lead: Lead) -> tuple[Any, ...]:
     values[_TAGS] = orjson.dumps(sorted(values[_TAGS])).decode()
     for index in _DATES:
         if values[index] is not None:
-            values[index] = values[index].isoformat()
+            values[index] = iso_text(values[index])
     return tuple(values)
 
 
@@ -115,7 +116,7 @@ def _column_value(index: int, value: Any) -> Any:
     if index == _TAGS:
         return orjson.dumps(sorted(value)).decode()
     if index in _DATES and value is not None:
-        return value.isoformat()
+        return iso_text(value)
     return value
 
 

@@ -24,6 +24,7 @@ import orjson
 from sqlite_utils import Database
 
 from engine.actions import OutboxRequest
+from engine.memo import iso_text
 from engine.model import Lead, Message
 from store.write_behind import Deferred, row_insert
 
@@ -79,7 +80,7 @@ def webhook_envelope(event: str, *, event_id: str, occurred_at: datetime, worksp
     return {
         "id": event_id,
         "type": event,
-        "occurred_at": occurred_at.isoformat(),
+        "occurred_at": iso_text(occurred_at),
         "workspace": workspace,
         "lead": lead,
         "message": message,
@@ -209,7 +210,7 @@ def _prepare(db: Database, request: OutboxRequest, index: int, *, documents: _Ev
 
 OUTBOX_ROWS = row_insert("outbox", ("kind", "idempotency_key", "rule_id", "lead_phone", "inbox_id", "payload",
                                     "target", "next_attempt_at", "retry_since", "created_at", "updated_at"),
-                        "ON CONFLICT (idempotency_key) DO NOTHING")
+                        "ON CONFLICT (idempotency_key) DO NOTHING", bytes_column="payload")
 OUTBOX_INSERT = OUTBOX_ROWS.each
 
 
@@ -255,8 +256,9 @@ class OutboxWriter:
             if prepared is None:
                 continue
             key, target, payload = prepared
+            # The payload stays bytes: a write behind takes them as they are (store.write_behind).
             self.rows.append((request.kind, key, request.rule_id or None, lead.phone, inbox_id,
-                              orjson.dumps(payload).decode(), target, stamp, stamp, stamp, stamp))
+                              orjson.dumps(payload), target, stamp, stamp, stamp, stamp))
             added += 1
         return added
 
@@ -271,9 +273,9 @@ class OutboxWriter:
             return
         rows, self.rows = self.rows, []
         if self.ids is None:
-            self.db.conn.executemany(OUTBOX_INSERT, rows)
+            OUTBOX_ROWS.executemany(self.db.conn, rows)
             return
-        for row in rows:
+        for row in OUTBOX_ROWS.encoded(rows):
             cursor = self.db.conn.execute(OUTBOX_INSERT, row)
             if cursor.rowcount:  # not a duplicate of an entry already queued
                 self.ids.append(int(cursor.lastrowid or 0))

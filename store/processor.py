@@ -76,7 +76,7 @@ class _Behind:
 INBOX_DONE = RowWrite(
     "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ? AND state = 'pending'",
     "UPDATE inbox SET state = 'done', processed_at = json_extract(j.value, '$[0]'), "
-    "fired = json_extract(j.value, '$[1]') FROM json_each(?) AS j "
+    "fired = json_extract(j.value, '$[1]') FROM json_each(?1) AS j "
     "WHERE inbox.id = json_extract(j.value, '$[2]') AND inbox.state = 'pending'",
 )
 

@@ -55,19 +55,25 @@ class RowWrite:
     set writes eight rule runs a message, and encoding each one's notes was 3% of a replay.
     (Not for large objects: a webhook's payload left as an object cost the thread more parsing
     than it saved this one.)
+
+    `bytes_column`: the position of a column of large texts whose row values may be UTF-8
+    bytes (a webhook's payload, as orjson wrote it). The one-statement form takes them apart
+    from the JSON, as one BLOB of them all that it cuts up (`?2`): inside the JSON each would be
+    escaped here and unescaped by SQLite, and a heavy replay's outbox payloads are 45 MB.
     """
 
     each: str
     all_at_once: str
     json_columns: tuple[int, ...] = ()
+    bytes_column: int | None = None
 
     def executemany(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> sqlite3.Cursor:
-        """Run `each` over the rows, JSON columns encoded."""
+        """Run `each` over the rows, JSON and bytes columns encoded."""
         return conn.executemany(self.each, self.encoded(rows))
 
     def encoded(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """The rows with their JSON columns as text (what `each` binds)."""
-        if not self.json_columns:
+        """The rows with their JSON columns as text and bytes as text (what `each` binds)."""
+        if not self.json_columns and self.bytes_column is None:
             return rows
         encoded: list[tuple[Any, ...]] = []
         for row in rows:
@@ -76,23 +82,47 @@ class RowWrite:
                 value = values[position]
                 if isinstance(value, list | tuple):
                     values[position] = orjson.dumps(value).decode()
+            if self.bytes_column is not None and isinstance(values[self.bytes_column], bytes):
+                values[self.bytes_column] = values[self.bytes_column].decode()
             encoded.append(tuple(values))
         return encoded
 
+    def parameters(self, rows: list[tuple[Any, ...]]) -> tuple[str] | tuple[str, bytes]:
+        """What `all_at_once` binds for these rows: their JSON (`?1`), and with a bytes column
+        the BLOB of its values (`?2`), each row holding its value's [start, length] there."""
+        position = self.bytes_column
+        if position is None:
+            return (rows_json(rows),)
+        pieces: list[bytes] = []
+        start = 1  # substr counts from 1
+        cut: list[tuple[Any, ...]] = []
+        for row in rows:
+            value = row[position]
+            if isinstance(value, str):
+                value = value.encode()
+            pieces.append(value)
+            cut.append((*row[:position], (start, len(value)), *row[position + 1:]))
+            start += len(value)
+        return rows_json(cut), b"".join(pieces)
+
 
 def row_insert(table: str, columns: tuple[str, ...], on_conflict: str = "", *,
-               json_columns: tuple[str, ...] = ()) -> RowWrite:
+               json_columns: tuple[str, ...] = (), bytes_column: str | None = None) -> RowWrite:
     """An INSERT of rows of `columns` (`on_conflict`, e.g. "ON CONFLICT (key) DO NOTHING");
-    `json_columns` name the columns whose values may be lists (see RowWrite)."""
+    `json_columns` name the columns whose values may be lists, `bytes_column` the one whose
+    values may be UTF-8 bytes (see RowWrite)."""
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
-    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+    picks = ", ".join(
+        f"CAST(substr(?2, json_extract(value, '$[{i}][0]'), json_extract(value, '$[{i}][1]')) AS TEXT)"
+        if name == bytes_column else f"json_extract(value, '$[{i}]')" for i, name in enumerate(columns))
     # An upsert clause after INSERT … SELECT needs a WHERE, or SQLite reads ON as a join.
     where = " WHERE true" if on_conflict else ""
     return RowWrite(
         f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}".rstrip(),
-        f"INSERT INTO {table} ({names}) SELECT {picks} FROM json_each(?){where} {on_conflict}".rstrip(),
+        f"INSERT INTO {table} ({names}) SELECT {picks} FROM json_each(?1){where} {on_conflict}".rstrip(),
         tuple(columns.index(name) for name in json_columns),
+        columns.index(bytes_column) if bytes_column is not None else None,
     )
 
 
@@ -117,12 +147,18 @@ class _Combined:
 
 @lru_cache(maxsize=32)  # a processor defers a few fixed combinations of tables
 def _combined(statements: tuple[str, ...]) -> _Combined:
+    """One column per statement's JSON rows (`?1`), and one more for each that takes a BLOB (`?2`)."""
     name = "write_behind_" + hashlib.sha256("\n".join(statements).encode()).hexdigest()[:16]
-    columns = [f"rows_{i}" for i in range(len(statements))]
+    columns: list[str] = []
     body = []
-    for column, sql in zip(columns, statements, strict=True):
-        assert sql.count("json_each(?)") == 1, sql
-        body.append(sql.replace("json_each(?)", f"json_each(NEW.{column})") + ";")
+    for i, sql in enumerate(statements):
+        assert sql.count("json_each(?1)") == 1, sql
+        columns.append(f"rows_{i}")
+        sql = sql.replace("json_each(?1)", f"json_each(NEW.rows_{i})")
+        if "substr(?2," in sql:
+            columns.append(f"blob_{i}")
+            sql = sql.replace("substr(?2,", f"substr(NEW.blob_{i},")
+        body.append(sql + ";")
     return _Combined(
         (f"CREATE TEMP VIEW IF NOT EXISTS {name} ({', '.join(columns)}) AS SELECT "
          + ", ".join("NULL" for _ in columns),
@@ -164,7 +200,7 @@ class WriteBehind:
         for create in combined.create:
             self.conn.execute(create)
         # JSON is built here, holding the GIL anyway; the thread then only steps SQLite.
-        columns = [rows_json(rows) for _, rows in deferred.writes]
+        columns = [value for write, rows in deferred.writes for value in write.parameters(rows)]
         deferred.future = self._hand_over(self.conn.execute, combined.insert, columns)
 
     def settle(self, deferred: Deferred) -> None:

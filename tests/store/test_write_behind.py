@@ -48,9 +48,17 @@ def _effects(db: Database) -> dict[str, Any]:
                              "FROM rule_runs ORDER BY id").fetchall(),
         "changes": conn.execute("SELECT lead_phone, inbox_id, changes, changed_by FROM lead_changes "
                                 "ORDER BY id").fetchall(),
-        "outbox": conn.execute("SELECT kind, idempotency_key, rule_id, lead_phone, inbox_id, target FROM outbox "
-                               "ORDER BY id").fetchall(),
+        "outbox": conn.execute("SELECT kind, idempotency_key, rule_id, lead_phone, inbox_id, target, "
+                               "typeof(payload) FROM outbox ORDER BY id").fetchall(),
+        # The webhooks' bodies, but for their random event ids.
+        "payloads": [_without_event_ids(orjson.loads(payload))
+                     for (payload,) in conn.execute("SELECT payload FROM outbox ORDER BY id")],
     }
+
+
+def _without_event_ids(payload: dict[str, Any]) -> dict[str, Any]:
+    assert payload["event_id"] == payload["body"]["id"]
+    return {**payload, "event_id": None, "body": {**payload["body"], "id": None}}
 
 
 def _run(db: Database, clock: Clock, traffic: list[Any]) -> Any:
@@ -152,6 +160,28 @@ def test_a_json_column_lands_as_the_same_text_both_ways(tmp_path: Path) -> None:
     assert conn.execute("SELECT k, notes FROM t ORDER BY k").fetchall() == behind
     assert [orjson.loads(notes) for _, notes in behind] == [list(rows[0][1]), [], ["already text"]]
     assert behind[0][1] == orjson.dumps(rows[0][1]).decode()
+
+
+def test_a_bytes_column_lands_as_the_same_text_both_ways(tmp_path: Path) -> None:
+    """A webhook's payload stays orjson's bytes until written: the one-statement form cuts each
+    row's text out of one BLOB, and it lands as the same TEXT (not a BLOB) executemany writes:
+    quotes, escapes, non-ASCII, an empty one, one already text, a NULL beside them."""
+    conn = sqlite3.connect(tmp_path / "b.db")
+    conn.execute("CREATE TABLE t (k INTEGER, payload TEXT, after TEXT)")
+    insert = row_insert("t", ("k", "payload", "after"), bytes_column="payload")
+    rows: list[tuple[Any, ...]] = [
+        (1, orjson.dumps({"text": 'say "halo" 🙏 \\ ok', "line": "a\nb\x01"}), "x"),
+        (2, b"", None),
+        (3, '{"already": "text ✓"}', "y"),
+        (4, orjson.dumps(["last", 4]), "z"),
+    ]
+    conn.execute(insert.all_at_once, insert.parameters(rows))
+    behind = conn.execute("SELECT k, payload, typeof(payload), after FROM t ORDER BY k").fetchall()
+    conn.execute("DELETE FROM t")
+    insert.executemany(conn, rows)
+    assert conn.execute("SELECT k, payload, typeof(payload), after FROM t ORDER BY k").fetchall() == behind
+    assert [(k, text, kind) for k, text, kind, _ in behind] == [
+        (k, value.decode() if isinstance(value, bytes) else value, "text") for k, value, _ in rows]
 
 
 def _at_once_db(tmp_path: Path, name: str) -> Database:
