@@ -11,7 +11,7 @@ from datetime import UTC, datetime, tzinfo
 from operator import attrgetter
 from typing import Any, NewType
 
-from engine.memo import iso_text
+from engine.lead_form import lead_form
 from engine.text import readable
 
 Jid = NewType("Jid", str)
@@ -352,20 +352,8 @@ class Lead:
         return new
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the lead export format (DESIGN.md): unset is None, tags sorted."""
-        # Built for every webhook a message queues: one C call for the values, then only
-        # the fields that need converting (times to ISO text, whole numbers to int).
-        out = dict(zip(_LEAD_FIELDS, _lead_values(self), strict=False))  # as long as each other
-        out["tags"] = sorted(self.tags)
-        for name in _LEAD_TIME_FIELDS:
-            value = out[name]
-            if value is not None:
-                out[name] = iso_text(value)
-        for name in _LEAD_FLOAT_FIELDS:
-            value = out[name]
-            if isinstance(value, float) and value.is_integer():
-                out[name] = int(value)
-        return out
+        """Return the lead export format (DESIGN.md): unset is None, tags sorted (engine.lead_form)."""
+        return lead_form(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,8 +367,6 @@ class Workspace:
 
 _LEAD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Lead))
 _lead_values = attrgetter(*_LEAD_FIELDS)
-_LEAD_TIME_FIELDS = tuple(f.name for f in fields(Lead) if "datetime" in str(f.type))
-_LEAD_FLOAT_FIELDS = tuple(f.name for f in fields(Lead) if "float" in str(f.type))
 _LEAD_SETTERS = tuple(getattr(Lead, name).__set__ for name in _LEAD_FIELDS)
 _LEAD_POSITIONS = {name: position for position, name in enumerate(_LEAD_FIELDS)}
 

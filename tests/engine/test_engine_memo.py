@@ -3,6 +3,9 @@ exactly as a new rule set would decide it, and the memory stays bounded."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
 import pytest
 
 import engine.memo
@@ -51,3 +54,26 @@ def test_only_short_texts_are_kept() -> None:
     _tags(ruleset, "order now")
     assert set(ruleset.features._text_masks.values) == {"order now"}
     assert all(len(text) <= engine.memo.MEMO_TEXT_CHARS for _, text in ruleset.bank._hits.values)
+
+
+def test_a_remembered_time_reads_as_its_own_zone_and_fold_would() -> None:
+    """iso_text remembers a time's text, and equal times may not share one: the same instant
+    in another zone, or one wall time on both sides of a clock going back (equal in one zone
+    whatever their fold), each read as their own isoformat()."""
+    instant = datetime(2026, 11, 23, 3, 0, 5, 120, tzinfo=UTC)
+    same_instants = [instant, instant.astimezone(ZoneInfo("Asia/Jakarta")),
+                     instant.astimezone(timezone(timedelta(hours=5, minutes=30))), instant]
+    berlin = ZoneInfo("Europe/Berlin")
+    twice = [datetime(2026, 10, 25, 2, 30, tzinfo=berlin, fold=fold) for fold in (0, 1, 0)]
+    assert twice[0] == twice[1]  # one wall time in one zone: equal, whatever the fold
+    for value in [*same_instants, *twice, instant.replace(tzinfo=None)]:
+        assert engine.memo.iso_text(value) == value.isoformat()
+    assert [engine.memo.iso_text(t) for t in twice[:2]] == ["2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00"]
+
+
+def test_remembered_times_stay_bounded() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for second in range(engine.memo.ISO_ENTRIES * 2 + 5):
+        value = start + timedelta(seconds=second)
+        assert engine.memo.iso_text(value) == value.isoformat()
+    assert len(engine.memo._ISO_TEXTS) <= engine.memo.ISO_ENTRIES
