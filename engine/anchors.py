@@ -2,7 +2,7 @@
 
 Each rule is filed under one *anchor*: a set of alternative features of which at least
 one must be present (a keyword in the message text, a regex hit, the lead's status, a
-true/false message flag). Per event the rule set computes which features are present
+true/false message flag, the time of day in a window). Per event the rule set computes which features are present
 (one RE2::Set pass for all keywords, one for all regexes) and evaluates only the rules
 filed under them, plus the rules without an anchor. An anchor is a necessary condition,
 never a sufficient one: every candidate still runs its full condition check.
@@ -17,13 +17,15 @@ import re2  # type: ignore[import-untyped]
 from engine.conditions import AnyOf, Condition, Leaf, Not
 from engine.context import EvalContext
 from engine.memo import TextMemo
+from engine.operators import time_window
 from engine.text import keyword_list, normalise
 
 Feature = tuple[Any, ...]
 TEXT_FIELD = "message.text"
 FLAG_FIELDS = ("message.has_media", "message.is_group", "message.is_reply", "message.first_contact")
 # How selective each kind of anchor tends to be (lower is better).
-_RANK = {"kw": 0, "re": 0, "to": 0, "from": 0, "status": 1, "flag": 2}
+_RANK = {"kw": 0, "re": 0, "to": 0, "from": 0, "status": 1, "time": 1, "flag": 2}
+MINUTES_A_DAY = 1440
 _STATUS_FEATURES = {"lead.status": "status", "status.to": "to", "status.from": "from"}
 
 
@@ -40,6 +42,9 @@ def _leaf_anchor(leaf: Leaf, regex_index: dict[str, int], statuses: dict[str, st
         names = keyword_list(leaf.value, "value")
         kind = _STATUS_FEATURES[leaf.field]
         return frozenset((kind, statuses[n]) for n in names if n in statuses)
+    if leaf.field == "time.local" and leaf.op == "between":
+        # Shift and business-hours rules: without an anchor each was checked on every event.
+        return frozenset({("time", *time_window(leaf.value, "value"))})
     if leaf.field in FLAG_FIELDS and leaf.op == "equal" and isinstance(leaf.value, bool | str):
         flag = leaf.value if isinstance(leaf.value, bool) else leaf.value.strip().lower() in ("true", "yes", "1")
         return frozenset({("flag", leaf.field, flag)})
@@ -91,6 +96,7 @@ class FeatureIndex:
                         masks.get(("flag", name, False), 0))
                        for name in FLAG_FIELDS
                        if ("flag", name, True) in masks or ("flag", name, False) in masks]
+        self._minutes = _minute_masks({(f[1], f[2]): m for f, m in masks.items() if f[0] == "time"})
         self._set: Any = None
         self._text_masks: TextMemo[str, int] = TextMemo()
         if self.keywords:
@@ -105,6 +111,9 @@ class FeatureIndex:
     def reachable(self, ctx: EvalContext) -> int:
         """The mask of anchored rules whose anchor is present in this event."""
         mask = self._status.get(ctx.lead.status, 0)
+        if self._minutes is not None:
+            local = ctx.local_time()
+            mask |= self._minutes[local.hour * 60 + local.minute]
         if ctx.status_to is not None:
             mask |= self._to.get(ctx.status_to, 0) | self._from.get(ctx.status_from or "", 0)
         if ctx.message is None:
@@ -142,3 +151,16 @@ class FeatureIndex:
             for index in ctx.regex_hits(TEXT_FIELD, text):
                 mask |= self._regex_masks.get(index, 0)
         return mask
+
+
+def _minute_masks(windows: dict[tuple[int, int], int]) -> list[int] | None:
+    """For each minute of the day, the mask of the rules whose time window holds it (as the
+    `between` operator reads a window: engine.operators.time_window), or None without any."""
+    if not windows:
+        return None
+    minutes = [0] * MINUTES_A_DAY
+    for (start, end), mask in windows.items():
+        held = range(start, end) if start < end else [*range(start, MINUTES_A_DAY), *range(end)]
+        for minute in held:
+            minutes[minute] |= mask
+    return minutes

@@ -209,9 +209,15 @@ def parse_time_window(value: object, path: str) -> tuple[int, int]:
     return start, end
 
 
-def _build_between(value: object, spec: FieldSpec, env: CompileEnv, path: str) -> Predicate:
+def time_window(value: object, path: str) -> tuple[int, int]:
+    """The minutes of the day a `between` window holds: start <= minute < end, or when end
+    comes first, minute >= start or minute < end (it wraps past midnight)."""
     start, end = parse_time_window(value, path)
-    end = end % 1440 if end == 1440 and start > 0 else end
+    return start, end % 1440 if end == 1440 and start > 0 else end
+
+
+def _build_between(value: object, spec: FieldSpec, env: CompileEnv, path: str) -> Predicate:
+    start, end = time_window(value, path)
 
     def inside(v: FieldValue, ctx: EvalContext) -> bool:
         if not isinstance(v, datetime):

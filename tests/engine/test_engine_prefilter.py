@@ -3,6 +3,7 @@ what fires: the normal run agrees with the dry run, which evaluates every rule."
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,10 @@ from tests.engine.engine_factories import NOW, TZ, leaf, make_lead, make_message
 
 WORDS = ["order", "Buy", "payment received", "rp", "k-12", "ok", "halo kak", "c++", "é"]
 STATUSES = ["new", "responded", "hot", "purchase"]
+# Window bounds, and message times on, just before and just after them (local minutes).
+CLOCK_TIMES = ["00:00", "08:00", "17:00", "21:30", "23:59", "24:00"]
+LOCAL_MINUTES = sorted({(h * 60 + m + d) % 1440 for h, m in ((0, 0), (8, 0), (17, 0), (21, 30), (23, 59))
+                        for d in (-1, 0, 1)})
 
 _LEAVES = st.one_of(
     st.builds(lambda op, w: leaf("message.text", op, w),
@@ -31,6 +36,9 @@ _LEAVES = st.one_of(
                                "message.first_contact"]),
               st.sampled_from([True, False, "yes", "0"])),
     st.builds(lambda n: leaf("chat.count", "gte", n), st.integers(0, 4)),
+    st.builds(lambda start, end: leaf("time.local", "between", f"{start}-{end}"),
+              st.sampled_from(CLOCK_TIMES), st.sampled_from(CLOCK_TIMES)).filter(
+                  lambda c: c["value"].split("-")[0] != c["value"].split("-")[1]),
 )
 _CONDITIONS: st.SearchStrategy[Any] = st.recursive(
     _LEAVES,
@@ -74,15 +82,17 @@ def rule_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
     count=st.integers(0, 3),
     flags=st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()),
     new=st.booleans(),
+    minute=st.sampled_from(LOCAL_MINUTES),
 )
 def test_prefilter_agrees_with_full_evaluation(rules: list[dict[str, Any]], text: str,
                                                status: str, count: int,
                                                flags: tuple[bool, bool, bool, bool],
-                                               new: bool) -> None:
+                                               new: bool, minute: int) -> None:
     ruleset = make_ruleset(rules, STATUSES)
     from_me, has_media, is_group, is_reply = flags
+    local_midnight = NOW.astimezone(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
     message = make_message(text=text, from_me=from_me, has_media=has_media, is_group=is_group,
-                           is_reply=is_reply)
+                           is_reply=is_reply, timestamp=local_midnight + timedelta(minutes=minute, seconds=30))
     lead = None if new else make_lead(status=status, chat_count=count)
     fast = process_message(ruleset, lead, message, now=NOW, tz=TZ)
     slow, _ = explain_message(ruleset, lead, message, now=NOW, tz=TZ)
@@ -115,3 +125,24 @@ def test_one_rule_set_gives_every_event_its_own_candidates(monkeypatch: pytest.M
                 assert len(ruleset._by_mask) <= 2
                 fired_sets.add(tuple(run.rule_name for run in fast.runs))
     assert len(fired_sets) > 4  # the events really needed different candidates
+
+
+def test_time_windows_file_rules_by_the_minute() -> None:
+    """Shift and business-hours rules are filed by the minutes of their window: at every
+    minute of the day the rules that fire are those the full evaluation fires, for windows
+    inside a day, wrapping past midnight, ending at 24:00 and covering all of it."""
+    windows = ["08:00-17:00", "21:30-08:00", "17:00-24:00", "00:00-24:00", "23:59-00:01"]
+    ruleset = make_ruleset([rule(f"w{i}", conditions=[leaf("time.local", "between", window)],
+                                 actions=[{"type": "add_tag", "tag": f"w{i}"}])
+                            for i, window in enumerate(windows)], STATUSES)
+    local_midnight = NOW.astimezone(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    fired_per_window = [0] * len(windows)
+    for minute in range(24 * 60):
+        message = make_message(timestamp=local_midnight + timedelta(minutes=minute, seconds=59))
+        lead = make_lead(chat_count=1)
+        fast = process_message(ruleset, lead, message, now=NOW, tz=TZ)
+        slow, _ = explain_message(ruleset, lead, message, now=NOW, tz=TZ)
+        assert fast == slow, minute
+        for run in fast.runs:
+            fired_per_window[int(run.rule_name[1:])] += 1
+    assert fired_per_window == [9 * 60, 10 * 60 + 30, 7 * 60, 24 * 60, 2]
