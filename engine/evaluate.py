@@ -222,11 +222,11 @@ class _Run:
         else:
             done: list[str] = []
             requests: list[OutboxRequest] | None = None  # most rules queue nothing: no list for them
-            for index, action in enumerate(actions):
+            for action in actions:
                 try:
                     result = action.apply(draft, run)
-                except Exception as exc:
-                    return self._failed(rule, trigger, mark, index, action, exc, done)
+                except Exception as exc:  # the failing action is the one after those done
+                    return self._failed(rule, trigger, mark, len(done), action, exc, done)
                 if result.requests:
                     if requests is None:
                         requests = []

@@ -457,6 +457,19 @@ def test_a_one_action_rule_that_fails_halfway_leaves_the_lead_as_it_was() -> Non
     assert failed.error == "actions[0] half_done failed: ValueError: stopped halfway"
 
 
+def test_a_failing_later_action_is_named_by_its_place_and_undoes_the_earlier_ones() -> None:
+    """The run names the action that failed (its index among the rule's actions), keeps the
+    notes of those done before it, and none of the rule's changes survive."""
+    (tagger,) = parse([rule("tagger", actions=[tag("first")])])
+    broken = Rule(name="two then half", trigger="message.received", conditions=AllOf(()),
+                  actions=(*tagger.actions, *tagger.actions, HalfDone()), priority=1, id=1)
+    outcome = process_message(RuleSet([broken]), make_lead(), make_message(), now=NOW, tz=TZ)
+    (failed,) = outcome.runs
+    assert failed.error == "actions[2] half_done failed: ValueError: stopped halfway"
+    assert failed.notes == ("add_tag: +first", "add_tag: already tagged first")
+    assert outcome.lead.tags == frozenset() and outcome.lead.score == 0
+
+
 def test_failing_action_in_status_chain_is_recorded() -> None:
     (status_rule,) = parse([rule("msg", actions=[set_status("hot")])])
     broken = Rule(name="broken", trigger="lead.status_changed", conditions=AllOf(()),
