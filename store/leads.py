@@ -20,6 +20,8 @@ LEAD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Lead))
 # Fields whose changes are kept as the lead's history (chat_count/updated_at change every time).
 _TRACKED = tuple(f.name for f in fields(Lead) if f.name not in ("chat_count", "updated_at", "created_at"))
 _tracked_values = attrgetter(*_TRACKED)
+_TRACKED_POSITIONS = tuple(range(len(_TRACKED)))
+_TRACKED_TAGS = _TRACKED.index("tags")
 _lead_values = attrgetter(*LEAD_COLUMNS)
 _TAGS = LEAD_COLUMNS.index("tags")
 _DATES = (LEAD_COLUMNS.index("created_at"), LEAD_COLUMNS.index("updated_at"))
@@ -57,11 +59,12 @@ def lead_diff(before: Lead | None, after: Lead) -> dict[str, list[Any]]:
     if old_values == new_values:
         return {}
     diff: dict[str, list[Any]] = {}
-    for name, old, new in zip(_TRACKED, old_values, new_values, strict=True):
-        if old != new:
-            if name == "tags":
-                old, new = sorted(old), sorted(new)
-            diff[name] = [old, new]
+    # The changed positions found in C (map, compress): this runs for nearly every message.
+    for position in compress(_TRACKED_POSITIONS, map(ne, old_values, new_values)):
+        old, new = old_values[position], new_values[position]
+        if position == _TRACKED_TAGS:
+            old, new = sorted(old), sorted(new)
+        diff[_TRACKED[position]] = [old, new]
     return diff
 
 
