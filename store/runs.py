@@ -13,7 +13,8 @@ from engine.evaluate import RuleRunRecord
 from store.leads import LEAD_MESSAGE_IDS
 from store.write_behind import row_insert
 
-RUNS = row_insert("rule_runs", ("at", "rule_id", "rule_name", "trigger", "inbox_id", "lead_phone", "fired",
+# The event's columns first, then a RuleRunRecord's in its own order: a row is one tuple sum.
+RUNS = row_insert("rule_runs", ("at", "inbox_id", "lead_phone", "rule_id", "rule_name", "trigger", "fired",
                                 "error", "notes"), json_columns=("notes",))
 
 
@@ -26,8 +27,8 @@ def record_runs(db: Database, runs: Sequence[RuleRunRecord], *, at: datetime,
 def run_rows(runs: Sequence[RuleRunRecord], *, at: str, inbox_id: int | None,
              lead_phone: str | None) -> list[tuple[Any, ...]]:
     """Rows for RUNS, notes still a tuple (RUNS.executemany or a write-behind encodes them)."""
-    return [(at, r.rule_id, r.rule_name, r.trigger, inbox_id, lead_phone, int(r.fired), r.error, r.notes)
-            for r in runs]
+    event = (at, inbox_id, lead_phone)
+    return [event + run for run in runs]  # a heavy rule set fires five or more rules a message
 
 
 def prune_runs(db: Database, now: datetime, keep_days: int) -> int:

@@ -7,6 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from engine.evaluate import RuleRunRecord
@@ -134,6 +135,26 @@ def test_lead_history_comes_through_its_messages_and_direct_rows(tmp_path: Path,
     other = recent_runs(db, lead_phone="6289999999999")
     assert other and all(r["lead_phone"] == "6289999999999" for r in other)
     assert recent_runs(db, lead_phone=PHONE, errors_only=True) == []
+
+
+def test_a_rule_run_reads_back_as_it_was_recorded(tmp_path: Path) -> None:
+    """Each column gets the record's own value (the rows are built by position), written
+    at once or behind."""
+    db = open_db(tmp_path / "w.db")
+    at = datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
+    with db.atomic():
+        record_runs(db, [RuleRunRecord(7, "Tag VIP", "message.received", False, "actions[0] boom", ("add_tag: +vip",))],
+                    at=at, inbox_id=None, lead_phone=PHONE)
+    row = db.conn.execute("SELECT at, inbox_id, lead_phone, rule_id, rule_name, trigger, fired, error, notes "
+                          "FROM rule_runs").fetchone()
+    assert row == (at.isoformat(), None, PHONE, 7, "Tag VIP", "message.received", 0, "actions[0] boom",
+                   '["add_tag: +vip"]')
+    ruleset = seed_rules(db, Clock())
+    processor(db, ruleset, Clock(), batch_size=1).ingest_and_run(_chat("R", ["halo", "mau order"]), at)
+    for inbox_id, lead_phone, rule_name, fired, notes in db.conn.execute(
+            "SELECT inbox_id, lead_phone, rule_name, fired, notes FROM rule_runs WHERE inbox_id IS NOT NULL"):
+        assert (lead_phone, fired, type(rule_name), type(orjson.loads(notes))) == (PHONE, 1, str, list)
+        assert db.conn.execute("SELECT lead_phone FROM inbox WHERE id = ?", (inbox_id,)).fetchone() == (PHONE,)
 
 
 def test_history_queries_use_the_message_index(tmp_path: Path) -> None:
