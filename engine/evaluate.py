@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
+from operator import itemgetter
 from typing import NamedTuple
 
 from engine.actions import Action, ActionRun, OutboxRequest
@@ -49,6 +50,7 @@ class RuleRunRecord(NamedTuple):
 # Builds a RuleRunRecord from a tuple of all its fields in C, skipping the named tuple's
 # Python-level __new__ (a heavy rule set makes eight a message).
 _new_record = tuple.__new__
+_fired = itemgetter(RuleRunRecord._fields.index("fired"))  # read in C
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,7 @@ class Outcome:
     @property
     def fired(self) -> int:
         """How many rules fired."""
-        return sum(1 for r in self.runs if r.fired)
+        return sum(map(_fired, self.runs))
 
 
 def new_lead(message: Message, now: datetime, statuses: Sequence[str]) -> Lead:
