@@ -84,6 +84,8 @@ class RuleSet:
                           for key, members in self._by_key.items()}
         self.features = FeatureIndex(masks)
         self._by_mask: dict[int, tuple[CompiledRule, ...]] = {}  # candidates by mask, see candidates()
+        # The action types the enabled rules use: the store skips what no rule can ask (check-ins).
+        self.action_types = frozenset(action.type for c in compiled for action in c.rule.actions)
 
     def has_rules(self, trigger: str, sender: str | None) -> bool:
         """Whether any enabled rule listens to this trigger (and sender type)."""

@@ -308,13 +308,17 @@ class Processor:
             deferred.add(RUNS, batch.runs)
             self.upgrades.write(conn)
             outbox = OutboxWriter(self.db)
+            checks_in = "check_in" in self.ruleset.action_types
             for inbox_id, outcome, message in batch.queued:
                 # Check-ins are decided and recorded here, in this transaction (exactly once).
                 resolved = resolve_check_ins(self.db, outcome.requests, message=message, inbox_id=inbox_id,
-                                             now=batch.now, tz=self.workspace.tz)
-                outbox.add(resolved.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
-                           workspace=self.workspace.name, now=batch.now, status_changes=outcome.status_changes,
-                           policy=self.outbox_policy, message_json=batch.payloads.get(inbox_id))
+                                             now=batch.now, tz=self.workspace.tz) if checks_in else None
+                outbox.add(resolved.requests if resolved else outcome.requests, lead=outcome.lead, message=message,
+                           inbox_id=inbox_id, workspace=self.workspace.name, now=batch.now,
+                           status_changes=outcome.status_changes, policy=self.outbox_policy,
+                           message_json=batch.payloads.get(inbox_id))
+                if resolved is None:
+                    continue
                 if resolved.checkin_id is not None or resolved.lead is not None:
                     batch.checked_in.append(message.lead_phone)
                 if resolved.checkin_id is not None and self.subscriptions:

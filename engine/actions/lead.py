@@ -193,10 +193,11 @@ class AddTag(_TagAction):
 
     def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
         """Add the tag (a set: adding twice is once)."""
-        if self.tag in lead.tags:
-            return Applied(f"already tagged {self.tag}")
-        lead.set("tags", lead.tags | {self.tag})
-        return Applied(f"+{self.tag}")
+        tag, tags = self.tag, lead.tags
+        if tag in tags:
+            return Applied(f"already tagged {tag}")
+        lead.set("tags", tags | {tag})
+        return Applied(f"+{tag}")
 
 
 @action("remove_tag", "Remove Tag")

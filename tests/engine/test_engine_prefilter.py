@@ -146,3 +146,15 @@ def test_time_windows_file_rules_by_the_minute() -> None:
         for run in fast.runs:
             fired_per_window[int(run.rule_name[1:])] += 1
     assert fired_per_window == [9 * 60, 10 * 60 + 30, 7 * 60, 24 * 60, 2]
+
+
+def test_a_rule_set_names_the_actions_its_enabled_rules_can_take() -> None:
+    """The store skips deciding check-ins when no enabled rule checks in: a disabled rule's
+    actions, which never run, do not count."""
+    ruleset = make_ruleset([
+        rule("tag", actions=[{"type": "add_tag", "tag": "x"}, {"type": "adjust_score", "by": 1}]),
+        rule("door", actions=[{"type": "check_in", "event": "*"}], enabled=False),
+    ], STATUSES)
+    assert ruleset.action_types == frozenset({"add_tag", "adjust_score"})
+    enabled = make_ruleset([rule("door", actions=[{"type": "check_in", "event": "*"}])], STATUSES)
+    assert "check_in" in enabled.action_types
