@@ -2,9 +2,10 @@
 
 Each rule is filed under one *anchor*: a set of alternative features of which at least
 one must be present (a keyword in the message text, a regex hit, the lead's status, a
-true/false message flag, the time of day in a window). Per event the rule set computes which features are present
-(one RE2::Set pass for all keywords, one for all regexes) and evaluates only the rules
-filed under them, plus the rules without an anchor. An anchor is a necessary condition,
+true/false message flag, the time of day in a window). Per event the rule set computes
+which features are present (one RE2::Set pass for all keywords, one for all regexes, one
+table lookup for the minute of the day) and evaluates only the rules filed under them,
+plus the rules without an anchor. An anchor is a necessary condition,
 never a sufficient one: every candidate still runs its full condition check.
 """
 

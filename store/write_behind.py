@@ -98,6 +98,9 @@ class RowWrite:
         cut: list[tuple[Any, ...]] = []
         for row in rows:
             value = row[position]
+            if value is None:  # NULL: substr of a NULL start is NULL
+                cut.append(row)
+                continue
             if isinstance(value, str):
                 value = value.encode()
             pieces.append(value)

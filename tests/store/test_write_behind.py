@@ -165,7 +165,7 @@ def test_a_json_column_lands_as_the_same_text_both_ways(tmp_path: Path) -> None:
 def test_a_bytes_column_lands_as_the_same_text_both_ways(tmp_path: Path) -> None:
     """A webhook's payload stays orjson's bytes until written: the one-statement form cuts each
     row's text out of one BLOB, and it lands as the same TEXT (not a BLOB) executemany writes:
-    quotes, escapes, non-ASCII, an empty one, one already text, a NULL beside them."""
+    quotes, escapes, non-ASCII, an empty one, one already text, a NULL, and a NULL beside them."""
     conn = sqlite3.connect(tmp_path / "b.db")
     conn.execute("CREATE TABLE t (k INTEGER, payload TEXT, after TEXT)")
     insert = row_insert("t", ("k", "payload", "after"), bytes_column="payload")
@@ -173,7 +173,8 @@ def test_a_bytes_column_lands_as_the_same_text_both_ways(tmp_path: Path) -> None
         (1, orjson.dumps({"text": 'say "halo" 🙏 \\ ok', "line": "a\nb\x01"}), "x"),
         (2, b"", None),
         (3, '{"already": "text ✓"}', "y"),
-        (4, orjson.dumps(["last", 4]), "z"),
+        (4, None, "no payload"),
+        (5, orjson.dumps(["last", 4]), "z"),
     ]
     conn.execute(insert.all_at_once, insert.parameters(rows))
     behind = conn.execute("SELECT k, payload, typeof(payload), after FROM t ORDER BY k").fetchall()
@@ -181,7 +182,8 @@ def test_a_bytes_column_lands_as_the_same_text_both_ways(tmp_path: Path) -> None
     insert.executemany(conn, rows)
     assert conn.execute("SELECT k, payload, typeof(payload), after FROM t ORDER BY k").fetchall() == behind
     assert [(k, text, kind) for k, text, kind, _ in behind] == [
-        (k, value.decode() if isinstance(value, bytes) else value, "text") for k, value, _ in rows]
+        (k, value.decode() if isinstance(value, bytes) else value, "null" if value is None else "text")
+        for k, value, _ in rows]
 
 
 def _at_once_db(tmp_path: Path, name: str) -> Database:
