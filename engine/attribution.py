@@ -16,7 +16,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from engine.model import LeadDraft, Message
+from engine.lead_draft import LeadDraft
+from engine.model import Message
 
 # No 0/O, 1/I/L: a code read aloud or retyped from a screenshot cannot be mistaken.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"

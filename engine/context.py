@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
+from engine.lead_draft import LeadDraft
 from engine.memo import TextMemo
-from engine.model import Lead, LeadDraft, Message
+from engine.model import Lead, Message
 from engine.text import normalise
 
 if TYPE_CHECKING:

@@ -24,7 +24,8 @@ from engine.actions import Action, ActionRun, OutboxRequest
 from engine.attribution import Upgrade, apply_upgrade
 from engine.conditions import ConditionTrace, explain_condition
 from engine.context import EvalCache, EvalContext
-from engine.model import Lead, LeadDraft, Message
+from engine.lead_draft import LeadDraft
+from engine.model import Lead, Message
 from engine.rules import MESSAGE_TRIGGER, Rule
 from engine.ruleset import CompiledRule, RuleSet
 from engine.verdicts import RuleExplanation

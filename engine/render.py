@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.errors import RuleError
-from engine.model import Lead, LeadDraft, Message
+from engine.lead_draft import LeadDraft
+from engine.model import Lead, Message
 
 # `lead` is a Lead or a LeadDraft: both read fields as attributes.
 Source = Callable[[Any, Message | None], Any]

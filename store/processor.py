@@ -313,8 +313,8 @@ class Processor:
                 # Check-ins are decided and recorded here, in this transaction (exactly once).
                 resolved = resolve_check_ins(self.db, outcome.requests, message=message, inbox_id=inbox_id,
                                              now=batch.now, tz=self.workspace.tz) if checks_in else None
-                outbox.add(resolved.requests if resolved else outcome.requests, lead=outcome.lead, message=message,
-                           inbox_id=inbox_id, workspace=self.workspace.name, now=batch.now,
+                outbox.add(outcome.requests if resolved is None else resolved.requests, lead=outcome.lead,
+                           message=message, inbox_id=inbox_id, workspace=self.workspace.name, now=batch.now,
                            status_changes=outcome.status_changes, policy=self.outbox_policy,
                            message_json=batch.payloads.get(inbox_id))
                 if resolved is None:

@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar, dataclass_transform
 
 from engine.errors import RuleError
-from engine.model import LeadDraft, Message
+from engine.lead_draft import LeadDraft
+from engine.model import Message
 from engine.operators import CompileEnv
 from engine.text import normalise
 

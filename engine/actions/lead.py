@@ -9,8 +9,9 @@ from typing import Any, Self
 from engine.actions.base import ActionBase, ActionRun, Applied, _status_param, _text_param, action
 from engine.amounts import parse_amount
 from engine.errors import RuleError
+from engine.lead_draft import LeadDraft
 from engine.limits import MAX_SCORE_STEP
-from engine.model import LEAD_NUMBER_FIELDS, LEAD_TEXT_FIELDS, LeadDraft
+from engine.model import LEAD_NUMBER_FIELDS, LEAD_TEXT_FIELDS
 from engine.operators import CompileEnv
 from engine.text import cached_regex, compile_user_regex
 

@@ -13,7 +13,7 @@ from engine.actions.base import ActionBase, ActionRun, Applied, OutboxRequest, _
 from engine.actions.lead import NUMERIC_TARGETS
 from engine.attendance import scan
 from engine.errors import RuleError
-from engine.model import LeadDraft
+from engine.lead_draft import LeadDraft
 from engine.operators import CompileEnv
 from engine.render import render, template_names
 from engine.text import is_web_url

@@ -1,4 +1,4 @@
-"""A lead's export form (engine.lead_form), what webhooks, the API and exports show: every
+"""A lead's export form (`Lead.to_dict`), what webhooks, the API and exports show: every
 field of the Lead, in its order, with the documented conversions."""
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ import pytest
 
 from engine.actions import ACTIONS, ActionRun, parse_action
 from engine.attendance import display, make_code
-from engine.model import DEFAULT_STATUSES, LeadDraft, Message
+from engine.lead_draft import LeadDraft
+from engine.model import DEFAULT_STATUSES, Message
 from engine.notes import read_note
 from engine.rules import default_env
 from tests.engine.engine_factories import NOW, make_lead, make_message
