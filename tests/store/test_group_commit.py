@@ -12,7 +12,7 @@ import pytest
 
 from engine.evaluate import RuleRunRecord
 from engine.model import parse_message
-from store.db import BULK_WAL_PAGES, bulk_writes, open_db
+from store.db import BULK_WAL_PAGES, PAGE_SIZE, bulk_writes, open_db
 from store.inbox import count_by_state
 from store.leads import get_lead, lead_changes
 from store.runs import recent_runs, record_runs
@@ -108,6 +108,21 @@ def test_bulk_writes_restores_settings_and_truncates_the_wal(tmp_path: Path, clo
     assert after == before
     assert (tmp_path / "w.db-wal").stat().st_size == 0  # checkpointed into the database file
     assert count_by_state(open_db(tmp_path / "w.db")) == {"done": 50}
+
+
+def test_a_new_database_gets_larger_pages_an_existing_one_keeps_its_own(tmp_path: Path, clock: Clock) -> None:
+    db = open_db(tmp_path / "new.db")
+    assert db.conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 8192
+    # A database made before (SQLite's default 4 KB pages) opens, migrates and processes as it was.
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("PRAGMA page_size=4096")
+    old.execute("CREATE TABLE kept (x INTEGER)")
+    old.commit()
+    old.close()
+    db = open_db(tmp_path / "old.db")
+    assert db.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+    processor(db, seed_rules(db, clock), clock).ingest_and_run(_chat("P", ["halo", "mau order"]), clock())
+    assert count_by_state(open_db(tmp_path / "old.db")) == {"done": 2}
 
 
 def test_lead_history_comes_through_its_messages_and_direct_rows(tmp_path: Path, clock: Clock) -> None:
