@@ -12,11 +12,12 @@ time SQLite alone needs to insert the rows the run produced into an empty databa
 the same schema (10,000 rows per transaction, synchronous=FULL).
 
 End to end is `wabridge replay`'s own loop (bridge.commands.replay.replay_messages), timed
-from reading the file's first line to the last commit.
+from reading the file's first line to the last commit and the checkpoint ending the bulk writes.
 
 Everything runs in one invocation so the ratios compare like with like on a shared,
 noisy machine: the end-to-end runs and the storage floors go in rounds alternating the
-profiles (`--rounds`, 3 by default), and each reports its fastest round. End-to-end phases
+profiles, each run followed by its floor (`--rounds`, 3 by default), and each reports its
+fastest round. End-to-end phases
 run in child processes so each reports its own peak RSS. Durability: synchronous=FULL; a
 message counts once its transaction committed.
 """
@@ -122,7 +123,7 @@ def bytes_written() -> int | None:
 
 def e2e_child(mode: str, workdir: Path, limit: int) -> dict[str, Any]:
     """Replay the workload file through inbox → engine → store with synchronous=FULL, timed
-    from reading its first line to the last commit, as `wabridge replay` runs it."""
+    from reading its first line to the last commit and the final checkpoint, as `wabridge replay` runs it."""
     from bridge.commands.replay import CHUNK as REPLAY_CHUNK
     from bridge.commands.replay import ReplaySummary, few_gc_pauses, read_lines, replay_messages
     from store.db import bulk_writes, open_db
@@ -350,8 +351,9 @@ def fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def bench_profiles(args: argparse.Namespace, profiles: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """Every profile, every phase. The timed end-to-end runs and storage floors go in rounds
-    that alternate the profiles (light, heavy, light, heavy, ...), so a slower spell of the
-    machine falls on both alike; each reports its fastest round."""
+    that alternate the profiles (light, its floor, heavy, its floor, light, ...), so a slower
+    spell of the machine falls on both profiles, and on a run and its floor, alike; each
+    reports its fastest round."""
     with tempfile.TemporaryDirectory(prefix="wabridge-bench-") as tmp:
         workdirs = {profile: Path(tmp) / profile for profile in profiles}
         reports: dict[str, dict[str, Any]] = {}
@@ -364,8 +366,7 @@ def bench_profiles(args: argparse.Namespace, profiles: tuple[str, ...]) -> dict[
             for profile, workdir in workdirs.items():
                 count = reports[profile]["workload"]["messages"]
                 indexed[profile].append(run_child("--child", "indexed", str(workdir), str(count)))
-        for _ in range(args.rounds):
-            for profile, workdir in workdirs.items():
+                # Right after its run (whose rows it copies): the ratio's two sides close in time.
                 floors[profile].append(run_child("--child", "floor", str(workdir), "0"))
         for profile, workdir in workdirs.items():
             count = reports[profile]["workload"]["messages"]
