@@ -12,14 +12,14 @@ time SQLite alone needs to insert the rows the run produced into an empty databa
 the same schema (10,000 rows per transaction, synchronous=FULL).
 
 End to end is `wabridge replay`'s own loop (bridge.commands.replay.replay_messages), timed
-from reading the file's first line to the last commit and the checkpoint ending the bulk writes.
+from reading the file's first line to the last commit and the checkpoint ending the bulk
+writes.
 
 Everything runs in one invocation so the ratios compare like with like on a shared,
 noisy machine: the end-to-end runs and the storage floors go in rounds alternating the
 profiles, each run followed by its floor (`--rounds`, 3 by default), and each reports its
-fastest round. End-to-end phases
-run in child processes so each reports its own peak RSS. Durability: synchronous=FULL; a
-message counts once its transaction committed.
+fastest round. End-to-end phases run in child processes so each reports its own peak RSS.
+Durability: synchronous=FULL; a message counts once its transaction committed.
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def bytes_written() -> int | None:
 
 def e2e_child(mode: str, workdir: Path, limit: int) -> dict[str, Any]:
     """Replay the workload file through inbox → engine → store with synchronous=FULL, timed
-    from reading its first line to the last commit and the final checkpoint, as `wabridge replay` runs it."""
+    from reading its first line to the last commit and the final checkpoint, as `wabridge
+    replay` runs it."""
     from bridge.commands.replay import CHUNK as REPLAY_CHUNK
     from bridge.commands.replay import ReplaySummary, few_gc_pauses, read_lines, replay_messages
     from store.db import bulk_writes, open_db
