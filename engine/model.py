@@ -362,7 +362,7 @@ class Lead:
             "status": self.status,
             "name": self.name,
             "priority": self.priority,
-            "score": _number(self.score),
+            "score": whole_number(self.score),
             "source": self.source,
             "notes": self.notes,
             "city": self.city,
@@ -378,8 +378,8 @@ class Lead:
             "ad_source_url": self.ad_source_url,
             "fbclid": self.fbclid,
             "gclid": self.gclid,
-            "value_actual": _number(self.value_actual),
-            "value_potential": _number(self.value_potential),
+            "value_actual": whole_number(self.value_actual),
+            "value_potential": whole_number(self.value_potential),
             "tags": sorted(self.tags),
             "chat_count": self.chat_count,
             "created_at": iso_text(created) if created is not None else None,
@@ -387,8 +387,8 @@ class Lead:
         }
 
 
-def _number(value: float | None) -> float | int | None:
-    """1500000.0 → 1500000: a whole amount reads as one."""
+def whole_number(value: float | None) -> float | int | None:
+    """1500000.0 → 1500000: a whole amount reads as one (lead exports, conversion values)."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 

@@ -25,7 +25,7 @@ from sqlite_utils import Database
 
 from engine.actions import OutboxRequest
 from engine.memo import iso_text
-from engine.model import Lead, Message
+from engine.model import Lead, Message, whole_number
 from store.write_behind import Deferred, row_insert
 
 OUTBOX_STATES = ("pending", "delivered", "failed", "dead")
@@ -94,12 +94,6 @@ def hashed_phone(phone: str) -> str:
     return hashlib.sha256(digits.encode("ascii")).hexdigest()
 
 
-def _number(value: float | None) -> int | float | None:
-    if value is None:
-        return None
-    return int(value) if float(value).is_integer() else float(value)
-
-
 def conversion_body(*, event_name: str, event_id: str, event_time: datetime, lead: Lead,
                     value: float | None, policy: ConversionPolicy) -> dict[str, Any]:
     """One Conversions API request body for business messaging (README: "Conversion events")."""
@@ -108,7 +102,7 @@ def conversion_body(*, event_name: str, event_id: str, event_time: datetime, lea
         user_data["whatsapp_business_account_id"] = policy.whatsapp_business_account_id
     custom_data: dict[str, Any] = {"currency": policy.currency}
     if value is not None:
-        custom_data["value"] = _number(value)
+        custom_data["value"] = whole_number(value)
     return {"data": [{
         "event_name": event_name,
         "event_time": int(event_time.timestamp()),
