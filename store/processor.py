@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from itertools import takewhile
@@ -25,60 +24,22 @@ from engine.evaluate import Outcome, process_message
 from engine.history import absorb_history, keep_first_seen
 from engine.model import Lead, Message, Workspace
 from engine.ruleset import RuleSet
+from store.batch import INBOX_DONE, Behind, WriteSet
 from store.careful import careful_batch
 from store.checkins import resolve_check_ins
 from store.identities import may_name_alias, resolve_identities
 from store.inbox import Ingested, ingest_many, ingest_rows, parsed_by_id, rows_to_ingest
 from store.lead_events import LEAD_CHANGES, ChangeApplier, ChangeResult, rule_origin
-from store.leads import LEAD_INSERT, lead_diff, lead_to_row, lead_updates, leads_by_phone
+from store.leads import lead_diff, lead_inserts, lead_updates, leads_by_phone
 from store.outbox import OutboxPolicy, OutboxWriter
 from store.process_stats import ProcessStats, add_stats, describe_failure, from_the_machine, stored_message
 from store.runs import RUNS, run_rows
-from store.subscriptions import Event, Subscription, checkin_of, message_events, queue_events
+from store.subscriptions import Subscription, checkin_of, message_events, queue_events
 from store.visitors import VisitorUpgrades
-from store.write_behind import Deferred, RowWrite, WriteBehind
+from store.write_behind import Deferred, WriteBehind
 
 Clock = Callable[[], datetime]
 MAX_CARRIED_LEADS = 50_000  # leads a replay keeps in memory between chunks
-
-
-@dataclass(slots=True)
-class _WriteSet:
-    """One batch's effects, evaluated in memory, to be committed in one transaction."""
-
-    rows: list[tuple[int, str]]
-    now: datetime
-    stats: ProcessStats
-    leads: list[Lead] = field(default_factory=list)
-    changes: list[tuple[str, str, int, str, str]] = field(default_factory=list)
-    runs: list[tuple[Any, ...]] = field(default_factory=list)
-    queued: list[tuple[int, Outcome, Message]] = field(default_factory=list)
-    done: list[tuple[str, int, int]] = field(default_factory=list)
-    stored: dict[str, Lead] = field(default_factory=dict)  # the rows of the leads it changes, as stored
-    failed: list[tuple[str, str, int]] = field(default_factory=list)
-    relinked: list[tuple[str, int]] = field(default_factory=list)  # (lead phone, inbox id): user id → phone
-    events: list[Event] = field(default_factory=list)  # for the webhook subscriptions
-    checked_in: list[str] = field(default_factory=list)  # leads a check-in changed in the database
-    # Payloads that are exactly their message's to_dict() serialised (messages this process
-    # ingested), so a webhook embeds them as they are.
-    payloads: dict[int, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class _Behind:
-    """A written batch whose deferred rows are (or are about to be) written behind."""
-
-    batch: _WriteSet
-    deferred: Deferred
-
-
-# The processed marks of a batch's messages: (processed_at, fired, inbox id) rows.
-INBOX_DONE = RowWrite(
-    "UPDATE inbox SET state = 'done', processed_at = ?, fired = ? WHERE id = ? AND state = 'pending'",
-    "UPDATE inbox SET state = 'done', processed_at = json_extract(j.value, '$[0]'), "
-    "fired = json_extract(j.value, '$[1]') FROM json_each(?1) AS j "
-    "WHERE inbox.id = json_extract(j.value, '$[2]') AND inbox.state = 'pending'",
-)
 
 
 class Processor:
@@ -129,7 +90,7 @@ class Processor:
             leads = {}
         # The previous batch: written but for its deferred rows, which the write-behind thread
         # inserts while this thread evaluates the next batch (store.write_behind).
-        behind: _Behind | None = None
+        behind: Behind | None = None
         try:
             while True:
                 found = self.db.conn.execute(
@@ -155,6 +116,7 @@ class Processor:
                 previous = behind
                 start = partial(self.write_behind.start, previous.deferred) if previous else None
                 batch = self._evaluate(rows, self.clock(), leads, reads_done=start)
+                self._stage(batch)  # while the previous batch's rows are still being written
                 behind = None
                 if not self._settled(previous, leads, stats):
                     # The previous batch was redone message by message: evaluate this one again
@@ -174,7 +136,7 @@ class Processor:
             self._settled(behind, leads, stats)
         return stats
 
-    def _settled(self, behind: _Behind | None, leads: dict[str, Lead | None], stats: ProcessStats) -> bool:
+    def _settled(self, behind: Behind | None, leads: dict[str, Lead | None], stats: ProcessStats) -> bool:
         """Wait for a batch's deferred rows; True when it landed whole (or there is none). When
         they failed, its savepoint is rolled back and the batch redone message by message."""
         if behind is None:
@@ -283,7 +245,7 @@ class Processor:
         self.upgrades.record(decision, inbox_id=inbox_id, before=lead, after=outcome.lead, stamp=stamp)
         return keep_first_seen(lead, outcome, message) if message.history else outcome
 
-    def _write(self, batch: _WriteSet) -> _Behind:
+    def _write(self, batch: WriteSet) -> Behind:
         """Write one batch in its own savepoint: leads, visitor codes and check-ins now; rule
         runs, lead changes, outbox entries and processed marks deferred to the write-behind thread.
         The savepoint is released once those are in (`_settled`): one fsync per batch."""
@@ -292,24 +254,20 @@ class Processor:
         deferred = Deferred(f"batch_{self._savepoints}")
         conn.execute(f"SAVEPOINT {deferred.savepoint}")
         try:
-            if batch.leads:
-                # A lead this batch created is an INSERT, any other an UPDATE of the columns
-                # that changed: no upsert probe. (Were either wrong, the statement fails or
-                # misses and the careful path upserts.)
-                stored = batch.stored
-                created = [lead_to_row(lead) for lead in batch.leads if lead.phone not in stored]
-                if created:
-                    conn.executemany(LEAD_INSERT, created)
-                for sql, rows in lead_updates((stored[lead.phone], lead) for lead in batch.leads
-                                              if lead.phone in stored):
-                    if conn.executemany(sql, rows).rowcount != len(rows):
-                        raise sqlite3.IntegrityError("a lead to update is not in the database")
+            if batch.lead_inserts is None:
+                self._stage(batch)
+            assert batch.lead_inserts is not None and batch.outbox is not None
+            for sql, rows in batch.lead_inserts:
+                conn.executemany(sql, rows)
+            for sql, rows in batch.lead_updates:
+                if conn.executemany(sql, rows).rowcount != len(rows):
+                    raise sqlite3.IntegrityError("a lead to update is not in the database")
             deferred.add(LEAD_CHANGES, batch.changes)
             deferred.add(RUNS, batch.runs)
             self.upgrades.write(conn)
-            outbox = OutboxWriter(self.db)
+            outbox = batch.outbox
             checks_in = "check_in" in self.ruleset.action_types
-            for inbox_id, outcome, message in batch.queued:
+            for inbox_id, outcome, message in batch.queued[batch.outbox_staged:]:
                 # Check-ins are decided and recorded here, in this transaction (exactly once).
                 resolved = resolve_check_ins(self.db, outcome.requests, message=message, inbox_id=inbox_id,
                                              now=batch.now, tz=self.workspace.tz) if checks_in else None
@@ -340,16 +298,38 @@ class Processor:
                 conn.execute(f"ROLLBACK TO {deferred.savepoint}")
                 conn.execute(f"RELEASE {deferred.savepoint}")
             raise
-        return _Behind(batch, deferred)
+        return Behind(batch, deferred)
+
+    def _stage(self, batch: WriteSet) -> None:
+        """Prepare what of a batch's writes needs no database: its lead statements, and its
+        outbox entries up to the first that reads the outbox (a reply's cooldown) or that a
+        check-in may change. The run does this while the write-behind thread still writes the
+        previous batch's rows: on a heavy rule set the engine alone ended before that thread."""
+        # A lead this batch created is an INSERT, any other an UPDATE of the columns that
+        # changed: no upsert probe. (Were either wrong, the statement fails or misses and the
+        # careful path upserts.)
+        stored = batch.stored
+        batch.lead_inserts = lead_inserts(lead for lead in batch.leads if lead.phone not in stored)
+        batch.lead_updates = lead_updates((stored[lead.phone], lead) for lead in batch.leads if lead.phone in stored)
+        outbox = batch.outbox = OutboxWriter(self.db)
+        if "check_in" in self.ruleset.action_types:
+            return  # check-ins are decided in the write, from the database
+        for inbox_id, outcome, message in batch.queued:
+            if any(request.kind == "reply" and request.payload.get("cooldown_hours") for request in outcome.requests):
+                return
+            outbox.add(outcome.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
+                       workspace=self.workspace.name, now=batch.now, status_changes=outcome.status_changes,
+                       policy=self.outbox_policy, message_json=batch.payloads.get(inbox_id))
+            batch.outbox_staged += 1
 
     def _evaluate(self, rows: list[tuple[int, str]], now: datetime, leads: dict[str, Lead | None],
-                  reads_done: Callable[[], None] | None = None) -> _WriteSet:
+                  reads_done: Callable[[], None] | None = None) -> WriteSet:
         """Evaluate a batch in memory against `leads` (updated in place; missing ones fetched).
 
         `reads_done` is called once the batch has read what it needs from the database and
         before the engine runs (which uses none): the previous batch's deferred rows go then.
         """
-        batch = _WriteSet(rows, now, ProcessStats())
+        batch = WriteSet(rows, now, ProcessStats())
         stats = batch.stats
         stamp = now.isoformat()
         parsed: list[tuple[int, Message | Exception]] = []
@@ -419,7 +399,7 @@ class Processor:
         return batch
 
     def _identities(self, parsed: list[tuple[int, Message | Exception]], now: datetime,
-                    leads: dict[str, Lead | None], batch: _WriteSet) -> list[tuple[int, Message | Exception]]:
+                    leads: dict[str, Lead | None], batch: WriteSet) -> list[tuple[int, Message | Exception]]:
         """Customers known by an alias (a Cloud API user id, a linked-device LID): merge their
         lead into the phone's once a message carries both (store.identities), and move later
         alias-only messages onto that phone."""

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlite_utils import Database
 
+from engine.actions import OutboxRequest
+from engine.model import Lead, Message
 from store.db import open_db
 from store.errors import NotFoundError
 from store.migrations import MIGRATIONS
-from store.outbox import ConversionPolicy, OutboxPolicy, get_entry, list_outbox
+from store.outbox import ConversionPolicy, OutboxPolicy, OutboxWriter, get_entry, list_outbox
 from store.outbox_delivery import (
     INTERRUPTED,
     DeliveryResult,
@@ -26,7 +29,7 @@ from store.outbox_delivery import (
     retry_dead,
     retry_entry,
 )
-from tests.outbox.conftest import ADMIN, lead, queue, webhook
+from tests.outbox.conftest import ADMIN, lead, message, queue, webhook
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 CLICKED = lead(ctwa_clid="ARAkLkA8rml", value_actual=1500000.0)
@@ -165,3 +168,45 @@ def test_m002_upgrades_an_existing_outbox_in_place(tmp_path: Path) -> None:
     db = open_db(path)
     assert [r["target"] for r in reversed(list_outbox(db))] == ["endpoint:crm", "url:http://x/h", f"reply:{ADMIN}"]
     assert len(claim(db).entries) == 3
+
+
+def _expected_payload(fields: dict[str, object], event_id: str, *, the_lead: Lead, the_message: Message | None,
+                      now: datetime, workspace: str, rule_id: int, rule_name: str) -> bytes:
+    """The documented webhook payload (README "Webhook payload"), serialised whole."""
+    body = {"id": event_id, "type": fields.get("event") or "rule.fired", "occurred_at": now.isoformat(),
+            "workspace": workspace, "lead": the_lead.to_dict(),
+            "message": the_message.to_dict() if the_message is not None else None,
+            "rule": {"id": rule_id, "name": rule_name}}
+    return orjson.dumps({**fields, "event_id": event_id, "body": body})
+
+
+def test_webhook_payloads_are_byte_for_byte_the_documented_envelope() -> None:
+    # Payloads are joined from pieces each rule's webhooks share (store.outbox._WebhookPieces):
+    # every one must be exactly the envelope serialised whole, whatever its strings hold.
+    odd = 'Sari "Kak" \\ \n\t\u0001 Ñoño 🙂 \u2028'
+    jakarta = timezone(timedelta(hours=7))
+    cases: list[tuple[dict[str, object], Lead, Message | None, datetime, str, str, bool]] = [
+        (webhook("https://crm.example.com/hook"), lead(), message(), NOW, "Toko Test", "Test rule", True),
+        (webhook("https://crm.example.com/hook"), lead(name=odd, tags=frozenset({"vip", "b"}), score=2.0,
+                                                       value_actual=1500000.0), message(text=odd), NOW,
+         "Toko Test", "Test rule", True),
+        (webhook(endpoint="crm", secret="s3cret", event="lead.status_changed"), lead(), message(), NOW,
+         odd, odd, False),
+        (webhook("http://127.0.0.1:9/h"), lead(), None, NOW.astimezone(jakarta), "Toko Test", "Test rule", False),
+        (webhook("http://127.0.0.1:9/h"), lead(), message(), NOW.astimezone(jakarta), "Toko Test", "Test rule", True),
+        ({"url": "http://127.0.0.1:9/h", "event_id": "mine", "event": "rule.fired"}, lead(), message(), NOW,
+         "Toko Test", "Test rule", True),  # a field the envelope sets: built the long way, same result
+        ({}, lead(), message(), NOW, "Toko Test", "Test rule", False),
+    ]
+    writer = OutboxWriter(None)  # type: ignore[arg-type]  # webhooks read nothing
+    for index, (fields, the_lead, the_message, now, workspace, rule_name, embed) in enumerate(cases):
+        message_json = orjson.dumps(the_message.to_dict()).decode() if embed and the_message else None
+        for repeat in range(2):  # the second one from the rule's pieces as kept
+            writer.add([OutboxRequest("webhook", 7 + index, rule_name, fields)], lead=the_lead, message=the_message,
+                       inbox_id=100 * index + repeat, workspace=workspace, now=now, message_json=message_json)
+            payload = writer.rows[-1][5]
+            event_id = orjson.loads(payload)["body"]["id"]
+            assert event_id.startswith("evt_") and len(event_id) == 36
+            assert payload == _expected_payload(fields, event_id, the_lead=the_lead, the_message=the_message,
+                                                now=now, workspace=workspace, rule_id=7 + index, rule_name=rule_name)
+    assert len({row[5] for row in writer.rows}) == len(writer.rows)  # each its own event id

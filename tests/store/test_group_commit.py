@@ -4,6 +4,7 @@ batches, and the lead history found through the lead's messages (migration m005)
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,10 +12,10 @@ import orjson
 import pytest
 
 from engine.evaluate import RuleRunRecord
-from engine.model import parse_message
+from engine.model import Lead, parse_message
 from store.db import BULK_WAL_PAGES, PAGE_SIZE, bulk_writes, open_db
 from store.inbox import count_by_state
-from store.leads import get_lead, lead_changes
+from store.leads import get_lead, lead_changes, lead_inserts
 from store.runs import recent_runs, record_runs
 from tests.conftest import Clock, message
 from tests.store.test_guarantees import processor, seed_rules
@@ -239,3 +240,32 @@ def test_a_commit_that_fails_behind_stops_the_replay_and_keeps_what_landed(
     assert check.conn.execute("SELECT message_id FROM inbox ORDER BY id").fetchall() == [
         ("R0",), ("R1",), ("R2",), ("R3",)]
     assert check.conn.execute("SELECT COUNT(*) FROM leads").fetchone()[0] == 4
+
+
+def test_a_new_lead_reads_back_as_it_was_whichever_columns_it_set(tmp_path: Path) -> None:
+    # New leads are inserted naming only their set columns (store.leads.lead_inserts): a
+    # column left out must read back as the unset value, and a set one, even falsy, as set.
+    db = open_db(tmp_path / "w.db")
+    columns = {row[1]: row for row in db.conn.execute("PRAGMA table_info(leads)")}
+    now = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    base = Lead(phone="628100", jid="628100@s.whatsapp.net", status="new", created_at=now, updated_at=now)
+    leads = [
+        base,
+        replace(base, phone="628101", name="", score=0.0, value_actual=0.0, tags=frozenset()),
+        replace(base, phone="628102", name="Sari", score=12, value_potential=2_500_000.0, city="Bandung",
+                tags=frozenset({"vip", "order"}), chat_count=3, fbclid="IwAR0", notes="kirim besok"),
+        replace(base, phone="628103", **{f.name: 1.5 if "float" in str(f.type) else "x" for f in fields(Lead)
+                                         if f.default is None and f.name not in ("created_at", "updated_at")}),
+    ]
+    statements = lead_inserts(leads)
+    assert len(statements) == len(leads)  # each set a different group of columns
+    left_out = set(columns) - {name for sql, _ in statements for name in sql.split("(")[1].split(")")[0].split(", ")}
+    assert not left_out  # every column is named by some lead here
+    for sql, rows in statements:
+        named = sql.split("(")[1].split(")")[0].split(", ")
+        for name in set(columns) - set(named):  # what a left-out column gets: NULL, allowed
+            _, _, _, not_null, default, _ = columns[name]
+            assert not not_null and default is None, name
+        db.conn.executemany(sql, rows)
+    for lead in leads:
+        assert get_lead(db, lead.phone) == lead

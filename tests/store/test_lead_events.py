@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.changes import parse_edit
+from engine.evaluate import RuleRunRecord
 from engine.model import DEFAULT_STATUSES, parse_message
 from store.db import open_db
 from store.inbox import count_by_state, ingest
-from store.lead_events import LeadChange, stored_result, submit_change
+from store.lead_events import LeadChange, rule_origin, stored_result, submit_change
 from store.leads import get_lead
 from tests.conftest import Clock, message
 from tests.store.test_guarantees import processor, seed_rules
@@ -100,3 +101,12 @@ def test_a_purchase_reached_by_a_person_queues_one_conversion_per_lead(tmp_path:
     assert not stats.errors
     rows = db.conn.execute("SELECT kind, lead_phone, idempotency_key FROM outbox").fetchall()
     assert rows == [("conversion", PHONE, f"conversion:{PHONE}:Purchase")]
+
+
+def test_a_change_rules_made_names_the_rules_that_fired_once_each_in_order() -> None:
+    runs = [RuleRunRecord(3, "Tag order", "message.received", True),
+            RuleRunRecord(5, "Hot lead", "message.received", False, "condition failed: x"),
+            RuleRunRecord(8, "Score", "message.received", True, None, ("adjust_score: score 0 -> 5",)),
+            RuleRunRecord(9, "Tag order", "lead.status_changed", True)]  # a second rule of the same name
+    assert rule_origin(runs) == "rule:Tag order, Score"
+    assert rule_origin(runs[1:2]) == "rule" and rule_origin([]) == "rule"

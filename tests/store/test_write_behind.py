@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -269,3 +270,31 @@ def test_a_transaction_commits_here_when_no_thread_may_use_the_connection(tmp_pa
         conn.close()
     other = sqlite3.connect(tmp_path / "w.db")
     assert other.execute("SELECT rule_id FROM rule_runs").fetchall() == [(1,), (1,)]
+
+
+def test_a_reply_cooldown_sees_every_entry_queued_before_it_staged_or_not(tmp_path: Path, clock: Clock) -> None:
+    # A batch's webhooks are prepared while the previous batch is still written behind
+    # (Processor._stage), up to the first reply with a cooldown: that one reads the outbox, so
+    # it and everything after it are queued in the write, in the same order.
+    db = open_db(tmp_path / "w.db")
+    reply_rule = {"name": "Price reply", "trigger": "message.received", "sender": "customer",
+                  "conditions": [{"field": "message.text", "op": "contains", "value": "harga"}],
+                  "actions": [{"type": "send_reply", "text": "Harga mulai 99rb", "cooldown_hours": 24}]}
+    ruleset = seed_rules(db, clock, [WEBHOOK_RULE, reply_rule])
+    texts = ["halo", "berapa harganya?", "halo lagi", "harga paket?", "ok", "harga?", "makasih"]
+    traffic = [parse_message(message(id=f"M{i}", text=text, chat=f"{phone}@s.whatsapp.net",
+                                     sender=f"{phone}@s.whatsapp.net"))
+               for i, text in enumerate(texts) for phone in ("6281200000001", "6281200000002")]
+    ingest_many(db, traffic, clock())
+    # The thread writes slowly, so each batch is ready before the previous one's rows are in.
+    slow = lambda: time.sleep(0.05) if threading.current_thread().name.startswith("wabridge-write") else None  # noqa: E731
+    db.conn.create_function("slow_writer", 0, lambda: slow() or 0)
+    db.conn.execute("CREATE TEMP TRIGGER slow_outbox AFTER INSERT ON outbox BEGIN SELECT slow_writer(); END")
+    stats = processor(db, ruleset, clock, batch_size=3).run()  # batches that overlap, cut mid-chat
+    assert stats.processed == 14 and not stats.errors
+    entries = db.conn.execute("SELECT kind, inbox_id, lead_phone FROM outbox ORDER BY id").fetchall()
+    assert [inbox_id for _, inbox_id, _ in entries] == sorted(inbox_id for _, inbox_id, _ in entries)
+    assert sum(kind == "webhook" for kind, _, _ in entries) == 14
+    # One price reply per customer: the later "harga" messages find the first one queued.
+    assert Counter(phone for kind, _, phone in entries if kind == "reply") == {"6281200000001": 1,
+                                                                              "6281200000002": 1}
