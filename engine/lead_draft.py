@@ -31,7 +31,7 @@ class LeadDraft(list[Any]):
         def __getattr__(self, name: str) -> Any: ...
 
     def __init__(self, lead: Lead) -> None:
-        super().__init__(_lead_values(lead))
+        list.__init__(self, _lead_values(lead))
         self._journal: list[tuple[int, Any]] = []
 
     def set(self, name: str, value: Any) -> bool:

@@ -46,7 +46,7 @@ def event_id(prefix: str) -> str:
     forked child) rather than the OS: uuid4 reads os.urandom, a system call per webhook,
     and a heavy rule set queues one per message.
     """
-    return f"{prefix}{random.getrandbits(128):032x}"
+    return prefix + random.randbytes(16).hex()
 
 
 @dataclass(frozen=True, slots=True)
