@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, TypeVar, dataclass_transform
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar, dataclass_transform
 
 from engine.errors import RuleError
 from engine.lead_draft import LeadDraft
@@ -14,9 +14,12 @@ from engine.operators import CompileEnv
 from engine.text import normalise
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxRequest:
-    """Something to deliver after the transaction commits (webhook, reply, ...)."""
+class OutboxRequest(NamedTuple):
+    """Something to deliver after the transaction commits (webhook, reply, ...).
+
+    A named tuple rather than a frozen dataclass: a heavy rule set queues a webhook a message,
+    and a frozen dataclass took three times as long to build (650 against 200 ns).
+    """
 
     kind: str
     rule_id: int
