@@ -116,7 +116,10 @@ class Processor:
                 previous = behind
                 start = partial(self.write_behind.start, previous.deferred) if previous else None
                 batch = self._evaluate(rows, self.clock(), leads, reads_done=start)
-                self._stage(batch)  # while the previous batch's rows are still being written
+                try:
+                    self._stage(batch)  # while the previous batch's rows are still being written
+                except Exception:  # left to the write, where a failure goes the careful way
+                    batch.lead_inserts, batch.outbox, batch.outbox_staged = None, None, 0
                 behind = None
                 if not self._settled(previous, leads, stats):
                     # The previous batch was redone message by message: evaluate this one again

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,15 +15,28 @@ import orjson
 import pytest
 from sqlite_utils import Database
 
-from engine.model import parse_message
+from engine.model import DEFAULT_STATUSES, parse_message
+from engine.rules import default_env, parse_rules
+from engine.ruleset import RuleSet
 from store.db import open_db
 from store.inbox import count_by_state, ingest_many
+from store.outbox import OutboxWriter
+from store.rules import load_rules, save_rules
 from store.write_behind import Deferred, WriteBehind, row_insert, rows_json
 from tests.conftest import Clock, message
 from tests.store.test_guarantees import processor, seed_rules
 
 WEBHOOK_RULE = {"name": "Every message to the CRM", "trigger": "message.received", "sender": "all",
                 "conditions": [], "actions": [{"type": "send_webhook", "url": "http://127.0.0.1:9/crm"}]}
+
+
+def _only(db: Database, clock: Clock, raw: list[dict[str, Any]]) -> RuleSet:
+    """A rule set of these rules alone: no check-in rule, so webhooks are staged ahead."""
+    env = default_env(DEFAULT_STATUSES)
+    save_rules(db, parse_rules(raw, env), clock())
+    ruleset = RuleSet(load_rules(db, env).rules)
+    assert "check_in" not in ruleset.action_types
+    return ruleset
 
 
 def _traffic(customers: int, each: int) -> list[Any]:
@@ -280,16 +292,17 @@ def test_a_reply_cooldown_sees_every_entry_queued_before_it_staged_or_not(tmp_pa
     reply_rule = {"name": "Price reply", "trigger": "message.received", "sender": "customer",
                   "conditions": [{"field": "message.text", "op": "contains", "value": "harga"}],
                   "actions": [{"type": "send_reply", "text": "Harga mulai 99rb", "cooldown_hours": 24}]}
-    ruleset = seed_rules(db, clock, [WEBHOOK_RULE, reply_rule])
+    ruleset = _only(db, clock, [WEBHOOK_RULE, reply_rule])
     texts = ["halo", "berapa harganya?", "halo lagi", "harga paket?", "ok", "harga?", "makasih"]
     traffic = [parse_message(message(id=f"M{i}", text=text, chat=f"{phone}@s.whatsapp.net",
                                      sender=f"{phone}@s.whatsapp.net"))
                for i, text in enumerate(texts) for phone in ("6281200000001", "6281200000002")]
     ingest_many(db, traffic, clock())
-    # The thread writes slowly, so each batch is ready before the previous one's rows are in.
-    slow = lambda: time.sleep(0.05) if threading.current_thread().name.startswith("wabridge-write") else None  # noqa: E731
-    db.conn.create_function("slow_writer", 0, lambda: slow() or 0)
-    db.conn.execute("CREATE TEMP TRIGGER slow_outbox AFTER INSERT ON outbox BEGIN SELECT slow_writer(); END")
+    # Outbox rows are slow to write (pure SQL: the thread needs no GIL for it), so each batch is
+    # staged before the previous one's rows are in.
+    db.conn.execute("CREATE TEMP TRIGGER slow_outbox AFTER INSERT ON outbox BEGIN SELECT COUNT(*) FROM "
+                    "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
+                    "SELECT i FROM n); END")
     stats = processor(db, ruleset, clock, batch_size=3).run()  # batches that overlap, cut mid-chat
     assert stats.processed == 14 and not stats.errors
     entries = db.conn.execute("SELECT kind, inbox_id, lead_phone FROM outbox ORDER BY id").fetchall()
@@ -298,3 +311,27 @@ def test_a_reply_cooldown_sees_every_entry_queued_before_it_staged_or_not(tmp_pa
     # One price reply per customer: the later "harga" messages find the first one queued.
     assert Counter(phone for kind, _, phone in entries if kind == "reply") == {"6281200000001": 1,
                                                                               "6281200000002": 1}
+
+
+def test_a_message_whose_webhook_cannot_be_built_costs_only_that_message(
+        tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Webhooks are built ahead of the write (Processor._stage); one that fails there must be
+    # handled as a failing write is: the message marked, every other one processed.
+    db = open_db(tmp_path / "w.db")
+    ruleset = _only(db, clock, [WEBHOOK_RULE])
+    traffic = _traffic(customers=4, each=5)
+    ingest_many(db, traffic, clock())
+    bad = db.conn.execute("SELECT id FROM inbox WHERE message_id = 'M2-2'").fetchone()[0]
+    add = OutboxWriter.add
+
+    def add_failing_for_one(self: OutboxWriter, requests: Any, **kw: Any) -> int:
+        if kw["inbox_id"] == bad:
+            raise ValueError("payload cannot be serialised")
+        return add(self, requests, **kw)
+
+    monkeypatch.setattr(OutboxWriter, "add", add_failing_for_one)
+    stats = processor(db, ruleset, clock, batch_size=3).run()
+    assert stats.processed == 19 and [inbox_id for inbox_id, _ in stats.errors] == [bad]
+    assert count_by_state(db) == {"done": 19, "error": 1}
+    queued = {inbox_id for (inbox_id,) in db.conn.execute("SELECT inbox_id FROM outbox")}
+    assert len(queued) == 19 and bad not in queued
