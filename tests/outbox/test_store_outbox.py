@@ -197,16 +197,22 @@ def test_webhook_payloads_are_byte_for_byte_the_documented_envelope() -> None:
         ({"url": "http://127.0.0.1:9/h", "event_id": "mine", "event": "rule.fired"}, lead(), message(), NOW,
          "Toko Test", "Test rule", True),  # a field the envelope sets: built the long way, same result
         ({}, lead(), message(), NOW, "Toko Test", "Test rule", False),
+        # Equal values of other types, for the same rule in one batch: each its own JSON.
+        ({"url": "http://127.0.0.1:9/h", "attempt": True}, lead(), message(), NOW, "Toko Test", "Same rule", False),
+        ({"url": "http://127.0.0.1:9/h", "attempt": 1}, lead(), message(), NOW, "Toko Test", "Same rule", False),
+        ({"url": "http://127.0.0.1:9/h", "attempt": 1.0}, lead(), message(), NOW, "Toko Test", "Same rule", False),
+        ({"url": "http://127.0.0.1:9/h", "tags": ["a", "b"]}, lead(), message(), NOW, "Toko Test", "Same rule", False),
     ]
     writer = OutboxWriter(None)  # type: ignore[arg-type]  # webhooks read nothing
     for index, (fields, the_lead, the_message, now, workspace, rule_name, embed) in enumerate(cases):
         message_json = orjson.dumps(the_message.to_dict()).decode() if embed and the_message else None
         for repeat in range(2):  # the second one from the rule's pieces as kept
-            writer.add([OutboxRequest("webhook", 7 + index, rule_name, fields)], lead=the_lead, message=the_message,
+            rule_id = 99 if rule_name == "Same rule" else 7 + index
+            writer.add([OutboxRequest("webhook", rule_id, rule_name, fields)], lead=the_lead, message=the_message,
                        inbox_id=100 * index + repeat, workspace=workspace, now=now, message_json=message_json)
             payload = writer.rows[-1][5]
             event_id = orjson.loads(payload)["body"]["id"]
             assert event_id.startswith("evt_") and len(event_id) == 36
             assert payload == _expected_payload(fields, event_id, the_lead=the_lead, the_message=the_message,
-                                                now=now, workspace=workspace, rule_id=7 + index, rule_name=rule_name)
+                                                now=now, workspace=workspace, rule_id=rule_id, rule_name=rule_name)
     assert len({row[5] for row in writer.rows}) == len(writer.rows)  # each its own event id
