@@ -42,6 +42,10 @@ class WriteSet:
     outbox: OutboxWriter | None = None
     outbox_staged: int = 0
 
+    def unstage(self) -> None:
+        """Drop what was staged: the write stages it again."""
+        self.lead_inserts, self.lead_updates, self.outbox, self.outbox_staged = None, [], None, 0
+
 
 @dataclass(frozen=True, slots=True)
 class Behind:

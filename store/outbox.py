@@ -154,16 +154,16 @@ class _EventDocuments:
 
     lead: Lead
     message: Message | None
-    message_json: bytes | None = None  # the message's to_dict() serialised, when the caller has it
+    message_text: str | None = None  # the message's to_dict() serialised, when the caller has it
     lead_json: bytes | None = None
+    message_json: bytes | None = None
 
     def parts(self) -> tuple[bytes, bytes]:
         """(lead, message) as JSON: the lead's `to_dict()`, the message's (or null)."""
-        if self.lead_json is None:
+        if self.lead_json is None or self.message_json is None:
             self.lead_json = orjson.dumps(self.lead.to_dict())
-            if self.message_json is None:
-                self.message_json = orjson.dumps(self.message.to_dict() if self.message is not None else None)
-        assert self.message_json is not None
+            self.message_json = (self.message_text.encode() if self.message_text else
+                                 orjson.dumps(self.message.to_dict() if self.message is not None else None))
         return self.lead_json, self.message_json
 
 
@@ -231,11 +231,11 @@ def _prepare(db: Database, request: OutboxRequest, index: int, *, documents: _Ev
              policy: OutboxPolicy) -> tuple[str, str, dict[str, Any]] | None:
     """(idempotency key, target, payload) of one request, or None when it is not to be queued."""
     lead = documents.lead
-    payload = dict(request.payload)
     key = _idempotency_key(request, index, inbox_id)
     if request.kind == "webhook":
         payload = _webhook_payload(request, event_id("evt_"), documents=documents, now=now, workspace=workspace)
         return key, webhook_target(payload), payload
+    payload = dict(request.payload)
     if request.kind == "reply":
         cooldown = payload.get("cooldown_hours")
         if cooldown and _replied_recently(db, lead.phone, request.rule_id, now - timedelta(hours=float(cooldown))):
@@ -295,7 +295,7 @@ class OutboxWriter:
         if self._stamped is None or self._stamped[0] is not now:
             self._stamped = (now, ts(now))
         stamp = self._stamped[1]
-        documents = _EventDocuments(lead, message, message_json.encode() if message_json else None)
+        documents = _EventDocuments(lead, message, message_json)
         added = 0
         conversions = _auto_conversions(policy, status_changes)
         for index, request in enumerate([*requests, *conversions] if conversions else requests):

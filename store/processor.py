@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from sqlite_utils import Database
 
+from engine.actions import OutboxRequest
 from engine.evaluate import Outcome, process_message
 from engine.history import absorb_history, keep_first_seen
 from engine.model import Lead, Message, Workspace
@@ -119,7 +120,7 @@ class Processor:
                 try:
                     self._stage(batch)  # while the previous batch's rows are still being written
                 except Exception:  # left to the write, where a failure goes the careful way
-                    batch.lead_inserts, batch.outbox, batch.outbox_staged = None, None, 0
+                    batch.unstage()
                 behind = None
                 if not self._settled(previous, leads, stats):
                     # The previous batch was redone message by message: evaluate this one again
@@ -274,10 +275,8 @@ class Processor:
                 # Check-ins are decided and recorded here, in this transaction (exactly once).
                 resolved = resolve_check_ins(self.db, outcome.requests, message=message, inbox_id=inbox_id,
                                              now=batch.now, tz=self.workspace.tz) if checks_in else None
-                outbox.add(outcome.requests if resolved is None else resolved.requests, lead=outcome.lead,
-                           message=message, inbox_id=inbox_id, workspace=self.workspace.name, now=batch.now,
-                           status_changes=outcome.status_changes, policy=self.outbox_policy,
-                           message_json=batch.payloads.get(inbox_id))
+                self._queue(outbox, batch, inbox_id, outcome, message,
+                            outcome.requests if resolved is None else resolved.requests)
                 if resolved is None:
                     continue
                 if resolved.checkin_id is not None or resolved.lead is not None:
@@ -320,10 +319,15 @@ class Processor:
         for inbox_id, outcome, message in batch.queued:
             if any(request.kind == "reply" and request.payload.get("cooldown_hours") for request in outcome.requests):
                 return
-            outbox.add(outcome.requests, lead=outcome.lead, message=message, inbox_id=inbox_id,
-                       workspace=self.workspace.name, now=batch.now, status_changes=outcome.status_changes,
-                       policy=self.outbox_policy, message_json=batch.payloads.get(inbox_id))
+            self._queue(outbox, batch, inbox_id, outcome, message, outcome.requests)
             batch.outbox_staged += 1
+
+    def _queue(self, outbox: OutboxWriter, batch: WriteSet, inbox_id: int, outcome: Outcome, message: Message,
+               requests: Sequence[OutboxRequest]) -> None:
+        """Queue one message's requests (staged or in the write: the same entries either way)."""
+        outbox.add(requests, lead=outcome.lead, message=message, inbox_id=inbox_id, workspace=self.workspace.name,
+                   now=batch.now, status_changes=outcome.status_changes, policy=self.outbox_policy,
+                   message_json=batch.payloads.get(inbox_id))
 
     def _evaluate(self, rows: list[tuple[int, str]], now: datetime, leads: dict[str, Lead | None],
                   reads_done: Callable[[], None] | None = None) -> WriteSet:
