@@ -72,14 +72,13 @@ class Outcome:
 
 def new_lead(message: Message, now: datetime, statuses: Sequence[str]) -> Lead:
     """The lead a first message creates, in the workspace's first status."""
-    return Lead(
-        phone=message.lead_phone,
-        jid=message.lead_jid,
-        status=statuses[0],
-        name=None if message.from_me else message.sender_name,
-        created_at=now,
-        updated_at=now,
-    )
+    return new_lead_draft(message, now, statuses).freeze()
+
+
+def new_lead_draft(message: Message, now: datetime, statuses: Sequence[str]) -> LeadDraft:
+    """`new_lead` as a draft, for the rules to change before it is frozen."""
+    return LeadDraft.new(phone=message.lead_phone, jid=message.lead_jid, status=statuses[0],
+                         name=None if message.from_me else message.sender_name, created_at=now, updated_at=now)
 
 
 def _count_message(lead: LeadDraft, message: Message) -> bool:
@@ -286,12 +285,14 @@ class _Run:
                 return
 
     def outcome(self, base: Lead | None, created: bool) -> Outcome:
-        """Freeze the draft (stamping updated_at if anything changed) into the Outcome."""
+        """Freeze the draft (stamping updated_at if anything changed) into the Outcome; `base`
+        is the lead as it was, None for a lead this event creates."""
         if self.draft.changed:
             self.draft.set("updated_at", self.now)
             lead = self.draft.freeze()
+        elif base is None:
+            lead = self.draft.freeze()
         else:
-            assert base is not None
             lead = base
         return Outcome(lead, created, tuple(self.requests), tuple(self.runs), tuple(self.status_changes))
 
@@ -312,8 +313,7 @@ def process_message(
     attribution lands on the lead before any rule, `lead.created` included, sees it.
     """
     created = lead is None
-    base = new_lead(message, now, ruleset.statuses) if lead is None else lead
-    draft = LeadDraft(base)
+    draft = new_lead_draft(message, now, ruleset.statuses) if lead is None else LeadDraft(lead)
     run = _Run(ruleset, message, now, tz, draft, explanations)
     run.first_contact = _count_message(draft, message)
     if upgrade is not None:
@@ -321,10 +321,7 @@ def process_message(
     if created:
         run.pass_with_chain("lead.created")
     run.pass_with_chain("message.received")
-    outcome = run.outcome(base, created)
-    if created and outcome.lead is base:
-        outcome = Outcome(base, True, outcome.requests, outcome.runs, outcome.status_changes)
-    return outcome
+    return run.outcome(lead, created)
 
 
 def process_lead_event(

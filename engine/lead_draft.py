@@ -3,7 +3,7 @@ a `Lead` once at the end (engine.evaluate)."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import MISSING, Field, fields
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,19 @@ _LEAD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Lead))
 _lead_values = attrgetter(*_LEAD_FIELDS)
 _LEAD_SETTERS = tuple(getattr(Lead, name).__set__ for name in _LEAD_FIELDS)
 _LEAD_POSITIONS = {name: position for position, name in enumerate(_LEAD_FIELDS)}
+
+
+def _default(field: Field[Any]) -> Any:
+    """A field's default; None for one every new lead sets (phone, jid, status)."""
+    if field.default is not MISSING:
+        return field.default
+    if field.default_factory is not MISSING:
+        return field.default_factory()
+    return None
+
+
+# A new lead's values before its first message fills any in: each field's default.
+_NEW_LEAD_VALUES = tuple(_default(f) for f in fields(Lead))
 
 
 class LeadDraft(list[Any]):
@@ -33,6 +46,18 @@ class LeadDraft(list[Any]):
     def __init__(self, lead: Lead) -> None:
         list.__init__(self, _lead_values(lead))
         self._journal: list[tuple[int, Any]] = []
+
+    @classmethod
+    def new(cls, **values: Any) -> LeadDraft:
+        """The draft of a lead no message has made yet: these fields set, the rest at their
+        defaults. Building the Lead first cost more than the whole draft (its frozen dataclass
+        `__init__` sets 27 fields one call each), and a first message changes it anyway."""
+        draft = cls.__new__(cls)
+        list.__init__(draft, _NEW_LEAD_VALUES)
+        for name, value in values.items():
+            draft[_LEAD_POSITIONS[name]] = value
+        draft._journal = []
+        return draft
 
     def set(self, name: str, value: Any) -> bool:
         """Change a field; return whether it changed."""

@@ -272,7 +272,7 @@ class OutboxWriter:
     INSERT per entry.
     """
 
-    __slots__ = ("db", "rows", "ids", "_stamped", "_pieces")
+    __slots__ = ("db", "rows", "ids", "_stamped", "_pieces", "_by_request")
 
     def __init__(self, db: Database, *, keep_ids: bool = False) -> None:
         self.db = db
@@ -281,6 +281,7 @@ class OutboxWriter:
         self.ids: list[int] | None = [] if keep_ids else None
         self._stamped: tuple[datetime, str] | None = None  # a batch shares one `now`
         self._pieces: dict[tuple[Any, ...], _WebhookPieces] = {}
+        self._by_request: dict[int, tuple[OutboxRequest, datetime, str, _WebhookPieces]] = {}
 
     def add(self, requests: Sequence[OutboxRequest], *, lead: Lead, message: Message | None,
             inbox_id: int | None, workspace: str, now: datetime,
@@ -322,6 +323,24 @@ class OutboxWriter:
                  workspace: str) -> tuple[bytes, str] | None:
         """A webhook's payload joined from its rule's pieces, and its target; None for a request
         whose fields the pieces cannot hold (one naming `event_id` or `body`, which the envelope sets)."""
+        seen = self._by_request.get(id(request))
+        if seen is not None and seen[0] is request and seen[1] is now and seen[2] == workspace:
+            pieces = seen[3]  # the same request again (Send Webhook builds one per rule): no key to build
+        else:
+            found = self._pieces_of(request, now, workspace)
+            if found is None:
+                return None
+            pieces = found
+            if len(self._by_request) >= MAX_WEBHOOK_PIECES:
+                self._by_request.clear()
+            # The request is kept with its pieces, so its id cannot be another's while it is here.
+            self._by_request[id(request)] = (request, now, workspace, pieces)
+        lead_json, message_json = documents.parts()
+        return pieces.payload(event_id("evt_").encode(), lead_json, message_json), pieces.target
+
+    def _pieces_of(self, request: OutboxRequest, now: datetime, workspace: str) -> _WebhookPieces | None:
+        """The pieces of a request's payloads, shared by every request of its rule with equal
+        fields; None for fields the pieces cannot hold."""
         fields = request.payload
         if "event_id" in fields or "body" in fields:
             return None
@@ -336,8 +355,7 @@ class OutboxWriter:
             pieces = self._pieces[key] = _webhook_pieces(fields, fields_json, rule_id=request.rule_id,
                                                          rule_name=request.rule_name, occurred_at=occurred_at,
                                                          workspace=workspace)
-        lead_json, message_json = documents.parts()
-        return pieces.payload(event_id("evt_").encode(), lead_json, message_json), pieces.target
+        return pieces
 
     def defer(self, deferred: Deferred) -> None:
         """Hand what was queued to a batch's write-behind (store.write_behind)."""

@@ -39,7 +39,10 @@ class ActionRun:
 
 @dataclass(slots=True)
 class Applied:
-    """An action's result besides its changes to the draft: outbox requests, a trace note."""
+    """An action's result besides its changes to the draft: outbox requests, a trace note.
+
+    Never changed once built: an action may return the same one every time (Add Tag does).
+    """
 
     note: str | None = None
     requests: tuple[OutboxRequest, ...] = ()
@@ -109,8 +112,10 @@ def action(name: str, label: str) -> Callable[[type[A]], type[A]]:
     def entry(cls: type[A]) -> type[A]:
         made = dataclass(frozen=True, slots=True)(cls)
         made.type, made.label = name, label
-        made.keys = tuple(f.name for f in fields(made))
-        made.defaults = {f.name: f.default for f in fields(made) if f.default is not MISSING}
+        # Its parameters; a field it computes itself (init=False) is none.
+        parameters = [f for f in fields(made) if f.init]
+        made.keys = tuple(f.name for f in parameters)
+        made.defaults = {f.name: f.default for f in parameters if f.default is not MISSING}
         register(made)
         return made
 

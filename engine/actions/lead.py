@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self
 
 from engine.actions.base import ActionBase, ActionRun, Applied, _status_param, _text_param, action
@@ -177,6 +177,15 @@ class _TagAction(ActionBase):
     """Add Tag and Remove Tag: one `tag` parameter, parsed alike."""
 
     tag: str
+    # The two results `apply` returns, built once: a heavy rule set tags most messages, and
+    # formatting the note and building its result each time cost a fifth of Add Tag.
+    _changed: Applied = field(init=False, repr=False, compare=False)
+    _unchanged: Applied = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        changed, unchanged = self.notes[1], self.notes[0]
+        object.__setattr__(self, "_changed", Applied(changed % {"tag": self.tag}))
+        object.__setattr__(self, "_unchanged", Applied(unchanged % {"tag": self.tag}))
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], path: str, env: CompileEnv) -> Self:
@@ -190,29 +199,30 @@ class _TagAction(ActionBase):
 class AddTag(_TagAction):
     """Add a tag to the lead."""
 
-    notes = ("already tagged %(tag)s", "+%(tag)s")
+    notes = ("already tagged %(tag)s", "+%(tag)s")  # (unchanged, changed)
 
     def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
         """Add the tag (a set: adding twice is once)."""
         tag, tags = self.tag, lead.tags
         if tag in tags:
-            return Applied(f"already tagged {tag}")
+            return self._unchanged
         lead.set("tags", tags | {tag})
-        return Applied(f"+{tag}")
+        return self._changed
 
 
 @action("remove_tag", "Remove Tag")
 class RemoveTag(_TagAction):
     """Remove a tag from the lead."""
 
-    notes = ("no tag %(tag)s to remove", "-%(tag)s")
+    notes = ("no tag %(tag)s to remove", "-%(tag)s")  # (unchanged, changed)
 
     def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
         """Remove the tag if present."""
-        if self.tag not in lead.tags:
-            return Applied(f"no tag {self.tag} to remove")
-        lead.set("tags", lead.tags - {self.tag})
-        return Applied(f"-{self.tag}")
+        tags = lead.tags
+        if self.tag not in tags:
+            return self._unchanged
+        lead.set("tags", tags - {self.tag})
+        return self._changed
 
 
 @action("adjust_score", "Adjust Score")

@@ -18,6 +18,7 @@ from engine.operators import CompileEnv
 from engine.render import render, template_names
 from engine.text import is_web_url
 
+MAX_KEPT_RESULTS = 64  # results Send Webhook keeps, one per rule it belongs to (usually one)
 WEBHOOK_EVENTS = ("rule.fired", "lead.status_changed", "lead.value_updated", "lead.created")
 
 
@@ -31,6 +32,9 @@ class SendWebhook(ActionBase):
     endpoint: str | None = None
     secret: str | None = field(default=None, repr=False)  # never in reprs or logs
     event: str = "rule.fired"
+    # What `apply` returns, built once per rule (id, name) that has this action: a heavy rule
+    # set queues a webhook a message. The request and its fields are never changed after.
+    _applied: dict[tuple[int, str], Applied] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], path: str, env: CompileEnv) -> SendWebhook:
@@ -51,11 +55,17 @@ class SendWebhook(ActionBase):
 
     def apply(self, lead: LeadDraft, run: ActionRun) -> Applied:
         """Queue the webhook; the body is built from the lead as it stands after all actions."""
-        payload: dict[str, Any] = {"url": self.url, "endpoint": self.endpoint, "event": self.event}
-        if self.secret:
-            payload["secret"] = self.secret
-        request = OutboxRequest("webhook", run.rule_id, run.rule_name, payload)
-        return Applied(f"webhook {self.event} queued", (request,))
+        rule = (run.rule_id, run.rule_name)
+        applied = self._applied.get(rule)
+        if applied is None:
+            payload: dict[str, Any] = {"url": self.url, "endpoint": self.endpoint, "event": self.event}
+            if self.secret:
+                payload["secret"] = self.secret
+            request = OutboxRequest("webhook", run.rule_id, run.rule_name, payload)
+            applied = Applied(f"webhook {self.event} queued", (request,))
+            if len(self._applied) < MAX_KEPT_RESULTS:  # one action object in many rules: bounded
+                self._applied[rule] = applied
+        return applied
 
 
 @action("send_reply", "Send Reply")

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from engine.actions import ACTIONS, REGEX_PRESETS, SendWebhook, parse_action
-from engine.actions.base import ActionBase, action
+from engine.actions.base import ActionBase, ActionRun, action
 from engine.errors import RuleSetError
 from engine.evaluate import Outcome, process_message
+from engine.lead_draft import LeadDraft
 from engine.model import DEFAULT_STATUSES, Lead
 from engine.operators import CompileEnv
 from engine.regexes import RegexBank
@@ -36,7 +37,8 @@ def test_spec_actions_are_registered() -> None:
 def test_an_action_entry_is_a_frozen_dataclass_whose_fields_are_its_keys() -> None:
     for name, cls in ACTIONS.items():
         assert cls.type == name and cls.label
-        assert cls.keys == tuple(f.name for f in dataclasses.fields(cls))
+        # Its parameters; what it computes for itself (Add Tag's results) is not one.
+        assert cls.keys == tuple(f.name for f in dataclasses.fields(cls) if f.init)
         assert cls.__dataclass_params__.frozen
         assert all("__dict__" not in c.__dict__ for c in cls.__mro__)  # slotted all the way up
 
@@ -423,3 +425,33 @@ def test_requests_of_all_fired_rules_queue_in_priority_order() -> None:
     assert [(r.rule_name, r.kind) for r in outcome.requests] == [
         ("first", "webhook"), ("second", "webhook"), ("second", "reply")]
     assert [r.rule_id for r in outcome.requests] == [2, 1, 1]  # ids follow the document
+
+
+def test_a_webhook_names_the_rule_it_fired_for_when_rules_share_one_action() -> None:
+    # Send Webhook keeps its result per rule (a heavy rule set queues one a message): a rule
+    # must never get another's request.
+    env = CompileEnv(RegexBank(), DEFAULT_STATUSES, None)
+    hook = parse_action({"type": "send_webhook", "url": "https://crm.example.com/h", "secret": "s3"}, "a", env)
+    draft = LeadDraft(make_lead())
+    results = [hook.apply(draft, ActionRun(None, rule_id, name, NOW))
+               for rule_id, name in [(1, "First"), (2, "Second"), (1, "First"), (1, "Renamed")]]
+    assert [(r.requests[0].rule_id, r.requests[0].rule_name) for r in results] == [
+        (1, "First"), (2, "Second"), (1, "First"), (1, "Renamed")]
+    assert all(r.requests[0].payload == {"url": "https://crm.example.com/h", "endpoint": None,
+                                         "event": "rule.fired", "secret": "s3"} for r in results)
+    assert [r.note for r in results] == ["webhook rule.fired queued"] * 4
+    assert not draft.changed
+
+
+def test_add_and_remove_tag_say_what_they_did_each_time() -> None:
+    # Their results are built once per action and returned again: they must still fit the change.
+    env = CompileEnv(RegexBank(), DEFAULT_STATUSES, None)
+    add = parse_action({"type": "add_tag", "tag": " VIP  Gold "}, "a", env)
+    remove = parse_action({"type": "remove_tag", "tag": "vip gold"}, "a", env)
+    assert add.to_dict() == {"type": "add_tag", "tag": "vip gold"} and add == parse_action(add.to_dict(), "a", env)
+    draft = LeadDraft(make_lead())
+    run = ActionRun(None, 1, "r", NOW)
+    notes = [add.apply(draft, run).note, add.apply(draft, run).note, remove.apply(draft, run).note,
+             remove.apply(draft, run).note, add.apply(draft, run).note]
+    assert notes == ["+vip gold", "already tagged vip gold", "-vip gold", "no tag vip gold to remove", "+vip gold"]
+    assert draft.tags == frozenset({"vip gold"})

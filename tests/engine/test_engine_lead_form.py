@@ -7,7 +7,10 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from engine.evaluate import new_lead, process_message
 from engine.model import Lead
+from engine.ruleset import RuleSet
+from tests.engine.engine_factories import NOW, TZ, make_message
 
 
 def test_every_field_is_exported_in_its_order() -> None:
@@ -31,3 +34,15 @@ def test_the_conversions_users_read() -> None:
     assert (out["name"], out["city"], out["priority"], out["chat_count"]) == ("Budi", "Bandung", None, 3)
     bare = Lead("62811", "62811@s.whatsapp.net", "new").to_dict()
     assert (bare["created_at"], bare["value_actual"], bare["tags"], bare["score"]) == (None, None, [], 0)
+
+
+def test_a_first_message_makes_the_lead_the_dataclass_would() -> None:
+    """A new lead is built from its fields' defaults without the dataclass's __init__
+    (engine.lead_draft): a default added to Lead must reach it the same."""
+    for message in (make_message(text="halo", sender_name="Budi"), make_message(text="halo", from_me=True)):
+        made = new_lead(message, NOW, ("New", "Hot"))
+        expected = Lead(message.lead_phone, message.lead_jid, "New",
+                        name=None if message.from_me else message.sender_name, created_at=NOW, updated_at=NOW)
+        assert made == expected and made.tags == frozenset()
+        first = process_message(RuleSet([], ("New", "Hot")), None, message, now=NOW, tz=TZ).lead
+        assert first == expected.with_changes(chat_count=0 if message.from_me else 1)

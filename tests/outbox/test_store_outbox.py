@@ -216,3 +216,20 @@ def test_webhook_payloads_are_byte_for_byte_the_documented_envelope() -> None:
             assert payload == _expected_payload(fields, event_id, the_lead=the_lead, the_message=the_message,
                                                 now=now, workspace=workspace, rule_id=rule_id, rule_name=rule_name)
     assert len({row[5] for row in writer.rows}) == len(writer.rows)  # each its own event id
+
+
+def test_one_request_queued_again_carries_each_events_own_time_and_workspace() -> None:
+    # Send Webhook hands its rule's one request to every message (engine.actions.outbound) and
+    # the writer knows it again; each payload must still say its own time (an equal instant in
+    # another zone included) and workspace.
+    request = OutboxRequest("webhook", 7, "Test rule", webhook("https://crm.example.com/hook"))
+    jakarta = timezone(timedelta(hours=7))
+    writer = OutboxWriter(None)  # type: ignore[arg-type]  # webhooks read nothing
+    times = [(NOW, "Toko Test"), (NOW, "Toko Test"), (NOW.astimezone(jakarta), "Toko Test"),
+             (NOW + timedelta(seconds=1), "Toko Test"), (NOW, "Toko Lain"), (NOW, "Toko Test")]
+    for index, (now, workspace) in enumerate(times):
+        writer.add([request], lead=lead(), message=message(), inbox_id=index + 1, workspace=workspace, now=now)
+        payload = writer.rows[-1][5]
+        event_id = orjson.loads(payload)["body"]["id"]
+        assert payload == _expected_payload(request.payload, event_id, the_lead=lead(), the_message=message(),
+                                            now=now, workspace=workspace, rule_id=7, rule_name="Test rule")
