@@ -3,29 +3,16 @@ a `Lead` once at the end (engine.evaluate)."""
 
 from __future__ import annotations
 
-from dataclasses import MISSING, Field, fields
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from engine.model import Lead
+from engine.model import LEAD_FIELDS, Lead
 
-_LEAD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Lead))
-_lead_values = attrgetter(*_LEAD_FIELDS)
-_LEAD_SETTERS = tuple(getattr(Lead, name).__set__ for name in _LEAD_FIELDS)
-_LEAD_POSITIONS = {name: position for position, name in enumerate(_LEAD_FIELDS)}
-
-
-def _default(field: Field[Any]) -> Any:
-    """A field's default; None for one every new lead sets (phone, jid, status)."""
-    if field.default is not MISSING:
-        return field.default
-    if field.default_factory is not MISSING:
-        return field.default_factory()
-    return None
-
-
-# A new lead's values before its first message fills any in: each field's default.
-_NEW_LEAD_VALUES = tuple(_default(f) for f in fields(Lead))
+_LEAD_POSITIONS = {name: position for position, name in enumerate(LEAD_FIELDS)}
+# A new lead's values before its first message fills any in: each field's default (None for
+# phone, jid and status, which every new lead sets).
+_NEW_LEAD_VALUES = tuple(Lead._field_defaults.get(name) for name in LEAD_FIELDS)
+_new_lead = tuple.__new__  # a Lead from a sequence of all its values, in C
 
 
 class LeadDraft(list[Any]):
@@ -44,14 +31,13 @@ class LeadDraft(list[Any]):
         def __getattr__(self, name: str) -> Any: ...
 
     def __init__(self, lead: Lead) -> None:
-        list.__init__(self, _lead_values(lead))
+        list.__init__(self, lead)
         self._journal: list[tuple[int, Any]] = []
 
     @classmethod
     def new(cls, **values: Any) -> LeadDraft:
         """The draft of a lead no message has made yet: these fields set, the rest at their
-        defaults. Building the Lead first cost more than the whole draft (its frozen dataclass
-        `__init__` sets 27 fields one call each), and a first message changes it anyway."""
+        defaults. A first message changes it anyway: no Lead is built before it does."""
         draft = cls.__new__(cls)
         list.__init__(draft, _NEW_LEAD_VALUES)
         for name, value in values.items():
@@ -86,13 +72,10 @@ class LeadDraft(list[Any]):
 
     def freeze(self) -> Lead:
         """The resulting Lead (its fields were checked as they were set)."""
-        # The slot setters directly: the frozen dataclass __init__ costs twice as much, per message.
-        lead: Lead = object.__new__(Lead)
-        for set_slot, value in zip(_LEAD_SETTERS, self, strict=True):
-            set_slot(lead, value)
+        lead: Lead = _new_lead(Lead, self)
         return lead
 
 
-for _position, _name in enumerate(_LEAD_FIELDS):
+for _position, _name in enumerate(LEAD_FIELDS):
     setattr(LeadDraft, _name, property(itemgetter(_position), doc=f"The lead's {_name} as the draft has it."))
 del _position, _name

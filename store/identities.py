@@ -13,19 +13,18 @@ number's is never merged away, whatever its key looks like.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlite_utils import Database
 
-from engine.model import LID_SERVER, PN_SERVER, Lead, Message, jid_to_phone, phone_to_jid
+from engine.model import LEAD_FIELDS, LID_SERVER, PN_SERVER, Lead, Message, jid_to_phone, phone_to_jid
 from store.leads import get_lead, upsert_lead
 
-_FILLABLE = tuple(f.name for f in fields(Lead)
-                  if f.name not in ("phone", "jid", "status", "tags", "chat_count", "score",
-                                    "created_at", "updated_at"))
+_FILLABLE = tuple(name for name in LEAD_FIELDS
+                  if name not in ("phone", "jid", "status", "tags", "chat_count", "score", "created_at", "updated_at"))
 
 
 def alias_pair(message: Message) -> tuple[str, str] | None:

@@ -3,33 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import compress
-from operator import attrgetter, is_not, ne
+from operator import is_not, itemgetter, ne
 from typing import Any
 
 import orjson
 from sqlite_utils import Database
 
 from engine.memo import iso_text
-from engine.model import Lead
+from engine.model import LEAD_FIELDS, Lead
 
-LEAD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Lead))
+LEAD_COLUMNS: tuple[str, ...] = LEAD_FIELDS
 # Fields whose changes are kept as the lead's history (chat_count/updated_at change every time).
-_TRACKED = tuple(f.name for f in fields(Lead) if f.name not in ("chat_count", "updated_at", "created_at"))
-_tracked_values = attrgetter(*_TRACKED)
+_TRACKED = tuple(name for name in LEAD_FIELDS if name not in ("chat_count", "updated_at", "created_at"))
+_tracked_values = itemgetter(*(LEAD_FIELDS.index(name) for name in _TRACKED))  # in C, on the tuple
 _TRACKED_POSITIONS = tuple(range(len(_TRACKED)))
 _TRACKED_TAGS = _TRACKED.index("tags")
-_lead_values = attrgetter(*LEAD_COLUMNS)
 _TAGS = LEAD_COLUMNS.index("tags")
 _DATES = (LEAD_COLUMNS.index("created_at"), LEAD_COLUMNS.index("updated_at"))
 LEAD_SELECT = f"SELECT {', '.join(LEAD_COLUMNS)} FROM leads"
 _ALWAYS = object()  # compared with `is not`: never the value, so the column is always named
 # Per column: None when an unset value may be left to the column's default, which is NULL for
 # every optional field (tests/store/test_group_commit.py checks it against the schema).
-_LEFT_OUT_WHEN = tuple(None if f.default is None else _ALWAYS for f in fields(Lead))
+_LEFT_OUT_WHEN = tuple(None if name in Lead._field_defaults and Lead._field_defaults[name] is None else _ALWAYS
+                       for name in LEAD_FIELDS)
 _UPDATABLE = tuple(range(1, len(LEAD_COLUMNS)))  # every column but phone (the key)
 LEAD_UPSERT = (
     f"INSERT INTO leads ({', '.join(LEAD_COLUMNS)}) VALUES ({', '.join('?' for _ in LEAD_COLUMNS)}) "
@@ -78,12 +78,13 @@ def lead_from_row(row: tuple[Any, ...]) -> Lead:
     for index in _DATES:
         if values[index] is not None:
             values[index] = datetime.fromisoformat(values[index])
-    return Lead(*values)
+    lead: Lead = tuple.__new__(Lead, values)  # all its values, in order: no Python-level __new__
+    return lead
 
 
 def lead_to_row(lead: Lead) -> tuple[Any, ...]:
     """Return the row values in LEAD_COLUMNS order (tags as a sorted JSON list)."""
-    values = list(_lead_values(lead))  # one C call for all columns: this runs for every message
+    values: list[Any] = list(lead)
     values[_TAGS] = orjson.dumps(sorted(values[_TAGS])).decode()
     for index in _DATES:
         if values[index] is not None:
@@ -120,11 +121,10 @@ def lead_updates(pairs: Iterable[tuple[Lead, Lead]]) -> list[tuple[str, list[tup
     """
     groups: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
     for before, after in pairs:
-        new = _lead_values(after)
         # Compared in C (map, compress): this runs for every lead a batch touched.
-        changed = tuple(compress(_UPDATABLE, map(ne, _lead_values(before)[1:], new[1:])))
+        changed = tuple(compress(_UPDATABLE, map(ne, before[1:], after[1:])))
         if changed:
-            values = [new[i] for i in changed]
+            values = [after[i] for i in changed]
             for position, index in _stored_as_text(changed):  # tags and dates
                 values[position] = _column_value(index, values[position])
             values.append(after.phone)

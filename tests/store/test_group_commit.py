@@ -4,7 +4,6 @@ batches, and the lead history found through the lead's messages (migration m005)
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import orjson
 import pytest
 
 from engine.evaluate import RuleRunRecord
-from engine.model import Lead, parse_message
+from engine.model import LEAD_NUMBER_FIELDS, Lead, parse_message
 from store.db import BULK_WAL_PAGES, PAGE_SIZE, bulk_writes, open_db
 from store.inbox import count_by_state
 from store.leads import get_lead, lead_changes, lead_inserts
@@ -251,11 +250,13 @@ def test_a_new_lead_reads_back_as_it_was_whichever_columns_it_set(tmp_path: Path
     base = Lead(phone="628100", jid="628100@s.whatsapp.net", status="new", created_at=now, updated_at=now)
     leads = [
         base,
-        replace(base, phone="628101", name="", score=0.0, value_actual=0.0, tags=frozenset()),
-        replace(base, phone="628102", name="Sari", score=12, value_potential=2_500_000.0, city="Bandung",
-                tags=frozenset({"vip", "order"}), chat_count=3, fbclid="IwAR0", notes="kirim besok"),
-        replace(base, phone="628103", **{f.name: 1.5 if "float" in str(f.type) else "x" for f in fields(Lead)
-                                         if f.default is None and f.name not in ("created_at", "updated_at")}),
+        base.with_changes(phone="628101", name="", score=0.0, value_actual=0.0, tags=frozenset()),
+        base.with_changes(phone="628102", name="Sari", score=12, value_potential=2_500_000.0, city="Bandung",
+                          tags=frozenset({"vip", "order"}), chat_count=3, fbclid="IwAR0", notes="kirim besok"),
+        base.with_changes(phone="628103", **{
+            name: 1.5 if name in LEAD_NUMBER_FIELDS else "x"
+            for name, default in Lead._field_defaults.items()
+            if default is None and name not in ("created_at", "updated_at")}),
     ]
     statements = lead_inserts(leads)
     assert len(statements) == len(leads)  # each set a different group of columns

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import fields
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +17,7 @@ from bridge.daemon.sessions import SessionControl
 from bridge.http.auth import render
 from bridge.http.errors import ApiError
 from bridge.i18n import N_, NO_VALUE, money
-from engine.model import DEFAULT_STATUSES, Lead
+from engine.model import DEFAULT_STATUSES, LEAD_FIELDS
 
 __all__ = ["CSV_COLUMNS", "FIELD_WORDS", "NO_VALUE", "contact", "full_lead", "is_lead_key", "page", "rupiah",
            "statuses", "valid_phone"]
@@ -26,7 +25,7 @@ __all__ = ["CSV_COLUMNS", "FIELD_WORDS", "NO_VALUE", "contact", "full_lead", "is
 # A business-scoped user id (Cloud API usernames): country code, optional ENT, the id.
 USER_ID_KEY = re.compile(r"^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,64}$")
 
-CSV_COLUMNS = tuple(f.name for f in fields(Lead))
+CSV_COLUMNS = LEAD_FIELDS
 
 # Lead fields as a lead's history names them (msgids).
 FIELD_WORDS: dict[str, str] = {
