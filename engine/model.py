@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from typing import Any, NamedTuple, NewType
 
 from engine.memo import iso_text
@@ -140,6 +141,7 @@ class Message:
         return out
 
 
+@lru_cache(maxsize=16_384)  # a message's lead phone is read ~3 times: 80 against 260 ns (a pure function)
 def jid_to_phone(jid: str) -> str:
     """Return the user part of a JID without device suffix; digits stay digits.
 

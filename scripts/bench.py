@@ -18,7 +18,7 @@ writes.
 
 Everything runs in one invocation so the ratios compare like with like on a shared,
 noisy machine: the end-to-end runs and the storage floors go in rounds alternating the
-profiles, each run followed by its floor (`--rounds`, 3 by default), and each reports its
+profiles, each run followed by its floor (`--rounds`, 5 by default), and each reports its
 fastest round. End-to-end phases run in child processes so each reports its own peak RSS.
 Durability: synchronous=FULL; a message counts once its transaction committed.
 """
@@ -406,9 +406,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--naive-messages", type=int, default=None,
                         help="messages for the slow naive baseline (default: light 20,000, heavy 10,000)")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="timed end-to-end runs and storage floors per profile, alternating the "
-                             "profiles; the fastest of each counts (default: 3)")
+                             "profiles; the fastest of each counts (default: 5)")
     parser.add_argument("--quick", action="store_true", help="a tenth of the messages, 1,000 senders, 1 round")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "DIR", "LIMIT"), help=argparse.SUPPRESS)
