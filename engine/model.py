@@ -1,6 +1,7 @@
 """Domain values shared by every layer: the normalised message and the lead.
 
-Plain frozen dataclasses (the lead a named tuple), no I/O. `store` persists them and `bridge` produces them.
+Plain frozen dataclasses (the lead a named tuple), no I/O. `store` persists them and
+`bridge` produces them.
 """
 
 from __future__ import annotations

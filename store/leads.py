@@ -28,8 +28,7 @@ LEAD_SELECT = f"SELECT {', '.join(LEAD_COLUMNS)} FROM leads"
 _ALWAYS = object()  # compared with `is not`: never the value, so the column is always named
 # Per column: None when an unset value may be left to the column's default, which is NULL for
 # every optional field (tests/store/test_group_commit.py checks it against the schema).
-_LEFT_OUT_WHEN = tuple(None if name in Lead._field_defaults and Lead._field_defaults[name] is None else _ALWAYS
-                       for name in LEAD_FIELDS)
+_LEFT_OUT_WHEN = tuple(None if Lead._field_defaults.get(name, _ALWAYS) is None else _ALWAYS for name in LEAD_FIELDS)
 _UPDATABLE = tuple(range(1, len(LEAD_COLUMNS)))  # every column but phone (the key)
 LEAD_UPSERT = (
     f"INSERT INTO leads ({', '.join(LEAD_COLUMNS)}) VALUES ({', '.join('?' for _ in LEAD_COLUMNS)}) "

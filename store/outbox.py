@@ -13,12 +13,10 @@ import hashlib
 import json
 import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from sqlite_utils import Database
@@ -26,6 +24,7 @@ from sqlite_utils import Database
 from engine.actions import OutboxRequest
 from engine.memo import iso_text
 from engine.model import Lead, Message, whole_number
+from store.webhook_bodies import EventDocuments, WebhookPieces, webhook_payload, webhook_pieces, webhook_target
 from store.write_behind import Deferred, row_insert
 
 OUTBOX_STATES = ("pending", "delivered", "failed", "dead")
@@ -72,24 +71,6 @@ class OutboxPolicy:
         return self.conversions is not None and self.conversions.on_status is not None
 
 
-def webhook_envelope(event: str, *, event_id: str, occurred_at: datetime, workspace: str,
-                     lead: Mapping[str, Any] | orjson.Fragment,
-                     message: Mapping[str, Any] | orjson.Fragment | None,
-                     rule_id: int, rule_name: str) -> dict[str, Any]:
-    """The documented JSON body of every webhook (README: "Webhook payload"); `lead` and
-    `message` are their `to_dict()`, built once per event however many webhooks it queues
-    (`message` may be that dict already serialised: the inbox row's payload is exactly it)."""
-    return {
-        "id": event_id,
-        "type": event,
-        "occurred_at": iso_text(occurred_at),
-        "workspace": workspace,
-        "lead": lead,
-        "message": message,
-        "rule": {"id": rule_id, "name": rule_name},
-    }
-
-
 def hashed_phone(phone: str) -> str:
     """Meta's `ph`: SHA-256 hex of the digits with country code, no "+" or leading zeros."""
     digits = "".join(ch for ch in phone if ch.isdigit()).lstrip("0")
@@ -116,20 +97,6 @@ def conversion_body(*, event_name: str, event_id: str, event_time: datetime, lea
     }]}
 
 
-def webhook_target(payload: dict[str, Any]) -> str:
-    """The lane of a webhook: its named endpoint, or the URL's origin (no credentials, no path)."""
-    return _lane(payload.get("endpoint") or None, str(payload.get("url") or ""))
-
-
-@lru_cache(maxsize=1024)  # a rule set has a few webhook targets, each queued for many messages
-def _lane(endpoint: str | None, url: str) -> str:
-    if endpoint:
-        return f"endpoint:{endpoint}"
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"url:{parts.scheme}://{parts.hostname}:{port}"
-
-
 def _replied_recently(db: Database, lead_phone: str, rule_id: int, since: datetime) -> bool:
     row = db.conn.execute(
         "SELECT 1 FROM outbox WHERE lead_phone = ? AND kind = 'reply' AND rule_id = ? AND created_at >= ? "
@@ -147,93 +114,20 @@ def _auto_conversions(policy: OutboxPolicy, status_changes: Sequence[tuple[str, 
     return [OutboxRequest("conversion", 0, AUTO_CONVERSION_RULE, payload)]
 
 
-@dataclass(slots=True)
-class _EventDocuments:
-    """The event's lead and message as JSON, serialised on first use and then shared by all
-    its webhooks (a heavy rule set queues several per message)."""
-
-    lead: Lead
-    message: Message | None
-    message_text: str | None = None  # the message's to_dict() serialised, when the caller has it
-    lead_json: bytes | None = None
-    message_json: bytes | None = None
-
-    def parts(self) -> tuple[bytes, bytes]:
-        """(lead, message) as JSON: the lead's `to_dict()`, the message's (or null)."""
-        if self.lead_json is None or self.message_json is None:
-            self.lead_json = orjson.dumps(self.lead.to_dict())
-            self.message_json = (self.message_text.encode() if self.message_text else
-                                 orjson.dumps(self.message.to_dict() if self.message is not None else None))
-        return self.lead_json, self.message_json
-
-
-@dataclass(frozen=True, slots=True)
-class _WebhookPieces:
-    """A webhook payload's JSON around its event id (twice), lead and message. What lies
-    between them is the same for every webhook one rule queues in a batch (the request's
-    fields, the event type, the time, the workspace, the rule), so it is serialised once and
-    each webhook's payload is joined from bytes. Building the dict and serialising it whole
-    cost 0.5 µs more an event with memory reused, 5 µs more when every payload is kept
-    (`OutboxWriter.add` over the heavy profile's first 8,197 events with webhooks)."""
-
-    before_id: bytes
-    before_body_id: bytes
-    before_lead: bytes
-    before_message: bytes
-    after_message: bytes
-    target: str
-
-    def payload(self, webhook_id: bytes, lead_json: bytes, message_json: bytes) -> bytes:
-        """The payload's JSON: exactly `orjson.dumps` of the dict `_webhook_payload` builds."""
-        return b"".join((self.before_id, webhook_id, self.before_body_id, webhook_id, self.before_lead,
-                         lead_json, self.before_message, message_json, self.after_message))
-
-
-def _webhook_pieces(fields: Mapping[str, Any], fields_json: bytes, *, rule_id: int, rule_name: str,
-                    occurred_at: str, workspace: str) -> _WebhookPieces:
-    """The pieces of the payload `_webhook_payload` builds from a request with these fields
-    (`fields_json`: them serialised)."""
-    head = fields_json[:-1] + (b"," if fields else b"")
-    return _WebhookPieces(
-        before_id=head + b'"event_id":"',
-        before_body_id=b'","body":{"id":"',
-        before_lead=(b'","type":' + orjson.dumps(str(fields.get("event") or "rule.fired"))
-                     + b',"occurred_at":' + orjson.dumps(occurred_at)
-                     + b',"workspace":' + orjson.dumps(workspace) + b',"lead":'),
-        before_message=b',"message":',
-        after_message=b',"rule":' + orjson.dumps({"id": rule_id, "name": rule_name}) + b"}}",
-        target=webhook_target(dict(fields)),
-    )
-
-
-def _webhook_payload(request: OutboxRequest, webhook_id: str, *, documents: _EventDocuments, now: datetime,
-                     workspace: str) -> dict[str, Any]:
-    """A webhook's payload as a dict: the request's fields, its event id and its body."""
-    payload = dict(request.payload)
-    payload["event_id"] = webhook_id
-    lead_json, message_json = documents.parts()
-    payload["body"] = webhook_envelope(
-        str(payload.get("event") or "rule.fired"), event_id=webhook_id, occurred_at=now, workspace=workspace,
-        lead=orjson.Fragment(lead_json), message=orjson.Fragment(message_json), rule_id=request.rule_id,
-        rule_name=request.rule_name,
-    )
-    return payload
-
-
 def _idempotency_key(request: OutboxRequest, index: int, inbox_id: int | None) -> str:
     """One entry per event, rule and request: a redelivered event queues nothing twice."""
     origin = inbox_id if inbox_id is not None else uuid.uuid4().hex
     return f"{request.kind}:{origin}:{request.rule_id}:{index}"
 
 
-def _prepare(db: Database, request: OutboxRequest, index: int, *, documents: _EventDocuments,
+def _prepare(db: Database, request: OutboxRequest, index: int, *, documents: EventDocuments,
              inbox_id: int | None, workspace: str, now: datetime,
              policy: OutboxPolicy) -> tuple[str, str, dict[str, Any]] | None:
     """(idempotency key, target, payload) of one request, or None when it is not to be queued."""
     lead = documents.lead
     key = _idempotency_key(request, index, inbox_id)
     if request.kind == "webhook":
-        payload = _webhook_payload(request, event_id("evt_"), documents=documents, now=now, workspace=workspace)
+        payload = webhook_payload(request, event_id("evt_"), documents=documents, now=now, workspace=workspace)
         return key, webhook_target(payload), payload
     payload = dict(request.payload)
     if request.kind == "reply":
@@ -280,8 +174,8 @@ class OutboxWriter:
         # With keep_ids, entries go one INSERT each and the new entries' ids are kept here.
         self.ids: list[int] | None = [] if keep_ids else None
         self._stamped: tuple[datetime, str] | None = None  # a batch shares one `now`
-        self._pieces: dict[tuple[Any, ...], _WebhookPieces] = {}
-        self._by_request: dict[int, tuple[OutboxRequest, datetime, str, _WebhookPieces]] = {}
+        self._pieces: dict[tuple[Any, ...], WebhookPieces] = {}
+        self._by_request: dict[int, tuple[OutboxRequest, datetime, str, WebhookPieces]] = {}
 
     def add(self, requests: Sequence[OutboxRequest], *, lead: Lead, message: Message | None,
             inbox_id: int | None, workspace: str, now: datetime,
@@ -296,7 +190,7 @@ class OutboxWriter:
         if self._stamped is None or self._stamped[0] is not now:
             self._stamped = (now, ts(now))
         stamp = self._stamped[1]
-        documents = _EventDocuments(lead, message, message_json)
+        documents = EventDocuments(lead, message, message_json)
         added = 0
         conversions = _auto_conversions(policy, status_changes)
         for index, request in enumerate([*requests, *conversions] if conversions else requests):
@@ -319,7 +213,7 @@ class OutboxWriter:
             added += 1
         return added
 
-    def _webhook(self, request: OutboxRequest, documents: _EventDocuments, now: datetime,
+    def _webhook(self, request: OutboxRequest, documents: EventDocuments, now: datetime,
                  workspace: str) -> tuple[bytes, str] | None:
         """A webhook's payload joined from its rule's pieces, and its target; None for a request
         whose fields the pieces cannot hold (one naming `event_id` or `body`, which the envelope sets)."""
@@ -338,7 +232,7 @@ class OutboxWriter:
         lead_json, message_json = documents.parts()
         return pieces.payload(event_id("evt_").encode(), lead_json, message_json), pieces.target
 
-    def _pieces_of(self, request: OutboxRequest, now: datetime, workspace: str) -> _WebhookPieces | None:
+    def _pieces_of(self, request: OutboxRequest, now: datetime, workspace: str) -> WebhookPieces | None:
         """The pieces of a request's payloads, shared by every request of its rule with equal
         fields; None for fields the pieces cannot hold."""
         fields = request.payload
@@ -352,7 +246,7 @@ class OutboxWriter:
         if pieces is None:
             if len(self._pieces) >= MAX_WEBHOOK_PIECES:
                 self._pieces.clear()
-            pieces = self._pieces[key] = _webhook_pieces(fields, fields_json, rule_id=request.rule_id,
+            pieces = self._pieces[key] = webhook_pieces(fields, fields_json, rule_id=request.rule_id,
                                                          rule_name=request.rule_name, occurred_at=occurred_at,
                                                          workspace=workspace)
         return pieces

@@ -181,7 +181,7 @@ def _expected_payload(fields: dict[str, object], event_id: str, *, the_lead: Lea
 
 
 def test_webhook_payloads_are_byte_for_byte_the_documented_envelope() -> None:
-    # Payloads are joined from pieces each rule's webhooks share (store.outbox._WebhookPieces):
+    # Payloads are joined from pieces each rule's webhooks share (store.webhook_bodies.WebhookPieces):
     # every one must be exactly the envelope serialised whole, whatever its strings hold.
     odd = 'Sari "Kak" \\ \n\t\u0001 Ñoño 🙂 \u2028'
     jakarta = timezone(timedelta(hours=7))
