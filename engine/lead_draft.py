@@ -25,14 +25,14 @@ class LeadDraft(list[Any]):
     Python from specialising any attribute access on a draft, its methods' included.
     """
 
-    __slots__ = ("_journal",)
+    __slots__ = ("journal",)
 
     if TYPE_CHECKING:  # the fields are Lead's (properties set below), typed loosely
         def __getattr__(self, name: str) -> Any: ...
 
     def __init__(self, lead: Lead) -> None:
         list.__init__(self, lead)
-        self._journal: list[tuple[int, Any]] = []
+        self.journal: list[tuple[int, Any]] = []  # (position, old value) of each change, in order
 
     @classmethod
     def new(cls, **values: Any) -> LeadDraft:
@@ -42,7 +42,7 @@ class LeadDraft(list[Any]):
         list.__init__(draft, _NEW_LEAD_VALUES)
         for name, value in values.items():
             draft[_LEAD_POSITIONS[name]] = value
-        draft._journal = []
+        draft.journal = []
         return draft
 
     def set(self, name: str, value: Any) -> bool:
@@ -51,24 +51,20 @@ class LeadDraft(list[Any]):
         old = self[position]
         if old == value and type(old) is type(value):
             return False
-        self._journal.append((position, old))
+        self.journal.append((position, old))
         self[position] = value
         return True
 
-    def mark(self) -> int:
-        """A point to roll back to."""
-        return len(self._journal)
-
     def rollback(self, mark: int) -> None:
-        """Undo every change made since `mark`."""
-        while len(self._journal) > mark:
-            position, old = self._journal.pop()
+        """Undo every change made since `mark`, a length the journal had (`len(draft.journal)`)."""
+        while len(self.journal) > mark:
+            position, old = self.journal.pop()
             self[position] = old
 
     @property
     def changed(self) -> bool:
         """Whether any field changed (a set back to the original value still counts)."""
-        return bool(self._journal)
+        return bool(self.journal)
 
     def freeze(self) -> Lead:
         """The resulting Lead (its fields were checked as they were set)."""

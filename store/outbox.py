@@ -186,51 +186,65 @@ class OutboxWriter:
         `message_json`: `message.to_dict()` already serialised (its inbox row's payload),
         embedded as it is instead of building and serialising the dict again.
         """
-        policy = policy or OutboxPolicy()
-        if self._stamped is None or self._stamped[0] is not now:
-            self._stamped = (now, ts(now))
-        stamp = self._stamped[1]
-        documents = EventDocuments(lead, message, message_json)
+        stamped = self._stamped
+        if stamped is None or stamped[0] is not now:
+            stamped = self._stamped = (now, ts(now))
+        stamp = stamped[1]
+        # Only a policy watching statuses queues anything of its own (no call otherwise).
+        conversions = (_auto_conversions(policy, status_changes)
+                       if policy is not None and policy.conversions is not None else ())
+        # The event's lead and message as JSON, serialised once for all its webhooks (a heavy
+        # rule set queues one or more a message; no object built for them).
+        lead_json: bytes | None = None
+        message_bytes = b""
+        documents: EventDocuments | None = None  # for entries other than pieced webhooks
+        by_request = self._by_request
         added = 0
-        conversions = _auto_conversions(policy, status_changes)
         for index, request in enumerate([*requests, *conversions] if conversions else requests):
-            queued = self._webhook(request, documents, now, workspace) if request.kind == "webhook" else None
-            if queued is not None:
-                payload, target = queued
+            pieces: WebhookPieces | None = None
+            if request.kind == "webhook":
+                seen = by_request.get(id(request))
+                if seen is not None and seen[0] is request and seen[1] is now and seen[2] == workspace:
+                    pieces = seen[3]  # the same request again (Send Webhook builds one per rule): no key to build
+                else:
+                    pieces = self._remember(request, now, workspace)
+            if pieces is not None:
+                if lead_json is None:
+                    lead_json = orjson.dumps(lead.to_dict())
+                    message_bytes = (message_json.encode() if message_json else
+                                     orjson.dumps(message.to_dict() if message is not None else None))
+                payload = pieces.payload(event_id("evt_").encode(), lead_json, message_bytes)
+                target = pieces.target
                 key = _idempotency_key(request, index, inbox_id)
             else:
                 if request.kind == "reply" and request.payload.get("cooldown_hours"):
                     self.flush()  # the cooldown reads the outbox: it must hold every earlier entry
+                if documents is None:
+                    documents = EventDocuments(lead, message, message_json)
                 prepared = _prepare(self.db, request, index, documents=documents, inbox_id=inbox_id,
-                                    workspace=workspace, now=now, policy=policy)
+                                    workspace=workspace, now=now, policy=policy or OutboxPolicy())
                 if prepared is None:
                     continue
                 key, target, fields = prepared
                 payload = orjson.dumps(fields)
             # The payload stays bytes: a write behind takes them as they are (store.write_behind).
             self.rows.append((request.kind, key, request.rule_id or None, lead.phone, inbox_id,
-                              payload, target, stamp, stamp, stamp, stamp))
+                              payload, target, stamp, stamp, stamp, stamp))  # (a flush replaces the list)
             added += 1
         return added
 
-    def _webhook(self, request: OutboxRequest, documents: EventDocuments, now: datetime,
-                 workspace: str) -> tuple[bytes, str] | None:
-        """A webhook's payload joined from its rule's pieces, and its target; None for a request
-        whose fields the pieces cannot hold (one naming `event_id` or `body`, which the envelope sets)."""
-        seen = self._by_request.get(id(request))
-        if seen is not None and seen[0] is request and seen[1] is now and seen[2] == workspace:
-            pieces = seen[3]  # the same request again (Send Webhook builds one per rule): no key to build
-        else:
-            found = self._pieces_of(request, now, workspace)
-            if found is None:
-                return None
-            pieces = found
-            if len(self._by_request) >= MAX_WEBHOOK_PIECES:
-                self._by_request.clear()
-            # The request is kept with its pieces, so its id cannot be another's while it is here.
-            self._by_request[id(request)] = (request, now, workspace, pieces)
-        lead_json, message_json = documents.parts()
-        return pieces.payload(event_id("evt_").encode(), lead_json, message_json), pieces.target
+    def _remember(self, request: OutboxRequest, now: datetime, workspace: str) -> WebhookPieces | None:
+        """A webhook request's pieces (`_pieces_of`), kept by the request's identity; None for a
+        request whose fields the pieces cannot hold (one naming `event_id` or `body`, which the
+        envelope sets)."""
+        pieces = self._pieces_of(request, now, workspace)
+        if pieces is None:
+            return None
+        if len(self._by_request) >= MAX_WEBHOOK_PIECES:
+            self._by_request.clear()
+        # The request is kept with its pieces, so its id cannot be another's while it is here.
+        self._by_request[id(request)] = (request, now, workspace, pieces)
+        return pieces
 
     def _pieces_of(self, request: OutboxRequest, now: datetime, workspace: str) -> WebhookPieces | None:
         """The pieces of a request's payloads, shared by every request of its rule with equal

@@ -316,8 +316,10 @@ class Processor:
         outbox = batch.outbox = OutboxWriter(self.db)
         if "check_in" in self.ruleset.action_types:
             return  # check-ins are decided in the write, from the database
+        replies = "send_reply" in self.ruleset.action_types  # only Send Reply queues replies
         for inbox_id, outcome, message in batch.queued:
-            if any(request.kind == "reply" and request.payload.get("cooldown_hours") for request in outcome.requests):
+            if replies and any(request.kind == "reply" and request.payload.get("cooldown_hours")
+                               for request in outcome.requests):
                 return
             self._queue(outbox, batch, inbox_id, outcome, message, outcome.requests)
             batch.outbox_staged += 1

@@ -18,6 +18,21 @@ def test_every_field_is_exported_in_its_order() -> None:
     assert list(lead.to_dict()) == list(Lead._fields)
 
 
+def test_each_field_is_exported_under_its_own_name() -> None:
+    """`to_dict` unpacks the lead in field order: a field added or moved in Lead and not in the
+    unpacking would put one field's value under another's name."""
+    texts = {name: f"value of {name}" for name in Lead._fields}
+    converted = {"score": 7, "value_actual": 10, "value_potential": 20, "tags": frozenset({"b", "a"}),
+                 "chat_count": 3, "created_at": datetime(2026, 11, 1, tzinfo=UTC),
+                 "updated_at": datetime(2026, 11, 2, tzinfo=UTC)}
+    out = Lead(**{**texts, **converted}).to_dict()
+    assert {name: out[name] for name in texts if name not in converted} == {
+        name: text for name, text in texts.items() if name not in converted}
+    assert (out["score"], out["value_actual"], out["value_potential"], out["tags"], out["chat_count"]) == (
+        7, 10, 20, ["a", "b"], 3)
+    assert (out["created_at"], out["updated_at"]) == ("2026-11-01T00:00:00+00:00", "2026-11-02T00:00:00+00:00")
+
+
 def test_the_conversions_users_read() -> None:
     jakarta = datetime(2026, 11, 23, 10, 15, 0, 250, tzinfo=ZoneInfo("Asia/Jakarta"))
     lead = Lead("6281234567890", "6281234567890@s.whatsapp.net", "hot", name="Budi", score=7.0,
