@@ -12,7 +12,7 @@ from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from typing import Any, NamedTuple, NewType
 
-from engine.memo import iso_text
+from engine.memo import iso_text, sorted_tags
 from engine.text import readable
 
 Jid = NewType("Jid", str)
@@ -389,7 +389,7 @@ class Lead(NamedTuple):
             "gclid": gclid,
             "value_actual": value_actual if value_actual is None else whole_number(value_actual),
             "value_potential": value_potential if value_potential is None else whole_number(value_potential),
-            "tags": sorted(tags),
+            "tags": sorted_tags(tags),
             "chat_count": chat_count,
             "created_at": iso_text(created) if created is not None else None,
             "updated_at": iso_text(updated) if updated is not None else None,

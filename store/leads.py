@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from sqlite_utils import Database
 
-from engine.memo import iso_text
+from engine.memo import iso_text, sorted_tags
 from engine.model import LEAD_FIELDS, Lead
 
 LEAD_COLUMNS: tuple[str, ...] = LEAD_FIELDS
@@ -65,7 +65,7 @@ def lead_diff(before: Lead | None, after: Lead) -> dict[str, list[Any]]:
     for position in compress(_TRACKED_POSITIONS, map(ne, old_values, new_values)):
         old, new = old_values[position], new_values[position]
         if position == _TRACKED_TAGS:
-            old, new = sorted(old), sorted(new)
+            old, new = sorted_tags(old), sorted_tags(new)
         diff[_TRACKED[position]] = [old, new]
     return diff
 
@@ -84,7 +84,7 @@ def lead_from_row(row: tuple[Any, ...]) -> Lead:
 def lead_to_row(lead: Lead) -> tuple[Any, ...]:
     """Return the row values in LEAD_COLUMNS order (tags as a sorted JSON list)."""
     values: list[Any] = list(lead)
-    values[_TAGS] = orjson.dumps(sorted(values[_TAGS])).decode()
+    values[_TAGS] = orjson.dumps(sorted_tags(values[_TAGS])).decode()
     for index in _DATES:
         if values[index] is not None:
             values[index] = iso_text(values[index])
@@ -139,7 +139,7 @@ def _stored_as_text(columns: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
 
 def _column_value(index: int, value: Any) -> Any:
     if index == _TAGS:
-        return orjson.dumps(sorted(value)).decode()
+        return orjson.dumps(sorted_tags(value)).decode()
     if index in _DATES and value is not None:
         return iso_text(value)
     return value

@@ -45,7 +45,7 @@ def event_id(prefix: str) -> str:
     forked child) rather than the OS: uuid4 reads os.urandom, a system call per webhook,
     and a heavy rule set queues one per message.
     """
-    return prefix + random.randbytes(16).hex()
+    return f"{prefix}{random.getrandbits(128):032x}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ from engine.model import LEAD_NUMBER_FIELDS, LEAD_TEXT_FIELDS
 from engine.operators import CompileEnv
 from engine.text import cached_regex, compile_user_regex
 
+MAX_KEPT_SCORE_NOTES = 1024  # results Adjust Score keeps, one per whole score it started from
+
 # Update Lead Value presets (DESIGN.md; the seed page's dropdown).
 REGEX_PRESETS: dict[str, str] = {
     "rupiah_flexible": r"(?:Rp\s*)?([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)",
@@ -232,6 +234,9 @@ class AdjustScore(ActionBase):
     notes = ("score %(before)s -> %(after)s",)
 
     by: int
+    # What `apply` returns from a whole score, built once per score: a heavy rule set scores
+    # most messages, and building the note and its result each time cost ~1,700 instructions.
+    _from_score: dict[int, Applied] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], path: str, env: CompileEnv) -> AdjustScore:
@@ -249,5 +254,10 @@ class AdjustScore(ActionBase):
         after = before + self.by
         lead.set("score", after)
         if type(before) is int:  # the usual case: whole scores, no formatting call
-            return Applied(f"score {before} -> {after}")
+            applied = self._from_score.get(before)
+            if applied is None:
+                applied = Applied(f"score {before} -> {after}")
+                if len(self._from_score) < MAX_KEPT_SCORE_NOTES:  # scores are few; bounded all the same
+                    self._from_score[before] = applied
+            return applied
         return Applied(f"score {_plain(before)} -> {_plain(after)}")

@@ -455,3 +455,20 @@ def test_add_and_remove_tag_say_what_they_did_each_time() -> None:
              remove.apply(draft, run).note, add.apply(draft, run).note]
     assert notes == ["+vip gold", "already tagged vip gold", "-vip gold", "no tag vip gold to remove", "+vip gold"]
     assert draft.tags == frozenset({"vip gold"})
+
+
+def test_adjust_score_says_what_it_did_from_each_score() -> None:
+    # Its results from whole scores are built once per starting score and returned again.
+    env = CompileEnv(RegexBank(), DEFAULT_STATUSES, None)
+    plus = parse_action({"type": "adjust_score", "by": 5}, "a", env)
+    minus = parse_action({"type": "adjust_score", "by": -5}, "a", env)
+    assert plus.to_dict() == {"type": "adjust_score", "by": 5} and plus == parse_action(plus.to_dict(), "a", env)
+    draft = LeadDraft(make_lead())
+    run = ActionRun(None, 1, "r", NOW)
+    notes = [plus.apply(draft, run).note, plus.apply(draft, run).note, minus.apply(draft, run).note,
+             plus.apply(draft, run).note, minus.apply(draft, run).note, minus.apply(draft, run).note]
+    assert notes == ["score 0 -> 5", "score 5 -> 10", "score 10 -> 5", "score 5 -> 10", "score 10 -> 5",
+                     "score 5 -> 0"]
+    assert draft.score == 0
+    draft.set("score", 2.5)  # a score set by hand need not be whole: formatted each time
+    assert [plus.apply(draft, run).note, plus.apply(draft, run).note] == ["score 2.5 -> 7.5", "score 7.5 -> 12.5"]

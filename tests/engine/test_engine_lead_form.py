@@ -60,3 +60,16 @@ def test_a_first_message_makes_the_lead_the_dataclass_would() -> None:
         assert made == expected and made.tags == frozenset()
         first = process_message(RuleSet([], ("New", "Hot")), None, message, now=NOW, tz=TZ).lead
         assert first == expected.with_changes(chat_count=0 if message.from_me else 1)
+
+
+def test_tags_read_in_order_each_time_the_same_set_is_exported() -> None:
+    """A tag set's order is remembered by the set (engine.memo.sorted_tags): each export is
+    its own list, and another set with the same id later is not given the first one's tags."""
+    lead = Lead("62811", "62811@s.whatsapp.net", "new", tags=frozenset({"vip", "b2b"}))
+    first, second = lead.to_dict()["tags"], lead.to_dict()["tags"]
+    assert first == second == ["b2b", "vip"] and first is not second
+    first.append("changed by a caller")
+    assert lead.to_dict()["tags"] == ["b2b", "vip"]
+    for round_ in range(3):  # sets made and dropped in turn often reuse an id
+        tags = frozenset({f"t{round_}", "a"})
+        assert Lead("62811", "62811@s.whatsapp.net", "new", tags=tags).to_dict()["tags"] == ["a", f"t{round_}"]
