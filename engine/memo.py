@@ -69,7 +69,10 @@ def sorted_tags(tags: frozenset[str]) -> list[str]:
     """`sorted(tags)`, remembered for that very set: a lead keeps one tag set from the message
     that changed it to the next change, and a message's lead diff, its row and its webhooks
     each put it in order (3.7 sorts a message on a heavy rule set, ~3,600 instructions each).
-    Kept by identity, the set held with its order so its id is not another's meanwhile."""
+    Kept by identity, the set held with its order so its id is not another's meanwhile; only
+    a frozenset, which cannot change after."""
+    if type(tags) is not frozenset:
+        return sorted(tags)
     known = _SORTED_TAGS.get(id(tags))
     if known is not None and known[0] is tags:
         return list(known[1])

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from engine.evaluate import new_lead, process_message
+from engine.memo import sorted_tags
 from engine.model import Lead
 from engine.ruleset import RuleSet
 from tests.engine.engine_factories import NOW, TZ, make_message
@@ -73,3 +74,7 @@ def test_tags_read_in_order_each_time_the_same_set_is_exported() -> None:
     for round_ in range(3):  # sets made and dropped in turn often reuse an id
         tags = frozenset({f"t{round_}", "a"})
         assert Lead("62811", "62811@s.whatsapp.net", "new", tags=tags).to_dict()["tags"] == ["a", f"t{round_}"]
+    changing = {"b", "a"}  # not a lead's own kind of set: never remembered
+    assert sorted_tags(changing) == ["a", "b"]  # type: ignore[arg-type]
+    changing.add("0")
+    assert sorted_tags(changing) == ["0", "a", "b"]  # type: ignore[arg-type]
