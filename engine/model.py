@@ -361,7 +361,8 @@ class Lead(NamedTuple):
         tags sorted, times as ISO text, whole numbers as integers."""
         # One dict display from the lead unpacked in field order: built for every webhook a
         # message queues. Reading 27 fields by name cost half of it (an attribute of a named
-        # tuple is a descriptor call, which Python 3.11 does not specialise).
+        # tuple is a descriptor call, which Python 3.11 does not specialise). whole_number
+        # changes floats only: not called for the usual whole score or missing value.
         (phone, jid, status, name, priority, score, source, notes, city, region, country, utm_source, utm_medium,
          utm_campaign, utm_term, utm_content, ctwa_clid, ad_source_id, ad_source_url, fbclid, gclid, value_actual,
          value_potential, tags, chat_count, created, updated) = self

@@ -24,7 +24,14 @@ from sqlite_utils import Database
 from engine.actions import OutboxRequest
 from engine.memo import iso_text
 from engine.model import Lead, Message, whole_number
-from store.webhook_bodies import EventDocuments, WebhookPieces, webhook_payload, webhook_pieces, webhook_target
+from store.webhook_bodies import (
+    EventDocuments,
+    WebhookPieces,
+    event_json,
+    webhook_payload,
+    webhook_pieces,
+    webhook_target,
+)
 from store.write_behind import Deferred, row_insert
 
 OUTBOX_STATES = ("pending", "delivered", "failed", "dead")
@@ -190,11 +197,10 @@ class OutboxWriter:
         if stamped is None or stamped[0] is not now:
             stamped = self._stamped = (now, ts(now))
         stamp = stamped[1]
-        # Only a policy watching statuses queues anything of its own (no call otherwise).
-        conversions = (_auto_conversions(policy, status_changes)
-                       if policy is not None and policy.conversions is not None else ())
+        # Only a policy watching statuses queues anything of its own.
+        conversions = _auto_conversions(policy, status_changes) if policy is not None and policy.watches_status else ()
         # The event's lead and message as JSON, serialised once for all its webhooks (a heavy
-        # rule set queues one or more a message; no object built for them).
+        # rule set queues one or more a message; no documents object built for them).
         lead_json: bytes | None = None
         message_bytes = b""
         documents: EventDocuments | None = None  # for entries other than pieced webhooks
@@ -210,9 +216,7 @@ class OutboxWriter:
                     pieces = self._remember(request, now, workspace)
             if pieces is not None:
                 if lead_json is None:
-                    lead_json = orjson.dumps(lead.to_dict())
-                    message_bytes = (message_json.encode() if message_json else
-                                     orjson.dumps(message.to_dict() if message is not None else None))
+                    lead_json, message_bytes = event_json(lead, message, message_json)
                 payload = pieces.payload(event_id("evt_").encode(), lead_json, message_bytes)
                 target = pieces.target
                 key = _idempotency_key(request, index, inbox_id)

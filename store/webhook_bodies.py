@@ -50,6 +50,14 @@ def _lane(endpoint: str | None, url: str) -> str:
     return f"url:{parts.scheme}://{parts.hostname}:{port}"
 
 
+def event_json(lead: Lead, message: Message | None, message_text: str | None) -> tuple[bytes, bytes]:
+    """(lead, message) as JSON: the lead's `to_dict()`, the message's (or null); `message_text`
+    is the message's `to_dict()` already serialised, when the caller has it (its inbox row)."""
+    return (orjson.dumps(lead.to_dict()),
+            message_text.encode() if message_text else
+            orjson.dumps(message.to_dict() if message is not None else None))
+
+
 @dataclass(slots=True)
 class EventDocuments:
     """The event's lead and message as JSON, serialised on first use and then shared by all
@@ -64,9 +72,7 @@ class EventDocuments:
     def parts(self) -> tuple[bytes, bytes]:
         """(lead, message) as JSON: the lead's `to_dict()`, the message's (or null)."""
         if self.lead_json is None or self.message_json is None:
-            self.lead_json = orjson.dumps(self.lead.to_dict())
-            self.message_json = (self.message_text.encode() if self.message_text else
-                                 orjson.dumps(self.message.to_dict() if self.message is not None else None))
+            self.lead_json, self.message_json = event_json(self.lead, self.message, self.message_text)
         return self.lead_json, self.message_json
 
 
